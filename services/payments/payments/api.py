@@ -1,0 +1,140 @@
+"""HTTP API of payments: receive, read, refund; and the event history behind each payment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from contracts.payments import Amount, Currency, Id, PaymentSnapshot
+from eventkit.web import problem_responses
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from payments.domain import RefundExceedsBalance
+from payments.service import (
+    IdempotencyKeyReused,
+    PaymentNotFound,
+    Payments,
+    TooMuchContention,
+    snapshot_of,
+)
+
+
+def get_payments(request: Request) -> Payments:
+    return request.state.payments  # type: ignore[no-any-return]  # set by main.lifespan
+
+
+PaymentsDep = Annotated[Payments, Depends(get_payments)]
+IdempotencyKey = Annotated[
+    str | None, Header(min_length=1, max_length=128, description="Retries return the original.")
+]
+
+
+class NewPayment(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "ord-1001",
+                    "customer_id": "cust-42",
+                    "amount": 2500,
+                    "currency": "EUR",
+                }
+            ]
+        },
+    )
+
+    order_id: Id
+    customer_id: Id
+    amount: Amount
+    currency: Currency = "USD"
+
+
+class NewRefund(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"amount": 500, "reason": "damaged in transit"}]},
+    )
+
+    amount: Amount
+    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class HistoryEntry(BaseModel):
+    id: str = Field(description="the event's unique id (CloudEvents id)")
+    type: str
+    version: int
+    time: datetime
+    position: str = Field(description="the entry id in the payment's event stream")
+    data: dict[str, Any]
+
+
+router = APIRouter(prefix="/payments", tags=["payments"])
+
+
+@router.post("", status_code=201, responses=problem_responses(413, 422))
+async def create_payment(
+    body: NewPayment,
+    payments: PaymentsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> PaymentSnapshot:
+    """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
+    try:
+        payment, created = await payments.create(
+            body.order_id, body.customer_id, body.amount, body.currency, idempotency_key
+        )
+    except IdempotencyKeyReused as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return snapshot_of(payment)
+
+
+@router.get("/{payment_id}", responses=problem_responses(404, 422))
+async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapshot:
+    """The payment's current state, rebuilt by folding its events."""
+    try:
+        return snapshot_of(await payments.get(str(payment_id)))
+    except PaymentNotFound as exc:
+        raise HTTPException(404, f"payment {payment_id} not found") from exc
+
+
+@router.get("/{payment_id}/events", responses=problem_responses(404, 422))
+async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[HistoryEntry]:
+    """The payment's stored events, oldest first, each with its version."""
+    try:
+        stored = await payments.history(str(payment_id))
+    except PaymentNotFound as exc:
+        raise HTTPException(404, f"payment {payment_id} not found") from exc
+    return [
+        HistoryEntry(
+            id=s.event.id,
+            type=s.event.type,
+            version=s.version,
+            time=s.event.time,
+            position=s.position,
+            data=s.event.data,
+        )
+        for s in stored
+    ]
+
+
+@router.post(
+    "/{payment_id}/refunds", status_code=201, responses=problem_responses(404, 409, 413, 422, 503)
+)
+async def refund_payment(
+    payment_id: UUID, body: NewRefund, payments: PaymentsDep
+) -> PaymentSnapshot:
+    """Refund part or all of a payment; 409 if that is more than is left to refund."""
+    try:
+        payment = await payments.refund(str(payment_id), body.amount, body.reason)
+    except PaymentNotFound as exc:
+        raise HTTPException(404, f"payment {payment_id} not found") from exc
+    except RefundExceedsBalance as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except TooMuchContention as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return snapshot_of(payment)

@@ -1,0 +1,130 @@
+"""The Payment aggregate: its events, the fold that rebuilds its state, and its rules. No I/O.
+
+Event sourcing in three parts:
+
+- **events** are what the event store keeps: the facts, in the past tense, never changed;
+- **state** is not stored: it is rebuilt by folding the events from the left (:func:`fold`);
+- **decisions** (:func:`receive`, :func:`refund`) look at the state and return new events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from contracts.payments import Amount, Currency, Id, PaymentStatus
+from pydantic import BaseModel, ConfigDict
+
+# ---- Events (private to payments: what its event store holds) ---------------------------------
+
+
+class PaymentReceived(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    payment_id: Id
+    order_id: Id
+    customer_id: Id
+    amount: Amount
+    currency: Currency
+
+
+class PaymentRefunded(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    payment_id: Id
+    amount: Amount
+    reason: str | None = None
+
+
+PaymentEvent = PaymentReceived | PaymentRefunded
+
+# The event type, as stored in the envelope's ``type``, names its class.
+EVENT_TYPES: dict[str, type[PaymentEvent]] = {
+    "PaymentReceived": PaymentReceived,
+    "PaymentRefunded": PaymentRefunded,
+}
+
+
+# ---- State -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: str
+    order_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    refunded_amount: int
+    status: PaymentStatus
+    version: int  # the number of events folded so far
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded_amount
+
+
+def evolve(state: Payment | None, event: PaymentEvent) -> Payment:
+    """One step of the fold: the state after ``event``."""
+    match event:
+        case PaymentReceived():
+            if state is not None:
+                raise ValueError(f"payment {event.payment_id} was already received")
+            return Payment(
+                payment_id=event.payment_id,
+                order_id=event.order_id,
+                customer_id=event.customer_id,
+                amount=event.amount,
+                currency=event.currency,
+                refunded_amount=0,
+                status=PaymentStatus.RECEIVED,
+                version=1,
+            )
+        case PaymentRefunded():
+            if state is None:
+                raise ValueError(f"payment {event.payment_id} refunded before it was received")
+            refunded = state.refunded_amount + event.amount
+            status = (
+                PaymentStatus.REFUNDED
+                if refunded == state.amount
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            return replace(
+                state, refunded_amount=refunded, status=status, version=state.version + 1
+            )
+
+
+def fold(events: list[PaymentEvent]) -> Payment | None:
+    """The state after all ``events``, folded from the left; ``None`` if there are none."""
+    state: Payment | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# ---- Decisions -------------------------------------------------------------------------------
+
+
+class RefundExceedsBalance(Exception):
+    def __init__(self, payment: Payment, amount: int) -> None:
+        super().__init__(
+            f"cannot refund {amount} {payment.currency}: only {payment.refundable} "
+            f"of {payment.amount} is left to refund"
+        )
+
+
+def receive(
+    payment_id: str, order_id: str, customer_id: str, amount: int, currency: str
+) -> list[PaymentEvent]:
+    return [
+        PaymentReceived(
+            payment_id=payment_id,
+            order_id=order_id,
+            customer_id=customer_id,
+            amount=amount,
+            currency=currency,
+        )
+    ]
+
+
+def refund(payment: Payment, amount: int, reason: str | None) -> list[PaymentEvent]:
+    if amount > payment.refundable:
+        raise RefundExceedsBalance(payment, amount)
+    return [PaymentRefunded(payment_id=payment.payment_id, amount=amount, reason=reason)]

@@ -1,0 +1,45 @@
+"""Composition root: builds the app and wires Redis, the event store and the service together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from eventkit import EventStore, connect
+from eventkit.web import BodySizeLimit, health_router, install_error_handlers
+from fastapi import FastAPI, Request
+from redis.asyncio import Redis
+
+from payments import api
+from payments.config import Settings
+from payments.service import Payments
+
+
+def get_redis(request: Request) -> Redis:
+    return request.state.redis
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        redis = connect(settings.redis_url, name="payments")
+        store = EventStore(redis, "payments", publish_maxlen=settings.stream_maxlen)
+        try:
+            yield {"redis": redis, "payments": Payments(store)}  # becomes request.state
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(
+        title="payments",
+        summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit)
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(health_router(get_redis))
+    return app

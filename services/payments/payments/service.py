@@ -1,0 +1,143 @@
+"""Command handlers: load a payment's events, fold, decide, append + publish in one atomic step."""
+
+from __future__ import annotations
+
+import uuid
+
+from contracts import payments as public
+from eventkit import Event, EventStore, Publication, StoredEvent, VersionConflict
+
+from payments import domain
+from payments.domain import Payment, PaymentEvent
+
+# Bounds the retries of a decision that keeps losing the race to concurrent writers. Each round
+# lets at least one writer win, so N concurrent writers need at most N rounds.
+MAX_ATTEMPTS = 64
+
+# Payment ids derived from an Idempotency-Key live in their own UUID namespace.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c7c1e-3f5a-4d2b-9a53-1c0f2d4e8b77")
+
+
+class PaymentNotFound(Exception):
+    pass
+
+
+class IdempotencyKeyReused(Exception):
+    pass
+
+
+class TooMuchContention(Exception):
+    pass
+
+
+def stream_of(payment_id: str) -> str:
+    return f"payment-{payment_id}"
+
+
+class Payments:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    async def history(self, payment_id: str) -> list[StoredEvent]:
+        stored = await self.store.read(stream_of(payment_id))
+        if not stored:
+            raise PaymentNotFound(payment_id)
+        return stored
+
+    async def get(self, payment_id: str) -> Payment:
+        return _fold(await self.history(payment_id))
+
+    async def create(
+        self,
+        order_id: str,
+        customer_id: str,
+        amount: int,
+        currency: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[Payment, bool]:
+        """Receive a payment; return it and whether it was created now (False: a replay).
+
+        With an Idempotency-Key the payment id is derived from the key, so a retried request
+        collides with the first one in the event store itself (expected version 0): no extra
+        key to keep in step, and no window where the payment exists but the key does not.
+        Demo shortcut: keys are global here; with authenticated clients, derive the id from
+        (client, key) instead.
+        """
+        if idempotency_key is None:
+            payment_id = str(uuid.uuid4())
+        else:
+            payment_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
+        events = domain.receive(payment_id, order_id, customer_id, amount, currency)
+        try:
+            return await self._append(None, events), True
+        except VersionConflict:
+            if idempotency_key is None:
+                raise  # a fresh uuid4 cannot collide: something is badly wrong
+        first = (await self.history(payment_id))[0]
+        if domain.EVENT_TYPES[first.event.type].model_validate(first.event.data) != events[0]:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {idempotency_key!r} was used for a different payment request"
+            ) from None
+        return _fold([first]), False  # the state the original request answered with
+
+    async def refund(self, payment_id: str, amount: int, reason: str | None) -> Payment:
+        """Refund; on a concurrent change, re-read and decide again (the rule may now say no)."""
+        for _ in range(MAX_ATTEMPTS):
+            payment = await self.get(payment_id)
+            events = domain.refund(payment, amount, reason)
+            try:
+                return await self._append(payment, events)
+            except VersionConflict:
+                continue
+        raise TooMuchContention(f"payment {payment_id} is changing too fast, try again")
+
+    async def _append(self, payment: Payment | None, events: list[PaymentEvent]) -> Payment:
+        """Store ``events`` and publish each as a thin and a state-carrying event, atomically."""
+        expected = payment.version if payment else 0
+        stored, publications = [], []
+        state = payment
+        for event in events:
+            state = domain.evolve(state, event)
+            fact = Event(
+                source=public.SOURCE,
+                type=type(event).__name__,
+                subject=state.payment_id,
+                data=event.model_dump(),
+            )
+            notice = public.PaymentNotice(payment_id=state.payment_id)
+            snapshot = snapshot_of(state)
+            stored.append(fact)
+            publications += [
+                Publication(public.NOTIFICATION_STREAM, _public(fact, notice.model_dump())),
+                Publication(public.STATE_STREAM, _public(fact, snapshot.model_dump(mode="json"))),
+            ]
+        await self.store.append(stream_of(events[0].payment_id), stored, expected, publications)
+        assert state is not None
+        return state
+
+
+def snapshot_of(payment: Payment) -> public.PaymentSnapshot:
+    return public.PaymentSnapshot(
+        payment_id=payment.payment_id,
+        order_id=payment.order_id,
+        customer_id=payment.customer_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        refunded_amount=payment.refunded_amount,
+        status=payment.status,
+        version=payment.version,
+    )
+
+
+def _public(fact: Event, data: dict[str, object]) -> Event:
+    """A public view of a stored fact: same type, subject and time; its own id and data."""
+    return Event(
+        source=fact.source, type=fact.type, subject=fact.subject, time=fact.time, data=data
+    )
+
+
+def _fold(stored: list[StoredEvent]) -> Payment:
+    events = [domain.EVENT_TYPES[s.event.type].model_validate(s.event.data) for s in stored]
+    payment = domain.fold(events)
+    assert payment is not None, "a stored stream is never empty"
+    return payment

@@ -1,0 +1,66 @@
+"""The public events of the payments service, on two streams (one fact, two shapes).
+
+- ``NOTIFICATION_STREAM`` (event notification): ``data`` is only ``{"payment_id": …}``. A consumer
+  that needs more calls ``GET /payments/{payment_id}`` on payments.
+- ``STATE_STREAM`` (event-carried state transfer): ``data`` is the payment's whole state after the
+  change, a :class:`PaymentSnapshot`. A consumer keeps its own copy and never calls payments.
+
+Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, so payments
+can add a field without breaking anyone. Removing or changing a field needs a new event type.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+SOURCE = "payments"
+NOTIFICATION_STREAM = "{payments}:notifications"
+STATE_STREAM = "{payments}:state"
+
+PAYMENT_RECEIVED = "PaymentReceived"
+PAYMENT_REFUNDED = "PaymentRefunded"
+EVENT_TYPES = (PAYMENT_RECEIVED, PAYMENT_REFUNDED)
+
+# Shared value types: the same rules wherever an amount or an id crosses a boundary.
+MAX_AMOUNT = 1_000_000_000_000  # minor units: ten billion in a two-decimal currency
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="minor units, e.g. cents")]
+Currency = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code")
+]
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"),
+]
+
+
+class PaymentStatus(StrEnum):
+    RECEIVED = "received"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class PaymentNotice(BaseModel):
+    """``data`` of a thin event on the notification stream."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    payment_id: Id
+
+
+class PaymentSnapshot(BaseModel):
+    """A payment's state after a change: ``data`` on the state stream, and what
+    ``GET /payments/{payment_id}`` answers."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    payment_id: Id
+    order_id: Id
+    customer_id: Id
+    amount: Amount
+    currency: Currency
+    refunded_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
+    status: PaymentStatus
+    version: Annotated[StrictInt, Field(ge=1, description="number of events so far")]

@@ -1,0 +1,274 @@
+"""A consumer-group loop on Redis Streams, written out so that every step can be read.
+
+Delivery is at least once: an entry is acknowledged (XACK) only after its handler succeeded, so
+a crash between the effect and the ack delivers it again. Handlers must be idempotent.
+
+One pass of the loop::
+
+    own pending (XREADGROUP … 0)   ← after a start, and again when a handler failed
+    claim       (XAUTOCLAIM)       ← every ``claim_every_s``: entries a dead replica left behind
+    new entries (XREADGROUP … >)   ← blocks up to ``block_ms``
+    handle the batch, then one XACK for every entry that succeeded
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from eventkit.backoff import Backoff
+from eventkit.deadletter import dead_letter
+from eventkit.envelope import Event, InvalidEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Awaitable[None]]
+Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
+
+# Redis cannot be reached: wait and reconnect. Never a reason to fail or dead-letter an entry.
+REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose dependency is unavailable (not the entry's fault).
+
+    The consumer retries the same entry with capped backoff until it succeeds or the consumer
+    stops; it never dead-letters an entry for this.
+    """
+
+
+@dataclass
+class ConsumerStats:
+    state: str = "starting"  # starting | running | reconnecting | stopped
+    handled: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    lost: int = 0  # pending entries that retention trimmed before they were handled
+    last_error: str | None = None
+
+
+@dataclass
+class Consumer:
+    redis: Redis
+    stream: str
+    group: str
+    name: str  # stable per replica: a new name per start would orphan the old pending entries
+    handlers: Mapping[str, Handler]
+    dead_letters: str  # the stream that receives entries no handler could process
+    start_id: str = "0"  # where a new group starts: "0" = the whole history, "$" = from now
+    batch_size: int = 100
+    block_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    claim_every_s: float = 5.0
+    max_deliveries: int = 5
+    retry_delay_s: float = 1.0
+    concurrency: int = 1  # >1: entries of different subjects run concurrently, one subject in order
+    backoff: Backoff = field(default_factory=Backoff)
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    def __post_init__(self) -> None:
+        self._stopping = asyncio.Event()
+        self._retry_at: float | None = 0.0  # read own pending first
+        self._claim_at = 0.0
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the entry in hand; pending entries stay pending."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._ensure_group()
+                while not self._stopping.is_set():
+                    await self._step()
+                    self.stats.state = "running"
+                    self.backoff.reset()
+            except REDIS_DOWN as exc:
+                await self._pause("reconnecting", f"redis unavailable: {exc}")
+            except redis_errors.ResponseError as exc:
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                    raise
+                # The stream or the group vanished (deleted, or Redis restarted without
+                # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):
+                # recreate it and go on.
+                await self._pause("reconnecting", f"group missing, recreating: {exc}")
+        self.stats.state = "stopped"
+
+    async def _pause(self, state: str, reason: str) -> None:
+        self.stats.state, self.stats.last_error = state, reason
+        delay = self.backoff.next()
+        log.warning("%s/%s: %s; retrying in %.2fs", self.stream, self.group, reason, delay)
+        await self._sleep(delay)
+        self._retry_at = 0.0  # after any outage, look at our own pending entries first
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id=self.start_id, mkstream=True)
+        except redis_errors.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):  # BUSYGROUP: it exists already, which is fine
+                raise
+
+    async def _step(self) -> None:
+        now = time.monotonic()
+        if self._retry_at is not None and now >= self._retry_at:
+            self._retry_at = None
+            await self._drain_own_pending()
+        if now >= self._claim_at:
+            self._claim_at = now + self.claim_every_s
+            await self._claim()
+        reply = await self.redis.xreadgroup(
+            self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=self.block_ms
+        )
+        for _stream, entries in reply:
+            await self._handle_batch(entries)
+
+    async def _drain_own_pending(self) -> None:
+        """Re-read the entries delivered to this consumer and not acked (each read counts)."""
+        cursor: bytes | str = "0"
+        while not self._stopping.is_set():
+            reply = await self.redis.xreadgroup(
+                self.group, self.name, {self.stream: cursor}, count=self.batch_size
+            )
+            entries = reply[0][1] if reply else []
+            if not entries:
+                return
+            await self._handle_batch(entries)
+            cursor = entries[-1][0]
+
+    async def _claim(self) -> None:
+        """Take over entries that another consumer left idle for ``claim_idle_ms``."""
+        cursor: bytes | str = "0-0"
+        while not self._stopping.is_set():
+            cursor, entries, deleted = await self.redis.xautoclaim(
+                self.stream,
+                self.group,
+                self.name,
+                self.claim_idle_ms,
+                cursor,
+                count=self.batch_size,
+            )
+            for entry_id in deleted:  # Redis 7 already removed these from the pending list
+                self._lost(entry_id)
+            await self._handle_batch(entries)
+            if cursor in (b"0-0", "0-0"):
+                return
+
+    async def _handle_batch(self, entries: Sequence[Entry]) -> None:
+        by_subject: dict[bytes, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            subject = entry[1].get(b"subject", b"") if self.concurrency > 1 else b""
+            by_subject[subject].append(entry)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def in_order(group: list[Entry]) -> list[bytes]:
+            async with limit:
+                done = []
+                for entry_id, fields in group:
+                    if self._stopping.is_set():
+                        break  # not acked: handled after a restart or claimed by a peer
+                    if await self._handle(entry_id, fields):
+                        done.append(entry_id)
+                return done
+
+        # return_exceptions: a group that failed (Redis went away) must not cancel the others
+        # halfway through a command; ack what succeeded, then let the loop handle the error.
+        results = await asyncio.gather(
+            *(in_order(g) for g in by_subject.values()), return_exceptions=True
+        )
+        acks = [entry_id for done in results if isinstance(done, list) for entry_id in done]
+        if acks:
+            await self.redis.xack(self.stream, self.group, *acks)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> bool:
+        """Run the entry's handler. True: ack it. False: leave it pending for a retry."""
+        if not fields:  # an entry always has fields: this one was trimmed while pending
+            self._lost(entry_id)
+            return True
+        try:
+            event = Event.from_fields(fields)
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                raise InvalidEvent(f"no handler for event type {event.type!r}")
+            return await self._call(handler, event)
+        except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
+            await self._dead_letter(entry_id, fields, exc)
+            return True
+        except REDIS_DOWN:
+            raise  # not the entry's fault: the loop reconnects and the entry is retried
+        except Exception as exc:
+            deliveries = await self._deliveries(entry_id)
+            self.stats.failed += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            if deliveries >= self.max_deliveries:
+                await self._dead_letter(entry_id, fields, exc, deliveries)
+                return True
+            log.warning(
+                "%s %s failed (delivery %d of %d), will retry",
+                self.stream,
+                entry_id.decode(),
+                deliveries,
+                self.max_deliveries,
+                exc_info=exc,
+            )
+            self._retry_at = time.monotonic() + self.retry_delay_s
+            return False
+
+    async def _call(self, handler: Handler, event: Event) -> bool:
+        retry = Backoff(base=self.backoff.base, cap=self.backoff.cap)
+        while True:
+            try:
+                await handler(event)
+                self.stats.handled += 1
+                return True
+            except RetryLater as exc:
+                delay = retry.next()
+                self.stats.last_error = f"retrying {event.type} {event.subject}: {exc}"
+                log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
+                await self._sleep(delay)
+                if self._stopping.is_set():
+                    return False
+
+    async def _deliveries(self, entry_id: bytes) -> int:
+        pending = await self.redis.xpending_range(
+            self.stream, self.group, min=entry_id, max=entry_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    async def _dead_letter(
+        self, entry_id: bytes, fields: dict[bytes, bytes], exc: Exception, deliveries: int = 0
+    ) -> None:
+        deliveries = deliveries or await self._deliveries(entry_id)
+        await dead_letter(
+            self.redis,
+            self.dead_letters,
+            entry_id,
+            fields,
+            source=self.stream,
+            group=self.group,
+            consumer=self.name,
+            error=f"{type(exc).__name__}: {exc}",
+            deliveries=deliveries,
+        )
+        self.stats.dead_lettered += 1
+        log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc)
+
+    def _lost(self, entry_id: Any) -> None:
+        self.stats.lost += 1
+        log.error("%s %s was trimmed before it was handled: lost", self.stream, entry_id)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up at once when asked to stop."""
+        with contextlib.suppress(TimeoutError):  # the normal case: slept the whole time
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)

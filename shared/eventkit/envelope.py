@@ -1,0 +1,95 @@
+"""The one envelope every event travels in, with CloudEvents attribute names.
+
+An event is an immutable fact: a frozen pydantic model. In a Redis stream entry it is stored as
+flat string fields (``data`` as JSON) so that ``redis-cli XRANGE`` shows it readably::
+
+    id  9f1c…  source  payments  type  PaymentReceived  time  2026-11-26T10:00:00.000000+00:00
+    subject  0b7e…  specversion  1.0  datacontenttype  application/json  data  {"payment_id": …}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Fields = Mapping[bytes, bytes] | Mapping[str, str]
+M = TypeVar("M", bound=BaseModel)
+
+# The attributes CloudEvents requires, plus the optional ones this project always sets.
+ATTRIBUTES = ("id", "source", "type", "time", "subject", "specversion", "datacontenttype")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InvalidEvent(ValueError):
+    """A stream entry that is not a well-formed event. Retrying cannot fix it: dead-letter it."""
+
+
+class Event(BaseModel):
+    """A fact that happened, in the CloudEvents shape. ``data`` holds the typed payload as JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: str(uuid4()), min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=128)
+    type: str = Field(min_length=1, max_length=128)
+    time: datetime = Field(default_factory=utc_now)
+    subject: str = Field(min_length=1, max_length=128)
+    specversion: Literal["1.0"] = "1.0"
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+
+    def to_fields(self) -> dict[str, str]:
+        """Flatten into stream-entry fields: every attribute a string, ``data`` as JSON."""
+        fields = {name: str(getattr(self, name)) for name in ATTRIBUTES}
+        fields["time"] = self.time.isoformat()
+        fields["data"] = json.dumps(self.data, separators=(",", ":"))
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Event:
+        """Parse stream-entry fields; raise :class:`InvalidEvent` saying what is wrong."""
+        try:
+            text = {_text(k): _text(v) for k, v in fields.items()}
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"entry is not UTF-8: {exc}") from exc
+        unknown = text.keys() - {*ATTRIBUTES, "data", "version"}
+        if unknown:
+            raise InvalidEvent(f"unknown fields: {sorted(unknown)}")
+        try:
+            data = json.loads(text.pop("data"))
+        except KeyError:
+            raise InvalidEvent("missing field: data") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidEvent(f"data is not JSON: {exc}") from exc
+        text.pop("version", None)  # the event store's own field, see eventkit.store
+        try:
+            return cls.model_validate({**text, "data": data})
+        except ValidationError as exc:
+            raise InvalidEvent(_describe(exc)) from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, e.g. ``subject: Field required``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def parse_data(model: type[M], event: Event) -> M:
+    """Validate an event's ``data`` against its typed model; raise :class:`InvalidEvent` if not."""
+    try:
+        return model.model_validate(event.data)
+    except ValidationError as exc:
+        raise InvalidEvent(f"{event.type} data: {_describe(exc)}") from exc

@@ -1,0 +1,139 @@
+"""An event store on Redis Streams: one append-only stream per aggregate, optimistic concurrency.
+
+The version of a stream is the number of events in it. ``append`` succeeds only if the caller
+saw the current version (``expected_version``), so two writers that decided on the same state
+cannot both win: the loser gets :class:`VersionConflict`, re-reads and decides again.
+
+The append and the publication of the matching public events run as **one Lua script**: Redis
+runs a script atomically, so an event is never stored without being published, or published
+without being stored (the transactional outbox, without the outbox).
+
+Key names and Redis Cluster: a script may only touch keys in one hash slot. Every key carries
+the same hash tag ``{<namespace>}`` (e.g. ``{payments}:payment-42`` and ``{payments}:state``),
+so the script stays legal on a cluster. The price: all of a namespace lives on one shard. The
+production alternative when one shard is not enough is partitioning: N public streams, each with
+its own tag, and each aggregate appended in the slot of its partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.crc import key_slot
+
+from eventkit.envelope import Event
+
+# Validate first, write last: Redis does not roll back a script that fails halfway, so every
+# check happens before the first XADD.
+APPEND_AND_PUBLISH = """
+local version = redis.call('XLEN', KEYS[1])
+if version ~= tonumber(ARGV[1]) then
+  return {0, version}
+end
+for _, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key)['ok']
+  if kind ~= 'stream' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a stream')
+  end
+end
+local maxlen, pos = ARGV[2], 3
+local function xadd(key, trim)
+  local n = tonumber(ARGV[pos])
+  local args = {key}
+  if trim and maxlen ~= '0' then
+    args = {key, 'MAXLEN', '~', maxlen}
+  end
+  table.insert(args, '*')
+  for i = pos + 1, pos + n do table.insert(args, ARGV[i]) end
+  pos = pos + n + 1
+  redis.call('XADD', unpack(args))
+end
+local events = tonumber(ARGV[pos]); pos = pos + 1
+for _ = 1, events do xadd(KEYS[1], false) end
+local publications = tonumber(ARGV[pos]); pos = pos + 1
+for _ = 1, publications do
+  local key = KEYS[tonumber(ARGV[pos])]; pos = pos + 1
+  xadd(key, true)
+end
+return {1, version + events}
+"""
+
+
+class VersionConflict(Exception):
+    """The stream moved on since the caller read it: re-read, decide again, append again."""
+
+    def __init__(self, stream: str, expected: int, actual: int) -> None:
+        super().__init__(f"{stream}: expected version {expected}, found {actual}")
+        self.stream, self.expected, self.actual = stream, expected, actual
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    version: int  # 1 for the first event of a stream, then 2, 3, …
+    position: str  # the entry id in the event stream (it also tells when Redis stored it)
+    event: Event
+
+
+@dataclass(frozen=True)
+class Publication:
+    stream: str  # the public stream's full key, e.g. "{payments}:state"
+    event: Event
+
+
+class EventStore:
+    def __init__(self, redis: Redis, namespace: str, *, publish_maxlen: int | None = None):
+        self.redis = redis
+        self.namespace = namespace
+        self.publish_maxlen = publish_maxlen
+        self._script = redis.register_script(APPEND_AND_PUBLISH)
+
+    def key(self, stream: str) -> str:
+        return f"{{{self.namespace}}}:{stream}"
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        publish: Sequence[Publication] = (),
+    ) -> int:
+        """Append ``events`` and publish ``publish`` atomically; return the new version."""
+        key = self.key(stream)
+        public_keys = list(dict.fromkeys(p.stream for p in publish))
+        keys = [key, *public_keys]
+        if len({key_slot(k.encode()) for k in keys}) > 1:
+            raise ValueError(f"keys {keys} are in different hash slots: give them one hash tag")
+        args: list[str | int] = [expected_version, self.publish_maxlen or 0, len(events)]
+        for version, event in enumerate(events, start=expected_version + 1):
+            args += _flat({**event.to_fields(), "version": str(version)})
+        args.append(len(publish))
+        for publication in publish:
+            args.append(keys.index(publication.stream) + 1)  # Lua's KEYS is 1-based
+            args += _flat(publication.event.to_fields())
+        ok, version = await self._script(keys=keys, args=args)
+        if ok:
+            return int(version)
+        if await self._already_appended(stream, events, expected_version):
+            # Our earlier attempt did land: the reply was lost and the client retried it.
+            return expected_version + len(events)
+        raise VersionConflict(stream, expected_version, int(version))
+
+    async def read(self, stream: str) -> list[StoredEvent]:
+        """Every event of ``stream`` in order (an empty list if the stream does not exist)."""
+        entries = await self.redis.xrange(self.key(stream))
+        return [
+            StoredEvent(int(fields[b"version"]), entry_id.decode(), Event.from_fields(fields))
+            for entry_id, fields in entries
+        ]
+
+    async def _already_appended(self, stream: str, events: Sequence[Event], after: int) -> bool:
+        stored = (await self.read(stream))[after : after + len(events)]
+        return [s.event.id for s in stored] == [e.id for e in events]
+
+
+def _flat(fields: dict[str, str]) -> list[str | int]:
+    """{"a": "1", "b": "2"} → [4, "a", "1", "b", "2"]: a count, then field-value pairs."""
+    pairs = [item for pair in fields.items() for item in pair]
+    return [len(pairs), *pairs]

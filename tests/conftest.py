@@ -1,0 +1,50 @@
+"""Session-wide fixtures: one private redis-server and the services as real processes.
+
+Tests share the session's Redis and stay out of each other's way with unique ids (``uid``).
+Tests that kill or restart Redis start their own server instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from eventkit import connect
+from redis.asyncio import Redis
+
+from tests.helpers import RedisServer, ServiceProcess
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = connect(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A unique id for this test's keys, streams, groups and entities."""
+    return uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def payments_service(redis_server: RedisServer, logs: Path) -> Iterator[ServiceProcess]:
+    service = ServiceProcess("payments", env={"REDIS_URL": redis_server.url}, log_dir=logs)
+    service.start()
+    yield service
+    service.stop()

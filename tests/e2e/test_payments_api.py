@@ -1,0 +1,279 @@
+"""The payments API, served by a real `python -m payments` process against a real Redis."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+import redis
+from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
+
+from tests.helpers import RedisServer, ServiceProcess
+
+
+def new_payment(uid: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "order_id": f"ord-{uid}",
+        "customer_id": f"cust-{uid}",
+        "amount": 1000,
+        "currency": "EUR",
+    } | overrides
+
+
+@pytest.fixture
+def api(payments_service: ServiceProcess) -> httpx.Client:
+    with httpx.Client(base_url=payments_service.url, timeout=10) as client:
+        yield client
+
+
+def published(redis_server: RedisServer, stream: str, payment_id: str) -> list[dict[str, Any]]:
+    client = redis.Redis(port=redis_server.port)
+    entries = client.xrange(stream)
+    client.close()
+    return [
+        {"type": f[b"type"].decode(), "data": json.loads(f[b"data"])}
+        for _, f in entries
+        if f[b"subject"].decode() == payment_id
+    ]
+
+
+def test_receive_read_refund_and_history(api: httpx.Client, uid: str) -> None:
+    created = api.post("/payments", json=new_payment(uid))
+    assert created.status_code == 201
+    payment = created.json()
+    pid = payment["payment_id"]
+    assert payment == {
+        "payment_id": pid,
+        "order_id": f"ord-{uid}",
+        "customer_id": f"cust-{uid}",
+        "amount": 1000,
+        "currency": "EUR",
+        "refunded_amount": 0,
+        "status": "received",
+        "version": 1,
+    }
+    assert api.get(f"/payments/{pid}").json() == payment
+
+    refunded = api.post(f"/payments/{pid}/refunds", json={"amount": 400, "reason": "late"})
+    assert refunded.status_code == 201
+    assert refunded.json() == payment | {
+        "refunded_amount": 400,
+        "status": "partially_refunded",
+        "version": 2,
+    }
+    full = api.post(f"/payments/{pid}/refunds", json={"amount": 600}).json()
+    assert (full["status"], full["refunded_amount"], full["version"]) == ("refunded", 1000, 3)
+
+    history = api.get(f"/payments/{pid}/events").json()
+    assert [(h["type"], h["version"]) for h in history] == [
+        ("PaymentReceived", 1),
+        ("PaymentRefunded", 2),
+        ("PaymentRefunded", 3),
+    ]
+    assert history[1]["data"] == {"payment_id": pid, "amount": 400, "reason": "late"}
+    assert len({h["id"] for h in history}) == 3
+
+
+def test_every_stored_event_is_published_thin_and_fat(
+    api: httpx.Client, redis_server: RedisServer, uid: str
+) -> None:
+    pid = api.post("/payments", json=new_payment(uid)).json()["payment_id"]
+    api.post(f"/payments/{pid}/refunds", json={"amount": 250})
+    api.post(f"/payments/{pid}/refunds", json={"amount": 5000})  # refused: publishes nothing
+    assert published(redis_server, NOTIFICATION_STREAM, pid) == [
+        {"type": "PaymentReceived", "data": {"payment_id": pid}},
+        {"type": "PaymentRefunded", "data": {"payment_id": pid}},
+    ]
+    state = published(redis_server, STATE_STREAM, pid)
+    assert [(s["type"], s["data"]["version"], s["data"]["refunded_amount"]) for s in state] == [
+        ("PaymentReceived", 1, 0),
+        ("PaymentRefunded", 2, 250),
+    ]
+    assert state[1]["data"] == api.get(f"/payments/{pid}").json()
+
+
+def test_currency_defaults_to_usd(api: httpx.Client, uid: str) -> None:
+    body = new_payment(uid)
+    del body["currency"]
+    assert api.post("/payments", json=body).json()["currency"] == "USD"
+
+
+def test_unknown_payments_are_404(api: httpx.Client) -> None:
+    unknown = uuid4()
+    for response in (
+        api.get(f"/payments/{unknown}"),
+        api.get(f"/payments/{unknown}/events"),
+        api.post(f"/payments/{unknown}/refunds", json={"amount": 1}),
+    ):
+        assert response.status_code == 404
+        assert response.json()["detail"] == f"payment {unknown} not found"
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_refunding_more_than_is_left_is_409(api: httpx.Client, uid: str) -> None:
+    pid = api.post("/payments", json=new_payment(uid, amount=100)).json()["payment_id"]
+    response = api.post(f"/payments/{pid}/refunds", json={"amount": 101})
+    assert response.status_code == 409
+    assert response.json()["detail"] == "cannot refund 101 EUR: only 100 of 100 is left to refund"
+    assert api.get(f"/payments/{pid}").json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"amount": 0}, "body.amount: Input should be greater than 0"),
+        ({"amount": -5}, "body.amount: Input should be greater than 0"),
+        ({"amount": 10.5}, "body.amount: Input should be a valid integer"),
+        ({"amount": "100"}, "body.amount: Input should be a valid integer"),
+        ({"amount": 10**13}, "body.amount: Input should be less than or equal to"),
+        ({"currency": "eur"}, "body.currency: String should match pattern"),
+        ({"currency": "EURO"}, "body.currency: String should match pattern"),
+        ({"order_id": ""}, "body.order_id: String should have at least 1 character"),
+        ({"customer_id": "x" * 65}, "body.customer_id: String should have at most 64"),
+        ({"surprise": 1}, "body.surprise: Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_fields_are_422_saying_what_is_wrong(
+    api: httpx.Client, uid: str, change: dict[str, Any], complaint: str
+) -> None:
+    response = api.post("/payments", json=new_payment(uid, **change))
+    assert response.status_code == 422
+    assert complaint in response.json()["detail"]
+
+
+def test_missing_fields_malformed_json_and_wrong_shapes_are_422(api: httpx.Client) -> None:
+    missing = api.post("/payments", json={"amount": 5})
+    assert missing.status_code == 422
+    assert "body.order_id: Field required" in missing.json()["detail"]
+    malformed = api.post(
+        "/payments", content=b'{"amount": ', headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 422
+    assert "malformed JSON" in malformed.json()["detail"]
+    not_an_object = api.post("/payments", json=[1, 2])
+    assert not_an_object.status_code == 422
+    assert api.post(f"/payments/{uuid4()}/refunds", json={"amount": 1, "x": 2}).status_code == 422
+    bad_id = api.get("/payments/not-a-uuid")
+    assert bad_id.status_code == 422
+    assert "path.payment_id" in bad_id.json()["detail"]
+
+
+def test_a_body_over_64_kib_is_413_declared_or_streamed(api: httpx.Client, uid: str) -> None:
+    big = json.dumps(new_payment(uid, customer_id="x" * 70_000)).encode()
+    declared = api.post("/payments", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413
+    assert declared.json()["detail"] == "request body is larger than 65536 bytes"
+    streamed = api.post(
+        "/payments",
+        content=iter([big[:40_000], big[40_000:]]),
+        headers={"content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+
+
+def test_an_idempotency_key_replays_the_original_response(
+    api: httpx.Client, redis_server: RedisServer, uid: str
+) -> None:
+    headers = {"Idempotency-Key": f"key-{uid}"}
+    first = api.post("/payments", json=new_payment(uid), headers=headers)
+    pid = first.json()["payment_id"]
+    api.post(f"/payments/{pid}/refunds", json={"amount": 1})
+    again = api.post("/payments", json=new_payment(uid), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(api.get(f"/payments/{pid}/events").json()) == 2  # no second PaymentReceived
+    assert [e["type"] for e in published(redis_server, NOTIFICATION_STREAM, pid)] == [
+        "PaymentReceived",
+        "PaymentRefunded",
+    ]
+
+
+def test_an_idempotency_key_reused_for_another_body_is_refused(api: httpx.Client, uid: str) -> None:
+    headers = {"Idempotency-Key": f"key-{uid}"}
+    assert api.post("/payments", json=new_payment(uid), headers=headers).status_code == 201
+    reused = api.post("/payments", json=new_payment(uid, amount=999), headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["detail"] == (
+        f"Idempotency-Key 'key-{uid}' was used for a different payment request"
+    )
+
+
+def test_concurrent_idempotent_retries_make_one_payment(api: httpx.Client, uid: str) -> None:
+    headers = {"Idempotency-Key": f"key-{uid}"}
+    with ThreadPoolExecutor(10) as pool:
+        responses = list(
+            pool.map(
+                lambda _: api.post("/payments", json=new_payment(uid), headers=headers), range(10)
+            )
+        )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["payment_id"] for r in responses}) == 1
+    pid = responses[0].json()["payment_id"]
+    assert len(api.get(f"/payments/{pid}/events").json()) == 1
+
+
+def test_twenty_concurrent_refunds_of_one_on_ten_across_two_processes(
+    api: httpx.Client,
+    payments_service: ServiceProcess,
+    redis_server: RedisServer,
+    logs: Path,
+    uid: str,
+) -> None:
+    second = ServiceProcess(
+        "payments", env={"REDIS_URL": redis_server.url}, log_dir=logs, name=f"payments-2-{uid}"
+    ).start()
+    try:
+        pid = api.post("/payments", json=new_payment(uid, amount=10)).json()["payment_id"]
+        urls = [payments_service.url, second.url] * 10
+
+        def refund(url: str) -> int:
+            return httpx.post(
+                f"{url}/payments/{pid}/refunds", json={"amount": 1}, timeout=30
+            ).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(pool.map(refund, urls))
+    finally:
+        second.stop()
+    assert sorted(codes) == [201] * 10 + [409] * 10
+    history = api.get(f"/payments/{pid}/events").json()
+    assert [h["version"] for h in history] == list(range(1, 12))
+    assert api.get(f"/payments/{pid}").json()["status"] == "refunded"
+
+
+def test_openapi_documents_the_api_with_examples(api: httpx.Client) -> None:
+    schema = api.get("/openapi.json").json()
+    assert {
+        "/payments",
+        "/payments/{payment_id}",
+        "/payments/{payment_id}/events",
+        "/payments/{payment_id}/refunds",
+        "/health",
+    } <= set(schema["paths"])
+    assert schema["components"]["schemas"]["NewPayment"]["examples"]
+    assert api.get("/docs").status_code == 200
+
+
+def test_health_follows_redis(tmp_path: Path, logs: Path, uid: str) -> None:
+    server = RedisServer(tmp_path).start()
+    service = ServiceProcess(
+        "payments", env={"REDIS_URL": server.url}, log_dir=logs, name=f"payments-health-{uid}"
+    ).start()
+    try:
+        assert httpx.get(f"{service.url}/health").json() == {"status": "ok", "redis": "up"}
+        server.kill()
+        service.wait_health(503)
+        down = httpx.get(f"{service.url}/health")
+        assert "redis unreachable" in down.json()["detail"]
+        server.start()
+        service.wait_health(200)
+    finally:
+        service.stop()
+        server.stop()

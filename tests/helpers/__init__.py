@@ -1,0 +1,16 @@
+"""Test helpers in one place: real Redis servers, real service processes, polling."""
+
+from tests.helpers.consumers import Recorder, running
+from tests.helpers.polling import eventually, eventually_async
+from tests.helpers.processes import ServiceProcess, free_port
+from tests.helpers.redis_server import RedisServer
+
+__all__ = [
+    "Recorder",
+    "RedisServer",
+    "ServiceProcess",
+    "eventually",
+    "eventually_async",
+    "free_port",
+    "running",
+]

@@ -1,0 +1,32 @@
+"""Run an eventkit Consumer in the background of a test, and record what handlers saw."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from eventkit import Consumer, Event
+
+
+@asynccontextmanager
+async def running(consumer: Consumer) -> AsyncIterator[Consumer]:
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, timeout=10)  # also re-raises what the loop raised
+
+
+class Recorder:
+    """A handler that records every event it is called with."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def subjects(self) -> list[str]:
+        return [e.subject for e in self.events]

@@ -1,0 +1,85 @@
+"""Services as real processes (``python -m <service>``), the way users and CI run them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.helpers.polling import eventually
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess:
+    def __init__(
+        self,
+        module: str,
+        *,
+        env: dict[str, str],
+        log_dir: Path,
+        port: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.module = module
+        self.name = name or module
+        self.port = port or free_port()
+        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.log_path = log_dir / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait: bool = True) -> ServiceProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        if wait:
+            self.wait_health(200)
+        return self
+
+    def wait_health(self, status: int, timeout: float = 20.0) -> None:
+        def answers() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
+            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == status
+
+        eventually(answers, timeout=timeout, what=f"{self.name} /health == {status}")
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        assert self.process is not None
+        self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then wait; returns the exit code (SIGKILL if it does not exit in time)."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")

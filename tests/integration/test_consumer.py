@@ -1,0 +1,247 @@
+"""The consumer loop against a real Redis: ack, recovery, claim, dead letters, NOGROUP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventkit import Consumer, Event, Publisher, RetryLater, connect, list_dead_letters
+from redis.asyncio import Redis
+
+from tests.helpers import Recorder, RedisServer, eventually_async, running
+
+
+def event(subject: str, kind: str = "Happened") -> Event:
+    return Event(source="test", type=kind, subject=subject, data={"subject": subject})
+
+
+def consumer(redis: Redis, uid: str, handler: Any, **options: Any) -> Consumer:
+    settings: dict[str, Any] = {
+        "stream": f"s-{uid}",
+        "group": "g",
+        "name": "c1",
+        "handlers": {"Happened": handler},
+        "dead_letters": f"dlq-{uid}",
+        "block_ms": 50,
+        "retry_delay_s": 0.05,
+    } | options
+    return Consumer(redis, **settings)
+
+
+async def publish(redis: Redis, stream: str, *subjects: str) -> None:
+    for subject in subjects:
+        await Publisher(redis).publish(stream, event(subject))
+
+
+async def pending(redis: Redis, stream: str, group: str = "g") -> int:
+    return int((await redis.xpending(stream, group))["pending"])
+
+
+async def test_handles_in_order_and_acks_after_success(redis: Redis, uid: str) -> None:
+    seen = Recorder()
+    await publish(redis, f"s-{uid}", "a", "b", "c")
+    async with running(consumer(redis, uid, seen)) as c:
+        await eventually_async(lambda: len(seen.events) == 3)
+        await eventually_async(lambda: c.stats.handled == 3)
+    assert seen.subjects() == ["a", "b", "c"]
+    assert await pending(redis, f"s-{uid}") == 0
+
+
+async def test_a_new_group_starts_at_the_beginning_unless_told_otherwise(
+    redis: Redis, uid: str
+) -> None:
+    await publish(redis, f"s-{uid}", "old")
+    history, from_now = Recorder(), Recorder()
+    async with (
+        running(consumer(redis, uid, history)),
+        running(consumer(redis, uid, from_now, group="late", start_id="$")),
+    ):
+        await eventually_async(lambda: history.subjects() == ["old"])
+        await publish(redis, f"s-{uid}", "new")
+        await eventually_async(lambda: from_now.subjects() == ["new"])
+    assert history.subjects() == ["old", "new"]
+
+
+async def test_own_pending_entries_are_handled_first_after_a_crash(redis: Redis, uid: str) -> None:
+    stream = f"s-{uid}"
+    await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+    await publish(redis, stream, "read-before-crash")
+    # What a crash leaves behind: delivered to c1, never acked.
+    await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)
+    await publish(redis, stream, "new")
+    seen = Recorder()
+    async with running(consumer(redis, uid, seen)):
+        await eventually_async(lambda: len(seen.events) == 2)
+    assert seen.subjects() == ["read-before-crash", "new"]
+    assert await pending(redis, stream) == 0
+
+
+async def test_entries_of_a_dead_consumer_are_claimed(redis: Redis, uid: str) -> None:
+    stream = f"s-{uid}"
+    await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+    await publish(redis, stream, "x", "y")
+    await redis.xreadgroup("g", "dead-replica", {stream: ">"}, count=10)
+    seen = Recorder()
+    alive = consumer(redis, uid, seen, name="alive", claim_idle_ms=200, claim_every_s=0.05)
+    async with running(alive):
+        await eventually_async(lambda: len(seen.events) == 2)
+    assert sorted(seen.subjects()) == ["x", "y"]
+    assert await pending(redis, stream) == 0
+
+
+async def test_a_failing_entry_is_retried_then_dead_lettered_and_the_rest_flows(
+    redis: Redis, uid: str
+) -> None:
+    seen = Recorder()
+
+    async def handler(e: Event) -> None:
+        if e.subject == "poison":
+            raise RuntimeError("cannot handle poison")
+        await seen(e)
+
+    stream = f"s-{uid}"
+    await publish(redis, stream, "before", "poison", "after")
+    async with running(consumer(redis, uid, handler, max_deliveries=3)) as c:
+        await eventually_async(lambda: c.stats.dead_lettered == 1)
+        await publish(redis, stream, "later")
+        await eventually_async(lambda: len(seen.events) == 3)
+    assert seen.subjects() == ["before", "after", "later"]
+    [letter] = await list_dead_letters(redis, f"dlq-{uid}")
+    poison_id = (await redis.xrange(stream))[1][0].decode()
+    assert letter.original_id == poison_id
+    assert letter.deliveries == 3
+    assert letter.error == "RuntimeError: cannot handle poison"
+    assert (letter.source, letter.group, letter.consumer) == (stream, "g", "c1")
+    assert Event.from_fields(letter.fields).subject == "poison"
+    assert await pending(redis, stream) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"garbage": "yes"}, "unknown fields"),
+        ({**event("x").to_fields(), "data": "{"}, "data is not JSON"),
+        (event("x", kind="SomethingElse").to_fields(), "no handler for event type"),
+        ({b"type": b"\xff\xfe\xfd"}, "not UTF-8"),
+    ],
+)
+async def test_malformed_or_unknown_entries_are_dead_lettered_at_once(
+    redis: Redis, uid: str, fields: dict[Any, Any], reason: str
+) -> None:
+    stream = f"s-{uid}"
+    seen = Recorder()
+    await redis.xadd(stream, fields)
+    await publish(redis, stream, "good")
+    async with running(consumer(redis, uid, seen)) as c:
+        await eventually_async(lambda: seen.subjects() == ["good"])
+        await eventually_async(lambda: c.stats.dead_lettered == 1)
+    [letter] = await list_dead_letters(redis, f"dlq-{uid}")
+    assert reason in letter.error
+    assert letter.deliveries == 1
+    # The original fields are kept verbatim, bytes included.
+    assert letter.fields == {
+        (k if isinstance(k, bytes) else k.encode()): (v if isinstance(v, bytes) else v.encode())
+        for k, v in fields.items()
+    }
+    assert await pending(redis, stream) == 0
+
+
+async def test_retry_later_waits_for_the_dependency_and_never_dead_letters(
+    redis: Redis, uid: str
+) -> None:
+    attempts = 0
+
+    async def flaky(_: Event) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 8:
+            raise RetryLater("payments is down")
+
+    await publish(redis, f"s-{uid}", "a")
+    c = consumer(redis, uid, flaky, max_deliveries=2)
+    c.backoff.base, c.backoff.cap = 0.01, 0.05
+    async with running(c):
+        await eventually_async(lambda: c.stats.handled == 1)
+    assert attempts == 8
+    assert c.stats.dead_lettered == 0
+    assert await redis.xlen(f"dlq-{uid}") == 0
+    assert await pending(redis, f"s-{uid}") == 0
+
+
+async def test_a_vanished_group_is_recreated(redis: Redis, uid: str) -> None:
+    stream = f"s-{uid}"
+    seen = Recorder()
+    c = consumer(redis, uid, seen)
+    c.backoff.base = 0.01
+    async with running(c):
+        await publish(redis, stream, "one")
+        await eventually_async(lambda: seen.subjects() == ["one"])
+        await redis.delete(stream)  # stream and group gone, as after a restart without data
+        await eventually_async(lambda: redis.exists(stream))  # MKSTREAM recreated it
+        await publish(redis, stream, "two")
+        await eventually_async(lambda: seen.subjects() == ["one", "two"])
+
+
+async def test_a_pending_entry_trimmed_away_is_reported_not_fatal(redis: Redis, uid: str) -> None:
+    stream = f"s-{uid}"
+    await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+    await publish(redis, stream, "lost")
+    await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)
+    await publish(redis, stream, "kept")
+    await redis.xtrim(stream, maxlen=1, approximate=False)
+    seen = Recorder()
+    async with running(consumer(redis, uid, seen)) as c:
+        await eventually_async(lambda: seen.subjects() == ["kept"])
+    assert c.stats.lost == 1
+    assert await pending(redis, stream) == 0
+
+
+async def test_concurrency_keeps_order_within_a_subject(redis: Redis, uid: str) -> None:
+    order: list[tuple[str, int]] = []
+
+    async def handler(e: Event) -> None:
+        await asyncio.sleep(0.001 * (hash(e.subject) % 5))
+        order.append((e.subject, int(e.id)))
+
+    stream = f"s-{uid}"
+    for n in range(60):
+        subject = f"p{n % 6}"
+        e = Event(id=str(n), source="t", type="Happened", subject=subject, data={})
+        await Publisher(redis).publish(stream, e)
+    async with running(consumer(redis, uid, handler, concurrency=4)):
+        await eventually_async(lambda: len(order) == 60)
+    for subject in {s for s, _ in order}:
+        numbers = [n for s, n in order if s == subject]
+        assert numbers == sorted(numbers)
+
+
+async def test_stop_ends_the_loop_promptly(redis: Redis, uid: str) -> None:
+    c = consumer(redis, uid, Recorder(), block_ms=1000)
+    task = asyncio.create_task(c.run())
+    await eventually_async(lambda: c.stats.state == "running")
+    c.stop()
+    await asyncio.wait_for(task, timeout=2.5)
+    assert c.stats.state == "stopped"
+
+
+async def test_survives_a_redis_restart(tmp_path: Path, uid: str) -> None:
+    server = RedisServer(tmp_path, appendonly=True).start()
+    client = connect(server.url)
+    try:
+        seen = Recorder()
+        c = consumer(client, uid, seen)
+        c.backoff.base, c.backoff.cap = 0.05, 0.5
+        async with running(c):
+            await publish(client, f"s-{uid}", "before")
+            await eventually_async(lambda: seen.subjects() == ["before"])
+            server.kill()
+            await eventually_async(lambda: c.stats.state == "reconnecting")
+            server.start()
+            await eventually_async(lambda: c.stats.state == "running")
+            await publish(client, f"s-{uid}", "after")
+            await eventually_async(lambda: seen.subjects() == ["before", "after"])
+    finally:
+        await client.aclose()
+        server.stop()

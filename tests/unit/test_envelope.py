@@ -1,0 +1,80 @@
+"""The event envelope: flat stream fields, a lossless round trip, clear errors."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from contracts.payments import PaymentNotice
+from eventkit import Event, InvalidEvent, parse_data
+
+
+def event() -> Event:
+    return Event(
+        source="payments",
+        type="PaymentReceived",
+        subject="p-1",
+        data={"payment_id": "p-1", "amount": 5},
+    )
+
+
+def test_fields_are_flat_readable_strings() -> None:
+    fields = event().to_fields()
+    assert set(fields) == {
+        "id",
+        "source",
+        "type",
+        "time",
+        "subject",
+        "specversion",
+        "datacontenttype",
+        "data",
+    }
+    assert all(isinstance(v, str) for v in fields.values())
+    assert json.loads(fields["data"]) == {"payment_id": "p-1", "amount": 5}
+    assert fields["specversion"] == "1.0"
+    assert datetime.fromisoformat(fields["time"]).tzinfo == UTC
+
+
+def test_round_trip_through_bytes_is_lossless() -> None:
+    original = event()
+    raw = {k.encode(): v.encode() for k, v in original.to_fields().items()}
+    assert Event.from_fields(raw) == original
+
+
+def test_ids_are_unique() -> None:
+    assert event().id != event().id
+
+
+def test_events_are_immutable() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        event().type = "Other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"data": "{not json"}, "data is not JSON"),
+        ({"time": "yesterday"}, "time:"),
+        ({"specversion": "0.3"}, "specversion:"),
+        ({"subject": ""}, "subject:"),
+        ({"surprise": "1"}, "unknown fields: ['surprise']"),
+    ],
+)
+def test_malformed_fields_say_what_is_wrong(change: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidEvent, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Event.from_fields({**event().to_fields(), **change})
+
+
+def test_missing_fields_and_bad_bytes_are_invalid() -> None:
+    fields = event().to_fields()
+    del fields["type"]
+    with pytest.raises(InvalidEvent, match="type: Field required"):
+        Event.from_fields(fields)
+    with pytest.raises(InvalidEvent, match="not UTF-8"):
+        Event.from_fields({b"type": b"\xff\xfe"})
+
+
+def test_typed_data_is_validated() -> None:
+    assert parse_data(PaymentNotice, event()) == PaymentNotice(payment_id="p-1")
+    with pytest.raises(InvalidEvent, match="PaymentReceived data: payment_id"):
+        parse_data(PaymentNotice, event().model_copy(update={"data": {"payment_id": ""}}))
