@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV ?= uv
 
-.PHONY: help install test lint format run up down
+.PHONY: help install test lint format run demo up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,10 +20,11 @@ test: install ## run the whole suite (starts its own redis-server and service pr
 	@command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install -y redis-server"; exit 1; }
 	$(VENV)/bin/pytest
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), mypy, and the offline container checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	bash scripts/check_containers.sh
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -31,6 +32,9 @@ format: install ## apply ruff's fixes and formatting
 
 run: install ## run Redis (if REDIS_URL does not answer) and the services as local processes
 	$(PY) scripts/run_local.py
+
+demo: install ## walk through the three patterns against a running system (make run first)
+	$(PY) scripts/demo.py
 
 up: ## docker compose up --build (needs a Docker engine)
 	docker compose up --build

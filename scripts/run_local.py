@@ -1,5 +1,6 @@
 """`make run`: the whole system as local processes, no Docker, logs prefixed, Ctrl-C stops all.
 
+Settings: the environment, then a .env file in the repository root (see .env.example).
 Redis: the one at REDIS_URL if it answers (default redis://127.0.0.1:6379/0), otherwise a
 redis-server started here on that port, with its files in .run/redis.
 """
@@ -15,9 +16,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"payments": 8001}
+SERVICES = {"payments": 8001, "orders": 8002, "notifications": 8003}
 PUMPS: set[asyncio.Task[None]] = set()  # keeps the log pumps referenced while they run
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m"]
 
@@ -61,6 +63,10 @@ async def start(
 
 async def main() -> int:
     color = sys.stdout.isatty()
+    # The environment wins over .env, as in Docker Compose.
+    for key, value in dotenv_values(ROOT / ".env").items():
+        if value is not None:
+            os.environ.setdefault(key, value)
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     processes: dict[str, asyncio.subprocess.Process] = {}
     if redis_answers(url):
@@ -76,8 +82,19 @@ async def main() -> int:
         port = str(urlsplit(url).port or 6379)
         data = ROOT / ".run" / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        args = [binary, "--port", port, "--bind", "127.0.0.1", "--dir", str(data),
-                "--appendonly", "yes", "--save", ""]  # fmt: skip
+        args = [
+            binary,
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ]
         processes["redis"] = await start(
             "redis", args, dict(os.environ), COLORS[-1] if color else ""
         )

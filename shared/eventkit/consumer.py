@@ -18,8 +18,8 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -27,11 +27,11 @@ from redis.asyncio import Redis
 
 from eventkit.backoff import Backoff
 from eventkit.deadletter import dead_letter
+from eventkit.dispatch import Handler, handler_for
 from eventkit.envelope import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Event], Awaitable[None]]
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
 
 # Redis cannot be reached: wait and reconnect. Never a reason to fail or dead-letter an entry.
@@ -48,7 +48,7 @@ class RetryLater(Exception):
 
 @dataclass
 class ConsumerStats:
-    state: str = "starting"  # starting | running | reconnecting | stopped
+    state: str = "starting"  # starting | running | reconnecting | stopped | failed
     handled: int = 0
     failed: int = 0
     dead_lettered: int = 0
@@ -84,7 +84,43 @@ class Consumer:
         """Ask the loop to stop after the entry in hand; pending entries stay pending."""
         self._stopping.set()
 
+    @contextlib.asynccontextmanager
+    async def running(self, stop_timeout_s: float = 30.0) -> AsyncIterator[asyncio.Task[None]]:
+        """Run the loop in a background task for the duration of the block (a lifespan)."""
+        task = asyncio.create_task(self.run(), name=f"consumer {self.group}/{self.name}")
+        try:
+            yield task
+        finally:
+            self.stop()
+            # Bounded: a blocked read returns within block_ms, a handler's own timeouts bound it.
+            await asyncio.wait_for(task, timeout=stop_timeout_s)
+
+    async def status(self) -> dict[str, Any]:
+        """For the readiness view: the loop's counters and the group's backlog in Redis."""
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except redis_errors.ResponseError:  # no such stream yet
+            groups = []
+        info: dict[str, Any] = next((g for g in groups if g["name"] == self.group.encode()), {})
+        return {
+            "stream": self.stream,
+            "group": self.group,
+            "consumer": self.name,
+            **asdict(self.stats),
+            "pending": info.get("pending"),  # delivered to the group, not yet acked
+            "lag": info.get("lag"),  # in the stream, not yet delivered to the group
+            "dead_letters": await self.redis.xlen(self.dead_letters),
+        }
+
     async def run(self) -> None:
+        try:
+            await self._loop()
+        except BaseException as exc:
+            self.stats.state, self.stats.last_error = "failed", repr(exc)
+            raise
+        self.stats.state = "stopped"
+
+    async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 await self._ensure_group()
@@ -101,7 +137,6 @@ class Consumer:
                 # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):
                 # recreate it and go on.
                 await self._pause("reconnecting", f"group missing, recreating: {exc}")
-        self.stats.state = "stopped"
 
     async def _pause(self, state: str, reason: str) -> None:
         self.stats.state, self.stats.last_error = state, reason
@@ -198,10 +233,7 @@ class Consumer:
             return True
         try:
             event = Event.from_fields(fields)
-            handler = self.handlers.get(event.type)
-            if handler is None:
-                raise InvalidEvent(f"no handler for event type {event.type!r}")
-            return await self._call(handler, event)
+            return await self._call(handler_for(self.handlers, event), event)
         except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
             await self._dead_letter(entry_id, fields, exc)
             return True

@@ -7,12 +7,13 @@ even an entry that is not UTF-8 is kept exactly as it was written).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from eventkit.envelope import Event, InvalidEvent, utc_now
+from eventkit.dispatch import Handler, handler_for
+from eventkit.envelope import Event, utc_now
 
 FIELD_PREFIX = b"field:"
 MAX_ERROR_CHARS = 2000
@@ -90,7 +91,7 @@ async def redrive(
     redis: Redis,
     stream: str,
     dead_letter_id: str,
-    handlers: Mapping[str, Callable[[Event], Awaitable[None]]],
+    handlers: Mapping[str, Handler],
 ) -> DeadLetter:
     """Run a dead letter through its handler again (after a fix); on success delete it.
 
@@ -103,9 +104,8 @@ async def redrive(
         raise KeyError(dead_letter_id)
     letter = DeadLetter.from_entry(*entries[0])
     event = Event.from_fields(letter.fields)
-    handler = handlers.get(event.type)
-    if handler is None:
-        raise InvalidEvent(f"no handler for event type {event.type!r}")
-    await handler(event)  # effects are idempotent, so a re-drive of a handled entry is harmless
+    await handler_for(handlers, event)(
+        event
+    )  # effects are idempotent, so a re-drive of a handled entry is harmless
     await redis.xdel(stream, dead_letter_id)
     return letter

@@ -9,7 +9,7 @@ Errors are RFC 9457 problem details (``application/problem+json``)::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eventkit.consumer import Consumer
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -114,8 +116,11 @@ class BodySizeLimit:
         await problem(413, self._detail)(scope, receive, send)
 
 
-def health_router(get_redis: Callable[[Request], Redis]) -> APIRouter:
-    """``GET /health``: 200 when Redis answers a PING within a second, else 503."""
+def health_router(
+    get_redis: Callable[[Request], Redis],
+    get_consumers: Callable[[Request], Sequence[Consumer]] = lambda _: (),
+) -> APIRouter:
+    """``GET /health`` (liveness: Redis answers) and ``GET /ready`` (and every consumer runs)."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/health", responses=problem_responses(503))
@@ -126,5 +131,17 @@ def health_router(get_redis: Callable[[Request], Redis]) -> APIRouter:
         except Exception as exc:  # any failure to answer means "not healthy", and says why
             return problem(503, f"redis unreachable: {type(exc).__name__}: {exc}")
         return {"status": "ok", "redis": "up"}
+
+    @router.get("/ready", responses=problem_responses(503))
+    async def ready(request: Request) -> Any:
+        """Readiness: Redis answers and each consumer runs; with each consumer's figures."""
+        try:
+            consumers = [await c.status() for c in get_consumers(request)]
+        except Exception as exc:  # Redis is down: not ready, and say why
+            return problem(503, f"redis unreachable: {type(exc).__name__}: {exc}")
+        body = {"consumers": consumers}
+        if any(c["state"] != "running" for c in consumers):
+            return JSONResponse({"status": "not ready", **body}, status_code=503)
+        return {"status": "ready", **body}
 
     return router

@@ -119,7 +119,9 @@ def test_refunding_more_than_is_left_is_409(api: httpx.Client, uid: str) -> None
     pid = api.post("/payments", json=new_payment(uid, amount=100)).json()["payment_id"]
     response = api.post(f"/payments/{pid}/refunds", json={"amount": 101})
     assert response.status_code == 409
-    assert response.json()["detail"] == "cannot refund 101 EUR: only 100 of 100 is left to refund"
+    assert response.json()["detail"] == (
+        "cannot refund 101: only 100 of the payment's 100 EUR is left to refund"
+    )
     assert api.get(f"/payments/{pid}").json()["version"] == 1
 
 

@@ -4,11 +4,13 @@ from tests.helpers.consumers import Recorder, running
 from tests.helpers.polling import eventually, eventually_async
 from tests.helpers.processes import ServiceProcess, free_port
 from tests.helpers.redis_server import RedisServer
+from tests.helpers.stack import Stack
 
 __all__ = [
     "Recorder",
     "RedisServer",
     "ServiceProcess",
+    "Stack",
     "eventually",
     "eventually_async",
     "free_port",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,12 +10,9 @@ from eventkit import Consumer, Event
 
 @asynccontextmanager
 async def running(consumer: Consumer) -> AsyncIterator[Consumer]:
-    task = asyncio.create_task(consumer.run())
-    try:
+    """``Consumer.running``, yielding the consumer so a test can look at its stats."""
+    async with consumer.running(stop_timeout_s=10):
         yield consumer
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(task, timeout=10)  # also re-raises what the loop raised
 
 
 class Recorder:

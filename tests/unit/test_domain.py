@@ -58,7 +58,7 @@ def test_refund_rule_allows_up_to_the_remaining_amount() -> None:
     assert domain.refund(payment, 600, "rest") == [
         PaymentRefunded(payment_id="p-1", amount=600, reason="rest")
     ]
-    with pytest.raises(RefundExceedsBalance, match="only 600 of 1000 is left"):
+    with pytest.raises(RefundExceedsBalance, match="only 600 of the payment's 1000 EUR is left"):
         domain.refund(payment, 601, None)
 
 

@@ -22,7 +22,7 @@ from payments.service import (
 
 
 def get_payments(request: Request) -> Payments:
-    return request.state.payments  # type: ignore[no-any-return]  # set by main.lifespan
+    return request.state.payments  # set by main.lifespan
 
 
 PaymentsDep = Annotated[Payments, Depends(get_payments)]

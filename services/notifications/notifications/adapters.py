@@ -1,0 +1,39 @@
+"""The call back to payments: one shared, pooled HTTP client, with timeouts."""
+
+from __future__ import annotations
+
+import httpx
+from contracts.payments import PaymentSnapshot
+from eventkit import RetryLater
+
+
+class PaymentNotFound(Exception):
+    """Payments does not know the payment: retried a few times, then dead-lettered."""
+
+
+def http_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
+    """Created once in the lifespan and shared: connections are pooled and kept alive."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 1.0)),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+    )
+
+
+class PaymentsClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+        """GET /payments/{id}. While payments cannot answer, raise RetryLater: the event waits
+        (pending, not dead-lettered) and the consumer tries again with backoff."""
+        try:
+            response = await self.http.get(f"/payments/{payment_id}")
+        except httpx.TransportError as exc:  # refused, reset, timed out
+            raise RetryLater(f"payments unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise RetryLater(f"payments answered {response.status_code}")
+        if response.status_code == 404:
+            raise PaymentNotFound(f"payments does not know payment {payment_id}")
+        response.raise_for_status()
+        return PaymentSnapshot.model_validate_json(response.content)

@@ -1,0 +1,34 @@
+"""HTTP API of notifications: list what was sent, newest first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from contracts.payments import Id
+from eventkit.web import problem_responses
+from fastapi import APIRouter, Depends, Query, Request
+
+from notifications.domain import Notification
+from notifications.store import NotificationStore
+
+MAX_PAGE = 100
+
+
+def get_store(request: Request) -> NotificationStore:
+    return request.state.store  # set by main.lifespan
+
+
+StoreDep = Annotated[NotificationStore, Depends(get_store)]
+
+router = APIRouter(tags=["notifications"])
+
+
+@router.get("/notifications", responses=problem_responses(422))
+async def list_notifications(
+    store: StoreDep,
+    customer_id: Annotated[Id | None, Query()] = None,
+    payment_id: Annotated[Id | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> list[Notification]:
+    """Notifications, newest first, optionally for one customer and/or one payment."""
+    return await store.latest(customer_id=customer_id, payment_id=payment_id, limit=limit)

@@ -1,0 +1,13 @@
+"""Settings, read from the environment (variable names are the field names, upper-cased)."""
+
+from __future__ import annotations
+
+from eventkit.settings import ConsumerSettings
+from pydantic import Field
+
+
+class Settings(ConsumerSettings):
+    port: int = 8003
+    payments_url: str = Field("http://127.0.0.1:8001", description="where to call payments back")
+    # The call back must fail fast when payments hangs: the event then waits and is retried.
+    callback_timeout_s: float = Field(2.0, gt=0, le=30)

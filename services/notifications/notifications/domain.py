@@ -1,0 +1,66 @@
+"""What a notification says. No I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
+from pydantic import BaseModel, ConfigDict
+
+KINDS = {PAYMENT_RECEIVED: "payment_received", PAYMENT_REFUNDED: "payment_refunded"}
+
+
+class Notification(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    notification_id: str  # the id of the event it answers: one event, one notification
+    kind: str
+    payment_id: str
+    order_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    refunded_amount: int
+    message: str
+    time: datetime  # when the payment event happened
+
+
+def money(minor_units: int, currency: str) -> str:
+    # Demo shortcut: two decimals for every currency. Production: ISO 4217 minor units
+    # (JPY has none, BHD three), e.g. from babel.
+    return f"{minor_units / 100:,.2f} {currency}"
+
+
+def compose(
+    event_id: str, event_type: str, time: datetime, payment: PaymentSnapshot
+) -> Notification:
+    """The notification for a payment event, from the payment's details fetched by call back.
+
+    The call back returns the payment as it is *now*, which may be later than the event: a
+    refund notification shows the refunds so far. That is the price of a thin event.
+    """
+    if event_type == PAYMENT_RECEIVED:
+        message = (
+            f"Payment of {money(payment.amount, payment.currency)} received "
+            f"for order {payment.order_id}."
+        )
+    elif event_type == PAYMENT_REFUNDED:
+        message = (
+            f"Refund for order {payment.order_id}: "
+            f"{money(payment.refunded_amount, payment.currency)} of "
+            f"{money(payment.amount, payment.currency)} refunded so far."
+        )
+    else:
+        raise ValueError(f"no notification for {event_type}")
+    return Notification(
+        notification_id=event_id,
+        kind=KINDS[event_type],
+        payment_id=payment.payment_id,
+        order_id=payment.order_id,
+        customer_id=payment.customer_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        refunded_amount=payment.refunded_amount,
+        message=message,
+        time=time,
+    )

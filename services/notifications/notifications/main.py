@@ -1,0 +1,60 @@
+"""Composition root: Redis, the HTTP client for call backs, the consumer of thin events, the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from contracts.payments import NOTIFICATION_STREAM
+from eventkit import Consumer, connect
+from eventkit.web import BodySizeLimit, health_router, install_error_handlers
+from fastapi import FastAPI, Request
+from redis.asyncio import Redis
+
+from notifications import api
+from notifications.adapters import PaymentsClient, http_client
+from notifications.config import Settings
+from notifications.handlers import build_handlers
+from notifications.store import NotificationStore
+
+GROUP = "notifications"  # the consumer group is named after the consuming service
+
+
+def get_redis(request: Request) -> Redis:
+    return request.state.redis
+
+
+def get_consumers(request: Request) -> list[Consumer]:
+    return request.state.consumers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        redis = connect(settings.redis_url, name="notifications")
+        store = NotificationStore(redis)
+        try:
+            async with http_client(settings.payments_url, settings.callback_timeout_s) as http:
+                handlers = build_handlers(PaymentsClient(http), store)
+                consumer = settings.consumer(
+                    redis, stream=NOTIFICATION_STREAM, group=GROUP, handlers=handlers
+                )
+                async with consumer.running():
+                    yield {"redis": redis, "store": store, "consumers": [consumer]}
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(
+        title="notifications",
+        summary="Notifications built from thin events and a call back to payments.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit)
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(health_router(get_redis, get_consumers))
+    return app

@@ -1,0 +1,1 @@
+"""orders: keeps its own copy of payments from state-carrying events; never calls payments."""

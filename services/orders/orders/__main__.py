@@ -1,0 +1,46 @@
+"""``python -m orders`` serves the API; ``python -m orders rebuild`` replays the cache."""
+
+import argparse
+import asyncio
+
+import uvicorn
+from eventkit import connect
+
+from orders.config import Settings
+from orders.main import create_app
+from orders.rebuild import rebuild
+from orders.store import PaymentCache
+
+
+async def rebuild_cache(settings: Settings) -> None:
+    redis = connect(settings.redis_url, name="orders-rebuild")
+    try:
+        result = await rebuild(PaymentCache(redis))
+    finally:
+        await redis.aclose()
+    print(
+        f"dropped {result.dropped} cached payments, replayed {result.replayed} state events "
+        f"({result.skipped} skipped), cache now holds {result.cached} payments"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m orders")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the API and consume the state stream (default)")
+    commands.add_parser("rebuild", help="rebuild the payment cache from the start of the stream")
+    args = parser.parse_args()
+    settings = Settings()
+    if args.command == "rebuild":
+        asyncio.run(rebuild_cache(settings))
+    else:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
+
+
+if __name__ == "__main__":
+    main()

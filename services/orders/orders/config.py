@@ -1,0 +1,9 @@
+"""Settings, read from the environment (variable names are the field names, upper-cased)."""
+
+from __future__ import annotations
+
+from eventkit.settings import ConsumerSettings
+
+
+class Settings(ConsumerSettings):
+    port: int = 8002

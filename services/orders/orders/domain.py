@@ -1,0 +1,72 @@
+"""Orders and what their payments add up to. No I/O.
+
+An order does not store how much was paid: that is derived, every time, from the copies of
+its payments that orders keeps (event-carried state transfer). So a rebuilt cache gives the
+same orders, and the order in which payment events arrive does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contracts.payments import PaymentSnapshot
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"  # nothing paid yet
+    PARTIALLY_PAID = "partially_paid"  # some paid, less than the total, nothing refunded
+    PAID = "paid"  # paid at least the total (refunds since then keep it below "paid")
+    PARTIALLY_REFUNDED = "partially_refunded"  # some refunded, some still paid
+    REFUNDED = "refunded"  # everything that was paid was refunded
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What the customer asked for: the part of an order that orders stores."""
+
+    order_id: str
+    customer_id: str
+    total: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    customer_id: str
+    total: int
+    currency: str
+    status: OrderStatus
+    paid_amount: int  # received minus refunded, over the order's payments
+
+
+def settle(placed: PlacedOrder, payments: Iterable[PaymentSnapshot]) -> Order:
+    """The order as its payments leave it.
+
+    Only payments in the order's currency count (a payment in another currency would need a
+    conversion rule this demo does not have).
+    """
+    counted = [p for p in payments if p.currency == placed.currency]
+    received = sum(p.amount for p in counted)
+    refunded = sum(p.refunded_amount for p in counted)
+    paid = received - refunded
+    if received == 0:
+        status = OrderStatus.PENDING_PAYMENT
+    elif refunded == 0:
+        status = OrderStatus.PAID if paid >= placed.total else OrderStatus.PARTIALLY_PAID
+    elif paid == 0:
+        status = OrderStatus.REFUNDED
+    elif paid >= placed.total:
+        status = OrderStatus.PAID
+    else:
+        status = OrderStatus.PARTIALLY_REFUNDED
+    return Order(
+        order_id=placed.order_id,
+        customer_id=placed.customer_id,
+        total=placed.total,
+        currency=placed.currency,
+        status=status,
+        paid_amount=paid,
+    )

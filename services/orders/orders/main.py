@@ -1,0 +1,62 @@
+"""Composition root: Redis, the stores, the consumer of payments' state stream, the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from contracts.payments import STATE_STREAM
+from eventkit import Consumer, connect
+from eventkit.web import BodySizeLimit, health_router, install_error_handlers
+from fastapi import FastAPI, Request
+from redis.asyncio import Redis
+
+from orders import api
+from orders.config import Settings
+from orders.handlers import build_handlers
+from orders.store import OrderStore, PaymentCache
+
+GROUP = "orders"  # the consumer group is named after the consuming service
+
+
+def get_redis(request: Request) -> Redis:
+    return request.state.redis
+
+
+def get_consumers(request: Request) -> list[Consumer]:
+    return request.state.consumers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        redis = connect(settings.redis_url, name="orders")
+        cache = PaymentCache(redis)
+        consumer = settings.consumer(
+            redis, stream=STATE_STREAM, group=GROUP, handlers=build_handlers(cache)
+        )
+        try:
+            async with consumer.running():
+                yield {
+                    "redis": redis,
+                    "orders": OrderStore(redis),
+                    "cache": cache,
+                    "consumers": [consumer],
+                }
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(
+        title="orders",
+        summary="Orders, paid from a local copy of payments (event-carried state transfer).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit)
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(health_router(get_redis, get_consumers))
+    return app

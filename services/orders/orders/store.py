@@ -1,0 +1,104 @@
+"""Orders' own keys in Redis: the orders, and its local copy of payments (the cache).
+
+Every key starts with the hash tag ``{orders}``: the service's scripts stay legal on Redis
+Cluster and its access rule is one pattern (``~{orders}:*``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from contracts.payments import PaymentSnapshot
+from redis.asyncio import Redis
+
+from orders.domain import PlacedOrder
+
+CACHED = "{orders}:cached-payments"  # every payment id in the cache: what a rebuild drops
+
+
+def order_key(order_id: str) -> str:
+    return f"{{orders}}:order:{order_id}"
+
+
+def payment_key(payment_id: str) -> str:
+    return f"{{orders}}:payment:{payment_id}"
+
+
+def payments_of_key(order_id: str) -> str:
+    return f"{{orders}}:payments-of:{order_id}"  # hash: payment id → copy
+
+
+# Idempotent and ordered per payment: a copy is replaced only by a newer version, so a
+# redelivered event, or an older one arriving after a newer one, changes nothing.
+APPLY = """
+local cached = redis.call('GET', KEYS[1])
+if cached and cjson.decode(cached)['version'] >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
+
+
+class PaymentCache:
+    """Orders' copy of payments, kept from the state stream. Never asks payments anything."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._apply = redis.register_script(APPLY)
+
+    async def apply(self, payment: PaymentSnapshot) -> bool:
+        """Keep ``payment`` unless a newer version is cached; True if it changed the cache."""
+        keys = [payment_key(payment.payment_id), payments_of_key(payment.order_id), CACHED]
+        args = [payment.payment_id, payment.version, payment.model_dump_json()]
+        return bool(await self._apply(keys=keys, args=args))
+
+    async def get(self, payment_id: str) -> PaymentSnapshot | None:
+        raw = await self.redis.get(payment_key(payment_id))
+        return PaymentSnapshot.model_validate_json(raw) if raw else None
+
+    async def snapshot(self) -> dict[str, PaymentSnapshot]:
+        """The whole cache (payment id → copy): what tests and a rebuild compare."""
+        ids = sorted(m.decode() for m in await self.redis.smembers(CACHED))
+        copies = await self.redis.mget([payment_key(i) for i in ids]) if ids else []
+        return {
+            i: PaymentSnapshot.model_validate_json(c) for i, c in zip(ids, copies, strict=True) if c
+        }
+
+    async def drop(self) -> int:
+        """Delete every cached copy (before a rebuild); return how many there were."""
+        copies = await self.snapshot()
+        for chunk in _chunks(list(copies.values()), 500):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for p in chunk:
+                    pipe.delete(payment_key(p.payment_id), payments_of_key(p.order_id))
+                    pipe.srem(CACHED, p.payment_id)
+                await pipe.execute()
+        return len(copies)
+
+
+class OrderStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def place(self, order: PlacedOrder) -> None:
+        document = json.dumps(order.__dict__)
+        if not await self.redis.set(order_key(order.order_id), document, nx=True):
+            raise ValueError(f"order {order.order_id} exists")  # uuid4 ids: never in practice
+
+    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
+        """The order and the cached copies of its payments (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(order_key(order_id))
+            pipe.hvals(payments_of_key(order_id))
+            document, copies = await pipe.execute()
+        if document is None:
+            return None
+        payments = [PaymentSnapshot.model_validate_json(c) for c in copies]
+        return PlacedOrder(**json.loads(document)), payments
+
+
+def _chunks(items: list[PaymentSnapshot], size: int) -> list[list[PaymentSnapshot]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,557 @@
+"""docs/asyncapi.yaml stays in step with the code: streams, envelope, event types, schemas.
+
+The data schemas in the document are copies of what the pydantic models generate; these tests
+compare them after inlining ``$ref``s and dropping annotations (title, description, examples),
+so adding, removing or changing a field or a constraint in a model fails here until the
+document says the same. What payments really writes is validated against the document too.
+
+The document is also validated against the official AsyncAPI 3.0.0 JSON schema, kept in
+``docs/schemas`` (no Python package ships it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jsonschema
+import pytest
+import yaml
+from contracts import payments as public
+from eventkit import (
+    DeadLetter,
+    Event,
+    EventStore,
+    Publication,
+    StoredEvent,
+    dead_letter,
+    parse_data,
+)
+from eventkit.deadletter import FIELD_PREFIX, MAX_ERROR_CHARS
+from eventkit.settings import ConsumerSettings, ServiceSettings, dead_letter_stream
+from notifications import handlers as notifications_handlers
+from notifications import main as notifications_main
+from orders import handlers as orders_handlers
+from orders import main as orders_main
+from payments import domain
+from payments.config import Settings as PaymentsSettings
+from payments.service import Payments, stream_of
+from pydantic import BaseModel
+
+Schema = dict[str, Any]
+
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+DOC_URI = "urn:asyncapi"  # the document's base URI when its schemas are used by jsonschema
+STORE_NAMESPACE = "payments"  # as payments.main creates its EventStore
+
+NOTIFICATIONS = "paymentNotifications"
+STATE = "paymentState"
+EVENT_STORE = "paymentEventStore"
+PUBLIC_CHANNELS = (NOTIFICATIONS, STATE)
+
+# Which model ``data`` decodes to, on each channel that carries events, by event type.
+DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
+    NOTIFICATIONS: lambda _type: public.PaymentNotice,
+    STATE: lambda _type: public.PaymentSnapshot,
+    EVENT_STORE: lambda event_type: domain.EVENT_TYPES[event_type],
+}
+
+# Consumer group (named after the service it belongs to) → the stream it reads, and the event
+# types its handlers take (the tables are built without dependencies: no handler is called).
+ORDERS_HANDLERS = orders_handlers.build_handlers(None)  # type: ignore[arg-type]
+NOTIFICATIONS_HANDLERS = notifications_handlers.build_handlers(None, None)  # type: ignore[arg-type]
+GROUPS = {
+    orders_main.GROUP: (public.STATE_STREAM, ORDERS_HANDLERS),
+    notifications_main.GROUP: (public.NOTIFICATION_STREAM, NOTIFICATIONS_HANDLERS),
+}
+
+ANNOTATIONS = {"title", "description", "examples"}
+PARAMETER = re.compile(r"\{([^{}]+)\}")
+
+
+# ---- Reading the document ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def doc() -> Schema:
+    loaded: Schema = yaml.safe_load(DOC_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def resolve(doc: Schema, ref: str) -> Any:
+    """The node a local reference (``#/a/b``) points to."""
+    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def deref(doc: Schema, node: Any) -> Any:
+    """A Reference Object's target, or the node itself."""
+    return resolve(doc, node["$ref"]) if isinstance(node, dict) and "$ref" in node else node
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def channel_messages(doc: Schema, channel: str) -> dict[str, tuple[str, Schema]]:
+    """A channel's messages by key: the pointer to each message object and the object."""
+    out = {}
+    for key, node in doc["channels"][channel]["messages"].items():
+        pointer = node.get("$ref", f"#/channels/{channel}/messages/{key}")
+        out[key] = (pointer, resolve(doc, pointer))
+    return out
+
+
+def cloudevents_type(message: Schema) -> str:
+    """The CloudEvents ``type`` a message carries; its extension and its payload must agree."""
+    consts = [
+        branch["properties"]["type"]["const"]
+        for branch in message["payload"].get("allOf", [])
+        if "const" in branch.get("properties", {}).get("type", {})
+    ]
+    assert consts == [message["x-cloudevents-type"]], message["name"]
+    return consts[0]
+
+
+def data_schema_pointer(message_pointer: str, message: Schema) -> str:
+    """The pointer to the schema of a message's ``data`` once decoded (its ``contentSchema``)."""
+    branches = [
+        i
+        for i, branch in enumerate(message["payload"].get("allOf", []))
+        if "contentSchema" in branch.get("properties", {}).get("data", {})
+    ]
+    assert len(branches) == 1, f"{message['name']}: one decoded schema for data"
+    return f"{message_pointer}/payload/allOf/{branches[0]}/properties/data/contentSchema"
+
+
+def expand(doc: Schema, channel: str, **values: str) -> str:
+    """A channel's address with its parameters substituted (a fixed one by its only value)."""
+    parameters = doc["channels"][channel].get("parameters", {})
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return values[name]
+        (only,) = deref(doc, parameters[name])["enum"]
+        return str(only)
+
+    return PARAMETER.sub(value, doc["channels"][channel]["address"])
+
+
+def channel_of(doc: Schema, operation: Schema) -> str:
+    ref = operation["channel"]["$ref"]
+    assert ref.startswith("#/channels/")
+    return ref.removeprefix("#/channels/")
+
+
+def validate(doc: Schema, pointer: str, instance: Any) -> None:
+    """Validate ``instance`` against the schema at ``pointer`` in the document."""
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    from referencing.jsonschema import DRAFT7
+
+    registry = referencing.Registry().with_resource(DOC_URI, DRAFT7.create_resource(doc))
+    validator = jsonschema.Draft7Validator({"$ref": DOC_URI + pointer}, registry=registry)
+    validator.validate(instance)
+
+
+# ---- Comparing schemas ------------------------------------------------------------------------
+
+
+def inline(schema: Any, lookup: Callable[[str], Schema]) -> Any:
+    """The schema with every ``$ref`` replaced by its target (and ``$defs`` dropped)."""
+    if isinstance(schema, list):
+        return [inline(item, lookup) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        return inline({**lookup(schema["$ref"]), **siblings}, lookup)
+    return {k: inline(v, lookup) for k, v in schema.items() if k != "$defs"}
+
+
+def constraints(schema: Any) -> Any:
+    """The schema without annotations: what it accepts, and nothing else."""
+    if isinstance(schema, list):
+        return [constraints(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ANNOTATIONS:
+            continue
+        if key in ("properties", "patternProperties"):  # names here are fields, not keywords
+            out[key] = {name: constraints(sub) for name, sub in value.items()}
+        else:
+            out[key] = constraints(value)
+    return out
+
+
+def model_schema(model: type[BaseModel]) -> Schema:
+    generated = model.model_json_schema()
+    defs = generated.get("$defs", {})
+    result: Schema = constraints(inline(generated, lambda ref: defs[ref.rsplit("/", 1)[-1]]))
+    return result
+
+
+def doc_schema(doc: Schema, pointer: str) -> Schema:
+    result: Schema = constraints(inline(resolve(doc, pointer), lambda ref: resolve(doc, ref)))
+    return result
+
+
+# ---- The document as a whole ------------------------------------------------------------------
+
+
+def test_document_is_asyncapi_3(doc: Schema) -> None:
+    assert re.fullmatch(r"3\.\d+\.\d+", str(doc["asyncapi"]))
+    assert doc["info"]["version"] == "0.1.0"
+    for pattern in ("event notification", "event-carried state transfer", "event sourcing"):
+        assert pattern in doc["info"]["description"].lower()
+    assert "GET /payments/{payment_id}" in doc["info"]["description"]
+
+
+def test_document_validates_against_the_official_asyncapi_schema(doc: Schema) -> None:
+    path = Path(__file__).parents[2] / "docs" / "schemas" / "asyncapi-3.0.0.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    assert schema["properties"]["asyncapi"]["const"] == doc["asyncapi"]
+    jsonschema.Draft7Validator(schema).validate(doc)
+
+
+def test_every_reference_resolves(doc: Schema) -> None:
+    for ref in refs(doc):
+        assert resolve(doc, ref) is not None, ref
+
+
+def test_server_is_the_default_redis(doc: Schema) -> None:
+    (server,) = doc["servers"].values()
+    assert server["protocol"] == "redis"
+    default = urlparse(ServiceSettings.model_fields["redis_url"].default)
+    assert server["host"] == f"localhost:{default.port}"
+
+
+# ---- Channels ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("channel", "address"),
+    [
+        (NOTIFICATIONS, public.NOTIFICATION_STREAM),
+        (STATE, public.STATE_STREAM),
+        ("ordersDeadLetters", dead_letter_stream("orders")),
+        ("notificationsDeadLetters", dead_letter_stream("notifications")),
+    ],
+)
+def test_channel_address_is_the_stream_in_the_code(doc: Schema, channel: str, address: str) -> None:
+    assert doc["channels"][channel]["address"] == address
+    assert expand(doc, channel) == address  # hash tags substitute to themselves
+
+
+def test_event_store_address_is_the_key_of_a_payments_stream(doc: Schema) -> None:
+    store = MemoryStore()
+    assert expand(doc, EVENT_STORE, payment_id="p-42") == store.key(stream_of("p-42"))
+
+
+def test_address_parameters_are_declared(doc: Schema) -> None:
+    """Braces in an address are AsyncAPI parameters: a hash tag is one whose only value is
+    itself, so the address substitutes back to the literal key."""
+    for name, channel in doc["channels"].items():
+        in_address = set(PARAMETER.findall(channel["address"]))
+        assert in_address == set(channel.get("parameters", {})), name
+        for parameter in in_address - {"payment_id"}:
+            declared = deref(doc, channel["parameters"][parameter])
+            assert declared["enum"] == ["{" + parameter + "}"], (name, parameter)
+
+
+def test_public_streams_are_trimmed_as_payments_configures(doc: Schema) -> None:
+    maxlen = PaymentsSettings.model_fields["stream_maxlen"].default
+    for channel in PUBLIC_CHANNELS:
+        assert doc["channels"][channel]["x-redis-maxlen"] == maxlen
+
+
+@pytest.mark.parametrize("channel", PUBLIC_CHANNELS)
+def test_public_channels_carry_every_public_event_type_and_nothing_else(
+    doc: Schema, channel: str
+) -> None:
+    messages = channel_messages(doc, channel)
+    types = [cloudevents_type(message) for _, message in messages.values()]
+    assert sorted(types) == sorted(public.EVENT_TYPES)
+    assert sorted(messages) == sorted(public.EVENT_TYPES)  # channel message keys name the type
+
+
+def test_event_store_carries_every_domain_event_type(doc: Schema) -> None:
+    messages = channel_messages(doc, EVENT_STORE)
+    types = [cloudevents_type(message) for _, message in messages.values()]
+    assert sorted(types) == sorted(domain.EVENT_TYPES)
+
+
+def test_message_names_are_unique(doc: Schema) -> None:
+    names = [message["name"] for message in doc["components"]["messages"].values()]
+    assert len(names) == len(set(names))
+    assert names == list(doc["components"]["messages"])
+
+
+# ---- Envelope and data schemas ----------------------------------------------------------------
+
+
+def an_event() -> Event:
+    return Event(source=public.SOURCE, type=public.PAYMENT_RECEIVED, subject="p-1", data={})
+
+
+def test_envelope_fields_are_the_events_flat_fields(doc: Schema) -> None:
+    fields = doc["components"]["schemas"]["EventFields"]
+    flat = an_event().to_fields()
+    assert set(fields["properties"]) == set(Event.model_fields) == set(flat)
+    assert set(fields["required"]) == set(flat)
+    assert fields["additionalProperties"] is False
+    generated = Event.model_json_schema()["properties"]
+    for name, schema in fields["properties"].items():
+        if name == "data":  # an object in the model, a JSON string in the entry
+            expected = {"type": "string", "contentMediaType": "application/json"}
+        else:
+            expected = {k: v for k, v in constraints(generated[name]).items() if k != "default"}
+        assert constraints(schema) == expected, name
+
+
+def test_event_store_fields_are_the_envelope_plus_version(doc: Schema) -> None:
+    stored = doc["components"]["schemas"]["StoredEventFields"]
+    flat = an_event().to_fields()
+    assert set(stored["properties"]) == set(stored["required"]) == {*flat, "version"}
+    assert stored["additionalProperties"] is False
+    for name in flat:
+        assert stored["properties"][name] == {
+            "$ref": f"#/components/schemas/EventFields/properties/{name}"
+        }
+    # An entry with a ``version`` still decodes, and nothing else may be added.
+    Event.from_fields({**flat, "version": "1"})
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("PaymentNotice", public.PaymentNotice),
+        ("PaymentSnapshot", public.PaymentSnapshot),
+        ("PaymentReceivedData", domain.PaymentReceived),
+        ("PaymentRefundedData", domain.PaymentRefunded),
+    ],
+)
+def test_data_schema_is_what_the_model_generates(
+    doc: Schema, name: str, model: type[BaseModel]
+) -> None:
+    assert doc_schema(doc, f"#/components/schemas/{name}") == model_schema(model)
+
+
+def test_payment_status_lists_every_status(doc: Schema) -> None:
+    status = doc["components"]["schemas"]["PaymentStatus"]
+    assert status["enum"] == [s.value for s in public.PaymentStatus]
+
+
+@pytest.mark.parametrize("channel", list(DATA_MODELS))
+def test_each_message_decodes_data_with_the_right_model(doc: Schema, channel: str) -> None:
+    for pointer, message in channel_messages(doc, channel).values():
+        model = DATA_MODELS[channel](cloudevents_type(message))
+        assert doc_schema(doc, data_schema_pointer(pointer, message)) == model_schema(model)
+
+
+# ---- Examples and real entries ----------------------------------------------------------------
+
+
+def check_entry(doc: Schema, channel: str, fields: Mapping[str, str]) -> None:
+    """An entry on ``channel`` matches its message in the document, and the code reads it."""
+    (pointer, message) = next(
+        (pointer, message)
+        for pointer, message in channel_messages(doc, channel).values()
+        if cloudevents_type(message) == fields["type"]
+    )
+    validate(doc, f"{pointer}/payload", dict(fields))
+    validate(doc, data_schema_pointer(pointer, message), json.loads(fields["data"]))
+    event = Event.from_fields(fields)
+    parse_data(DATA_MODELS[channel](event.type), event)
+
+
+def test_message_examples_are_real_entries(doc: Schema) -> None:
+    checked = 0
+    for channel in DATA_MODELS:
+        for _, message in channel_messages(doc, channel).values():
+            assert message["examples"], message["name"]
+            for example in message["examples"]:
+                check_entry(doc, channel, example["payload"])
+                checked += 1
+    assert checked >= 6
+
+
+def test_dead_letter_example_is_a_real_entry(doc: Schema) -> None:
+    (example,) = doc["components"]["messages"]["DeadLetter"]["examples"]
+    validate(doc, "#/components/messages/DeadLetter/payload", example["payload"])
+    raw = {k.encode(): str(v).encode() for k, v in example["payload"].items()}
+    letter = DeadLetter.from_entry(b"1-0", raw)
+    Event.from_fields(letter.fields)
+
+
+class _NoRedis:
+    def register_script(self, script: str) -> None:
+        return None
+
+
+class MemoryStore(EventStore):
+    """The event store's interface in memory; records every entry it would write, by key."""
+
+    def __init__(self) -> None:
+        super().__init__(_NoRedis(), STORE_NAMESPACE)
+        self.streams: dict[str, list[StoredEvent]] = {}
+        self.written: dict[str, list[dict[str, str]]] = {}
+
+    async def append(
+        self,
+        stream: str,
+        events: Any,
+        expected_version: int,
+        publish: Any = (),
+    ) -> int:
+        stored = self.streams.setdefault(stream, [])
+        assert len(stored) == expected_version
+        for event in events:
+            stored.append(StoredEvent(len(stored) + 1, f"{len(stored) + 1}-0", event))
+            fields = {**event.to_fields(), "version": str(len(stored))}
+            self.written.setdefault(self.key(stream), []).append(fields)
+        for publication in publish:
+            assert isinstance(publication, Publication)
+            self.written.setdefault(publication.stream, []).append(publication.event.to_fields())
+        return len(stored)
+
+    async def read(self, stream: str) -> list[StoredEvent]:
+        return list(self.streams.get(stream, []))
+
+
+async def test_what_payments_writes_is_what_the_document_says(doc: Schema) -> None:
+    store = MemoryStore()
+    payments = Payments(store)
+    payment, _ = await payments.create("ord-1001", "cust-42", 2500, "EUR")
+    await payments.refund(payment.payment_id, 500, "damaged in transit")
+    await payments.refund(payment.payment_id, 2000, None)
+
+    channels = {
+        public.NOTIFICATION_STREAM: NOTIFICATIONS,
+        public.STATE_STREAM: STATE,
+        expand(doc, EVENT_STORE, payment_id=payment.payment_id): EVENT_STORE,
+    }
+    assert set(store.written) == set(channels)
+    for key, entries in store.written.items():
+        assert len(entries) == 3
+        for fields in entries:
+            check_entry(doc, channels[key], fields)
+
+
+async def test_dead_letters_are_what_the_document_says(doc: Schema) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.entries: list[tuple[str, dict[Any, Any]]] = []
+
+        async def xadd(self, stream: str, record: dict[Any, Any]) -> bytes:
+            self.entries.append((stream, record))
+            return b"2-0"
+
+    redis = Recorder()
+    original = {k.encode(): v.encode() for k, v in an_event().to_fields().items()}
+    await dead_letter(
+        redis,
+        dead_letter_stream("orders"),
+        b"1-0",
+        original,
+        source=public.STATE_STREAM,
+        group="orders",
+        consumer="orders-1",
+        error="x" * (MAX_ERROR_CHARS + 1),
+        deliveries=5,
+    )
+    ((stream, record),) = redis.entries
+    assert stream == doc["channels"]["ordersDeadLetters"]["address"]
+
+    schema = doc["components"]["schemas"]["DeadLetterFields"]
+    as_stored = {  # what Redis keeps: every name and value as a string
+        (k.decode() if isinstance(k, bytes) else k): (
+            v.decode() if isinstance(v, bytes) else str(v)
+        )
+        for k, v in record.items()
+    }
+    prefix = FIELD_PREFIX.decode()
+    metadata = {k for k in as_stored if not k.startswith(prefix)}
+    assert metadata == set(schema["properties"]) == set(schema["required"])
+    assert metadata == {f.name for f in dataclasses.fields(DeadLetter)} - {"id", "fields"}
+    assert list(schema["patternProperties"]) == [f"^{prefix}"]
+    assert schema["properties"]["error"]["maxLength"] == MAX_ERROR_CHARS
+    validate(doc, "#/components/schemas/DeadLetterFields", as_stored)
+
+
+# ---- Operations -------------------------------------------------------------------------------
+
+
+def operations_of(doc: Schema, service: str) -> dict[str, Schema]:
+    return {
+        name: op
+        for name, op in doc["operations"].items()
+        if service in {deref(doc, tag)["name"] for tag in op.get("tags", [])}
+    }
+
+
+def test_each_operation_belongs_to_one_service_and_uses_its_channels_messages(
+    doc: Schema,
+) -> None:
+    for name, op in doc["operations"].items():
+        assert len(op["tags"]) == 1, name
+        channel = channel_of(doc, op)
+        own = {
+            f"#/channels/{channel}/messages/{key}" for key in doc["channels"][channel]["messages"]
+        }
+        assert {m["$ref"] for m in op["messages"]} <= own, name
+
+
+def test_payments_sends_on_both_public_streams_and_its_event_store(doc: Schema) -> None:
+    sends = {
+        channel_of(doc, op)
+        for op in operations_of(doc, "payments").values()
+        if op["action"] == "send"
+    }
+    assert sends == {NOTIFICATIONS, STATE, EVENT_STORE}
+
+
+def test_consumer_groups_are_the_services_groups() -> None:
+    assert set(GROUPS) == {"orders", "notifications"}
+
+
+@pytest.mark.parametrize(("group", "stream", "handlers"), [(g, *v) for g, v in GROUPS.items()])
+def test_consumer_group_receives_its_stream_and_dead_letters_its_failures(
+    doc: Schema, group: str, stream: str, handlers: Mapping[str, Any]
+) -> None:
+    ops = operations_of(doc, group)
+    receives = [op for op in ops.values() if op.get("x-redis-consumer-group") == group]
+    assert len(receives) == 1
+    (receive,) = receives
+    assert receive["action"] == "receive"
+    channel = channel_of(doc, receive)
+    assert doc["channels"][channel]["address"] == stream
+    handled = {cloudevents_type(deref(doc, resolve(doc, m["$ref"]))) for m in receive["messages"]}
+    assert handled == set(handlers)
+    assert receive["x-redis-dead-letter-stream"] == dead_letter_stream(group)
+    max_deliveries = ConsumerSettings.model_fields["max_deliveries"].default
+    assert receive["x-redis-max-deliveries"] == max_deliveries
+
+    sends = [op for op in ops.values() if op["action"] == "send"]
+    assert [doc["channels"][channel_of(doc, op)]["address"] for op in sends] == [
+        dead_letter_stream(group)
+    ]

@@ -1,0 +1,46 @@
+from datetime import UTC, datetime
+
+import pytest
+from contracts.payments import PaymentSnapshot, PaymentStatus
+from notifications.domain import compose, money
+
+PAYMENT = PaymentSnapshot(
+    payment_id="p-1",
+    order_id="o-7",
+    customer_id="c-1",
+    amount=2550,
+    currency="EUR",
+    refunded_amount=500,
+    status=PaymentStatus.PARTIALLY_REFUNDED,
+    version=2,
+)
+WHEN = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_money_reads_minor_units() -> None:
+    assert money(2550, "EUR") == "25.50 EUR"
+    assert money(123456789, "USD") == "1,234,567.89 USD"
+
+
+def test_a_received_notification_carries_the_details_from_the_call_back() -> None:
+    n = compose("evt-1", "PaymentReceived", WHEN, PAYMENT)
+    assert (n.notification_id, n.kind, n.time) == ("evt-1", "payment_received", WHEN)
+    assert (n.payment_id, n.order_id, n.customer_id, n.amount, n.currency) == (
+        "p-1",
+        "o-7",
+        "c-1",
+        2550,
+        "EUR",
+    )
+    assert n.message == "Payment of 25.50 EUR received for order o-7."
+
+
+def test_a_refund_notification_says_what_is_refunded_so_far() -> None:
+    n = compose("evt-2", "PaymentRefunded", WHEN, PAYMENT)
+    assert n.kind == "payment_refunded"
+    assert n.message == "Refund for order o-7: 5.00 EUR of 25.50 EUR refunded so far."
+
+
+def test_an_unknown_event_type_has_no_notification() -> None:
+    with pytest.raises(ValueError, match="no notification for PaymentLost"):
+        compose("evt-3", "PaymentLost", WHEN, PAYMENT)
