@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV ?= uv
 
-.PHONY: help install test lint format run demo up down
+.PHONY: help install test soak lint format run demo up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ install: $(VENV)/.installed ## create .venv with the services, the shared librar
 test: install ## run the whole suite (starts its own redis-server and service processes)
 	@command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install -y redis-server"; exit 1; }
 	$(VENV)/bin/pytest
+
+soak: install ## the fault suite's soak at full size: 10,000 payments, a kill and a Redis restart
+	SOAK_PAYMENTS=10000 $(VENV)/bin/pytest tests/faults/test_shutdown_and_soak.py -k soak -s
 
 lint: install ## ruff (lint + format check), mypy, and the offline container checks
 	$(VENV)/bin/ruff check .

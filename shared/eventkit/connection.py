@@ -7,9 +7,20 @@ instead of crashing the read that fetched it.
 
 from __future__ import annotations
 
+from redis import exceptions
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+
+# Redis cannot serve us right now (refused, reset, timed out, still loading its data, out of
+# memory, a read-only replica after a failover): wait and try again. Never a reason to fail an
+# event for good, and an HTTP request answers 503.
+REDIS_DOWN = (
+    exceptions.ConnectionError,
+    exceptions.TimeoutError,
+    exceptions.OutOfMemoryError,
+    exceptions.ReadOnlyError,
+)
 
 # Longer than any blocking read (see Consumer.block_ms): a BLOCK longer than the socket
 # timeout would surface as a TimeoutError although nothing is wrong.

@@ -5,10 +5,11 @@ a crash between the effect and the ack delivers it again. Handlers must be idemp
 
 One pass of the loop::
 
-    own pending (XREADGROUP … 0)   ← after a start, and again when a handler failed
-    claim       (XAUTOCLAIM)       ← every ``claim_every_s``: entries a dead replica left behind
+    own pending (XREADGROUP … 0)   ← after a start, and again after a handler failed
+    claim       (XAUTOCLAIM)       ← every ``claim_every_s``: entries idle ``claim_idle_ms``
+                                     in another consumer (one that died or hangs)
     new entries (XREADGROUP … >)   ← blocks up to ``block_ms``
-    handle the batch, then one XACK for every entry that succeeded
+    handle the batch (subjects side by side, each subject in order), then one XACK
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from eventkit.backoff import Backoff
+from eventkit.connection import REDIS_DOWN
 from eventkit.deadletter import dead_letter
 from eventkit.dispatch import Handler, handler_for
 from eventkit.envelope import Event, InvalidEvent
@@ -34,21 +36,18 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
 
-# Redis cannot be reached: wait and reconnect. Never a reason to fail or dead-letter an entry.
-REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
-
 
 class RetryLater(Exception):
     """Raised by a handler whose dependency is unavailable (not the entry's fault).
 
     The consumer retries the same entry with capped backoff until it succeeds or the consumer
-    stops; it never dead-letters an entry for this.
+    stops; it never dead-letters an entry for this. Meanwhile its state is ``waiting``.
     """
 
 
 @dataclass
 class ConsumerStats:
-    state: str = "starting"  # starting | running | reconnecting | stopped | failed
+    state: str = "starting"  # starting | running | waiting | reconnecting | stopped | failed
     handled: int = 0
     failed: int = 0
     dead_lettered: int = 0
@@ -71,17 +70,17 @@ class Consumer:
     claim_every_s: float = 5.0
     max_deliveries: int = 5
     retry_delay_s: float = 1.0
-    concurrency: int = 1  # >1: entries of different subjects run concurrently, one subject in order
+    concurrency: int = 1  # how many subjects are handled side by side
     backoff: Backoff = field(default_factory=Backoff)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
-        self._retry_at: float | None = 0.0  # read own pending first
+        self._drain_at: float | None = 0.0  # when to re-read own pending; None: nothing to do
         self._claim_at = 0.0
 
     def stop(self) -> None:
-        """Ask the loop to stop after the entry in hand; pending entries stay pending."""
+        """Ask the loop to stop; entries not yet handled stay pending for a restart or a peer."""
         self._stopping.set()
 
     @contextlib.asynccontextmanager
@@ -95,28 +94,12 @@ class Consumer:
             # Bounded: a blocked read returns within block_ms, a handler's own timeouts bound it.
             await asyncio.wait_for(task, timeout=stop_timeout_s)
 
-    async def status(self) -> dict[str, Any]:
-        """For the readiness view: the loop's counters and the group's backlog in Redis."""
-        try:
-            groups = await self.redis.xinfo_groups(self.stream)
-        except redis_errors.ResponseError:  # no such stream yet
-            groups = []
-        info: dict[str, Any] = next((g for g in groups if g["name"] == self.group.encode()), {})
-        return {
-            "stream": self.stream,
-            "group": self.group,
-            "consumer": self.name,
-            **asdict(self.stats),
-            "pending": info.get("pending"),  # delivered to the group, not yet acked
-            "lag": info.get("lag"),  # in the stream, not yet delivered to the group
-            "dead_letters": await self.redis.xlen(self.dead_letters),
-        }
-
     async def run(self) -> None:
         try:
             await self._loop()
         except BaseException as exc:
             self.stats.state, self.stats.last_error = "failed", repr(exc)
+            log.exception("consumer %s/%s stopped by an unexpected error", self.group, self.name)
             raise
         self.stats.state = "stopped"
 
@@ -129,21 +112,21 @@ class Consumer:
                     self.stats.state = "running"
                     self.backoff.reset()
             except REDIS_DOWN as exc:
-                await self._pause("reconnecting", f"redis unavailable: {exc}")
+                await self._pause(f"redis unavailable: {type(exc).__name__}: {exc}")
             except redis_errors.ResponseError as exc:
                 if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                     raise
                 # The stream or the group vanished (deleted, or Redis restarted without
                 # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):
                 # recreate it and go on.
-                await self._pause("reconnecting", f"group missing, recreating: {exc}")
+                await self._pause(f"group missing, recreating: {exc}")
 
-    async def _pause(self, state: str, reason: str) -> None:
-        self.stats.state, self.stats.last_error = state, reason
+    async def _pause(self, reason: str) -> None:
+        self.stats.state, self.stats.last_error = "reconnecting", reason
         delay = self.backoff.next()
         log.warning("%s/%s: %s; retrying in %.2fs", self.stream, self.group, reason, delay)
         await self._sleep(delay)
-        self._retry_at = 0.0  # after any outage, look at our own pending entries first
+        self._drain_at = 0.0  # after any outage, look at our own pending entries first
 
     async def _ensure_group(self) -> None:
         try:
@@ -153,12 +136,11 @@ class Consumer:
                 raise
 
     async def _step(self) -> None:
-        now = time.monotonic()
-        if self._retry_at is not None and now >= self._retry_at:
-            self._retry_at = None
+        if self._drain_at is not None and time.monotonic() >= self._drain_at:
+            self._drain_at = None
             await self._drain_own_pending()
-        if now >= self._claim_at:
-            self._claim_at = now + self.claim_every_s
+        if time.monotonic() >= self._claim_at:
+            self._claim_at = time.monotonic() + self.claim_every_s
             await self._claim()
         reply = await self.redis.xreadgroup(
             self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=self.block_ms
@@ -180,17 +162,13 @@ class Consumer:
             cursor = entries[-1][0]
 
     async def _claim(self) -> None:
-        """Take over entries that another consumer left idle for ``claim_idle_ms``."""
+        """Take over entries that sat idle ``claim_idle_ms`` in another consumer."""
         cursor: bytes | str = "0-0"
         while not self._stopping.is_set():
             cursor, entries, deleted = await self.redis.xautoclaim(
-                self.stream,
-                self.group,
-                self.name,
-                self.claim_idle_ms,
-                cursor,
+                self.stream, self.group, self.name, self.claim_idle_ms, cursor,
                 count=self.batch_size,
-            )
+            )  # fmt: skip
             for entry_id in deleted:  # Redis 7 already removed these from the pending list
                 self._lost(entry_id)
             await self._handle_batch(entries)
@@ -200,31 +178,60 @@ class Consumer:
     async def _handle_batch(self, entries: Sequence[Entry]) -> None:
         by_subject: dict[bytes, list[Entry]] = defaultdict(list)
         for entry in entries:
-            subject = entry[1].get(b"subject", b"") if self.concurrency > 1 else b""
-            by_subject[subject].append(entry)
+            by_subject[entry[1].get(b"subject", b"")].append(entry)
         limit = asyncio.Semaphore(self.concurrency)
 
         async def in_order(group: list[Entry]) -> list[bytes]:
             async with limit:
                 done = []
                 for entry_id, fields in group:
-                    if self._stopping.is_set():
-                        break  # not acked: handled after a restart or claimed by a peer
-                    if await self._handle(entry_id, fields):
-                        done.append(entry_id)
+                    if self._stopping.is_set() or not await self._handle(entry_id, fields):
+                        break  # the rest of this subject stays pending, to be retried in order
+                    done.append(entry_id)
                 return done
 
-        # return_exceptions: a group that failed (Redis went away) must not cancel the others
-        # halfway through a command; ack what succeeded, then let the loop handle the error.
-        results = await asyncio.gather(
-            *(in_order(g) for g in by_subject.values()), return_exceptions=True
-        )
-        acks = [entry_id for done in results if isinstance(done, list) for entry_id in done]
-        if acks:
-            await self.redis.xack(self.stream, self.group, *acks)
+        async with self._leased([entry_id for entry_id, _ in entries]):
+            # return_exceptions: a subject that failed (Redis went away) must not cancel the
+            # others halfway through a command; ack what succeeded, then raise.
+            results = await asyncio.gather(
+                *(in_order(g) for g in by_subject.values()), return_exceptions=True
+            )
+            acks = [entry_id for done in results if isinstance(done, list) for entry_id in done]
+            if acks:
+                await self.redis.xack(self.stream, self.group, *acks)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, entry_ids: Collection[bytes]) -> AsyncIterator[None]:
+        """While a batch is in hand, keep its entries from looking idle to the claimers.
+
+        A slow batch (or one entry waiting on RetryLater) would otherwise reach
+        ``claim_idle_ms`` and be handled a second time by a peer. XCLAIM to ourselves with
+        JUSTID resets the idle time without counting a delivery.
+        """
+        if not entry_ids:
+            yield
+            return
+        done = asyncio.Event()
+
+        async def renew() -> None:
+            period = self.claim_idle_ms / 3000
+            while not await _wait(done, period):
+                try:
+                    await self.redis.xclaim(
+                        self.stream, self.group, self.name, 0, list(entry_ids), justid=True
+                    )
+                except REDIS_DOWN as exc:  # the batch itself will meet the outage and handle it
+                    log.warning("%s: could not renew the lease of a batch: %s", self.stream, exc)
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            done.set()
+            await renewer
 
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> bool:
         """Run the entry's handler. True: ack it. False: leave it pending for a retry."""
@@ -248,13 +255,9 @@ class Consumer:
                 return True
             log.warning(
                 "%s %s failed (delivery %d of %d), will retry",
-                self.stream,
-                entry_id.decode(),
-                deliveries,
-                self.max_deliveries,
-                exc_info=exc,
-            )
-            self._retry_at = time.monotonic() + self.retry_delay_s
+                self.stream, entry_id.decode(), deliveries, self.max_deliveries, exc_info=exc,
+            )  # fmt: skip
+            self._drain_at = time.monotonic() + self.retry_delay_s
             return False
 
     async def _call(self, handler: Handler, event: Event) -> bool:
@@ -266,6 +269,7 @@ class Consumer:
                 return True
             except RetryLater as exc:
                 delay = retry.next()
+                self.stats.state = "waiting"
                 self.stats.last_error = f"retrying {event.type} {event.subject}: {exc}"
                 log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
                 await self._sleep(delay)
@@ -281,18 +285,12 @@ class Consumer:
     async def _dead_letter(
         self, entry_id: bytes, fields: dict[bytes, bytes], exc: Exception, deliveries: int = 0
     ) -> None:
-        deliveries = deliveries or await self._deliveries(entry_id)
         await dead_letter(
-            self.redis,
-            self.dead_letters,
-            entry_id,
-            fields,
-            source=self.stream,
-            group=self.group,
-            consumer=self.name,
+            self.redis, self.dead_letters, entry_id, fields,
+            source=self.stream, group=self.group, consumer=self.name,
             error=f"{type(exc).__name__}: {exc}",
-            deliveries=deliveries,
-        )
+            deliveries=deliveries or await self._deliveries(entry_id),
+        )  # fmt: skip
         self.stats.dead_lettered += 1
         log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc)
 
@@ -302,5 +300,11 @@ class Consumer:
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once when asked to stop."""
-        with contextlib.suppress(TimeoutError):  # the normal case: slept the whole time
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        await _wait(self._stopping, seconds)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``event``; True if it was set."""
+    with contextlib.suppress(TimeoutError):  # the normal case when nothing happens
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    return event.is_set()

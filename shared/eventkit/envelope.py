@@ -60,18 +60,17 @@ class Event(BaseModel):
             text = {_text(k): _text(v) for k, v in fields.items()}
         except UnicodeDecodeError as exc:
             raise InvalidEvent(f"entry is not UTF-8: {exc}") from exc
-        unknown = text.keys() - {*ATTRIBUTES, "data", "version"}
-        if unknown:
-            raise InvalidEvent(f"unknown fields: {sorted(unknown)}")
         try:
-            data = json.loads(text.pop("data"))
+            data = json.loads(text["data"])
         except KeyError:
             raise InvalidEvent("missing field: data") from None
-        except json.JSONDecodeError as exc:
-            raise InvalidEvent(f"data is not JSON: {exc}") from exc
-        text.pop("version", None)  # the event store's own field, see eventkit.store
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond reason
+            raise InvalidEvent(f"data is not JSON: {type(exc).__name__}: {exc}") from exc
+        # Other fields (the event store's ``version``, a CloudEvents extension such as
+        # ``traceparent``) are not part of the envelope and are ignored: a tolerant reader.
+        attributes = {name: text[name] for name in ATTRIBUTES if name in text}
         try:
-            return cls.model_validate({**text, "data": data})
+            return cls.model_validate({**attributes, "data": data})
         except ValidationError as exc:
             raise InvalidEvent(_describe(exc)) from exc
 

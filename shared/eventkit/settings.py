@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 from redis.asyncio import Redis
 
+from eventkit.backoff import Backoff
 from eventkit.consumer import Consumer
 from eventkit.dispatch import Handler
 
@@ -38,6 +39,9 @@ class ConsumerSettings(ServiceSettings):
     claim_every_s: float = Field(5.0, gt=0)
     max_deliveries: int = Field(5, ge=1)
     retry_delay_s: float = Field(1.0, gt=0)
+    # Waiting for Redis or for a dependency (RetryLater): capped exponential, with jitter.
+    backoff_base_s: float = Field(0.1, gt=0)
+    backoff_cap_s: float = Field(5.0, gt=0)
 
     def consumer(
         self, redis: Redis, *, stream: str, group: str, handlers: Mapping[str, Handler]
@@ -57,6 +61,7 @@ class ConsumerSettings(ServiceSettings):
             claim_every_s=self.claim_every_s,
             max_deliveries=self.max_deliveries,
             retry_delay_s=self.retry_delay_s,
+            backoff=Backoff(base=self.backoff_base_s, cap=self.backoff_cap_s),
         )
 
 

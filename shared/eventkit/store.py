@@ -90,6 +90,9 @@ class EventStore:
         self._script = redis.register_script(APPEND_AND_PUBLISH)
 
     def key(self, stream: str) -> str:
+        """The Redis key of an aggregate's stream: ``payment-42`` → ``{payments}:payment-42``."""
+        if "{" in stream or "}" in stream:
+            raise ValueError(f"stream {stream!r}: pass the name within the namespace, not a key")
         return f"{{{self.namespace}}}:{stream}"
 
     async def append(
@@ -99,7 +102,8 @@ class EventStore:
         expected_version: int,
         publish: Sequence[Publication] = (),
     ) -> int:
-        """Append ``events`` and publish ``publish`` atomically; return the new version."""
+        """Append ``events`` to the aggregate's ``stream`` (a name such as ``payment-42``) and
+        publish ``publish`` (full keys), atomically; return the new version."""
         key = self.key(stream)
         public_keys = list(dict.fromkeys(p.stream for p in publish))
         keys = [key, *public_keys]

@@ -1,4 +1,4 @@
-"""What every service's HTTP edge shares: errors in one shape, a body size limit, /health.
+"""What every service's HTTP edge shares: errors in one shape and a body size limit.
 
 Errors are RFC 9457 problem details (``application/problem+json``)::
 
@@ -8,20 +8,17 @@ Errors are RFC 9457 problem details (``application/problem+json``)::
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from redis.asyncio import Redis
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from eventkit.consumer import Consumer
+from eventkit.connection import REDIS_DOWN
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -61,10 +58,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        return problem(exc.status_code, str(exc.detail))
+        detail = str(exc.detail)
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's vague 400 for the body
+            detail = f"request body is not UTF-8: {exc.__cause__}"
+        return problem(exc.status_code, detail)
+
+    async def on_redis_down(_: Request, exc: Exception) -> JSONResponse:
+        # Nothing is ever half-written (the event store's append is one script), but after a
+        # timeout the write may have happened: retry with the same Idempotency-Key.
+        response = problem(503, f"redis unavailable, retry shortly: {type(exc).__name__}: {exc}")
+        response.headers["Retry-After"] = "1"
+        return response
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    for error in REDIS_DOWN:
+        app.add_exception_handler(error, on_redis_down)
 
 
 def _error(error: Any) -> dict[str, Any]:
@@ -90,8 +99,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        # A malformed Content-Length never gets here: the HTTP server answers 400 itself.
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
         received = 0
@@ -114,34 +124,3 @@ class BodySizeLimit:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         await problem(413, self._detail)(scope, receive, send)
-
-
-def health_router(
-    get_redis: Callable[[Request], Redis],
-    get_consumers: Callable[[Request], Sequence[Consumer]] = lambda _: (),
-) -> APIRouter:
-    """``GET /health`` (liveness: Redis answers) and ``GET /ready`` (and every consumer runs)."""
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/health", responses=problem_responses(503))
-    async def health(request: Request) -> Any:
-        """Liveness and Redis reachability."""
-        try:
-            await asyncio.wait_for(get_redis(request).ping(), timeout=1.0)
-        except Exception as exc:  # any failure to answer means "not healthy", and says why
-            return problem(503, f"redis unreachable: {type(exc).__name__}: {exc}")
-        return {"status": "ok", "redis": "up"}
-
-    @router.get("/ready", responses=problem_responses(503))
-    async def ready(request: Request) -> Any:
-        """Readiness: Redis answers and each consumer runs; with each consumer's figures."""
-        try:
-            consumers = [await c.status() for c in get_consumers(request)]
-        except Exception as exc:  # Redis is down: not ready, and say why
-            return problem(503, f"redis unreachable: {type(exc).__name__}: {exc}")
-        body = {"consumers": consumers}
-        if any(c["state"] != "running" for c in consumers):
-            return JSONResponse({"status": "not ready", **body}, status_code=503)
-        return {"status": "ready", **body}
-
-    return router

@@ -163,7 +163,7 @@ def test_two_notification_replicas_share_the_load_without_duplicates(
     fresh_stack: Stack, uid: str
 ) -> None:
     stack = fresh_stack
-    stack.add("notifications", name="notifications-2", CONSUMER_NAME="notifications-2")
+    stack.add("notifications", name="notifications-2")
     order = stack.place_order(f"cust-{uid}", total=10**9)
     paid = [stack.pay(order["order_id"], f"cust-{uid}", 100)["payment_id"] for _ in range(40)]
     eventually(lambda: len(stack.notifications()) == 40, timeout=30)

@@ -203,8 +203,33 @@ def test_an_idempotency_key_reused_for_another_body_is_refused(api: httpx.Client
     reused = api.post("/payments", json=new_payment(uid, amount=999), headers=headers)
     assert reused.status_code == 422
     assert reused.json()["detail"] == (
-        f"Idempotency-Key 'key-{uid}' was used for a different payment request"
+        f"Idempotency-Key 'key-{uid}' was used for a different request"
     )
+
+
+def test_a_refund_retried_with_its_idempotency_key_refunds_once(
+    api: httpx.Client, uid: str
+) -> None:
+    pid = api.post("/payments", json=new_payment(uid)).json()["payment_id"]
+    headers = {"Idempotency-Key": f"refund-{uid}"}
+    body = {"amount": 100, "reason": "broken"}
+    first = api.post(f"/payments/{pid}/refunds", json=body, headers=headers)
+    api.post(f"/payments/{pid}/refunds", json={"amount": 50})  # another refund in between
+    with ThreadPoolExecutor(5) as pool:
+        retries = list(
+            pool.map(
+                lambda _: api.post(f"/payments/{pid}/refunds", json=body, headers=headers),
+                range(5),
+            )
+        )
+    assert first.status_code == 201
+    assert {r.status_code for r in retries} == {201}
+    assert all(r.json() == first.json() for r in retries)  # the state right after that refund
+    assert all(r.headers["Idempotent-Replayed"] == "true" for r in retries)
+    assert api.get(f"/payments/{pid}").json()["refunded_amount"] == 150
+    reused = api.post(f"/payments/{pid}/refunds", json={"amount": 7}, headers=headers)
+    assert reused.status_code == 422
+    assert "was used for a different request" in reused.json()["detail"]
 
 
 def test_concurrent_idempotent_retries_make_one_payment(api: httpx.Client, uid: str) -> None:
@@ -279,3 +304,11 @@ def test_health_follows_redis(tmp_path: Path, logs: Path, uid: str) -> None:
     finally:
         service.stop()
         server.stop()
+
+
+def test_a_body_that_is_not_utf8_gets_a_clear_400(api: httpx.Client) -> None:
+    not_utf8 = api.post(
+        "/payments", content=b'{"order_id": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert not_utf8.status_code == 400
+    assert not_utf8.json()["detail"].startswith("request body is not UTF-8:")

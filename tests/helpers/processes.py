@@ -13,6 +13,8 @@ import httpx
 
 from tests.helpers.polling import eventually
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -29,8 +31,9 @@ class ServiceProcess:
         log_dir: Path,
         port: int | None = None,
         name: str | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
-        self.module = module
+        self.module, self.args = module, args
         self.name = name or module
         self.port = port or free_port()
         self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
@@ -41,10 +44,18 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
     def start(self, *, wait: bool = True) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module, *self.args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         if wait:
             self.wait_health(200)

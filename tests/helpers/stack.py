@@ -22,32 +22,65 @@ FAST_CONSUMERS = {
 
 
 class Stack:
-    def __init__(self, directory: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        env: dict[str, str] | None = None,
+        redis_args: tuple[str, ...] = (),
+    ) -> None:
         self.directory = directory
-        self.redis = RedisServer(directory / "redis", appendonly=True)
+        self.redis = RedisServer(directory / "redis", appendonly=True, extra=redis_args)
         self.env = {**FAST_CONSUMERS, **(env or {})}
         self.services: dict[str, ServiceProcess] = {}
 
-    def start(self) -> Stack:
+    def start(self, *services: str) -> Stack:
+        """Redis, then the services (all three unless named), started together."""
         self.redis.start()
-        self.add("payments", wait=False)
-        self.add("orders", wait=False, CONSUMER_NAME="orders-1")
-        self.add("notifications", wait=False, CONSUMER_NAME="notifications-1")
-        for service in self.services.values():  # started together, waited for together
-            service.wait_health(200)
+        for service in services or ("payments", "orders", "notifications"):
+            self.add(service, wait=False)
+        for process in self.services.values():
+            process.wait_health(200)
         return self
 
     def add(
-        self, module: str, name: str | None = None, wait: bool = True, **env: str
+        self,
+        service: str,
+        name: str | None = None,
+        *,
+        wait: bool = True,
+        crash: tuple[str, int] | None = None,
+        **env: str,
     ) -> ServiceProcess:
-        """Start a service (or another replica of one, under another ``name``)."""
-        name = name or module
-        environment = {"REDIS_URL": self.redis.url, **self.env, **env}
-        if module == "notifications" and "payments" in self.services:
+        """Start ``service`` as the process ``name`` (a replica: another name).
+
+        The consumer name is the process name, stable across restarts of that process.
+        ``crash=("before"|"after", n)`` runs it under tests.helpers.crashing.
+        """
+        name = name or service
+        environment = {"REDIS_URL": self.redis.url, "CONSUMER_NAME": name, **self.env, **env}
+        if service == "notifications" and "payments" in self.services:
             environment["PAYMENTS_URL"] = self.services["payments"].url
-        service = ServiceProcess(module, env=environment, log_dir=self.directory, name=name)
-        self.services[name] = service.start(wait=wait)
-        return service
+        module, args = service, ()
+        if crash is not None:
+            module, args = "tests.helpers.crashing", (service,)
+            environment |= {"CRASH_AT": crash[0], "CRASH_ON": str(crash[1])}
+        process = ServiceProcess(
+            module, env=environment, log_dir=self.directory, name=name, args=args
+        )
+        self.services[name] = process.start(wait=wait)
+        return process
+
+    def restart(self, name: str, **env: str) -> ServiceProcess:
+        """Start the real service again under the same name (so consumer name) and port."""
+        old = self.services[name]
+        service = old.args[0] if old.args else old.module
+        environment = {k: v for k, v in old.env.items() if not k.startswith("CRASH_")} | env
+        process = ServiceProcess(
+            service, env=environment, log_dir=self.directory, name=name, port=old.port
+        )
+        self.services[name] = process.start()
+        return process
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

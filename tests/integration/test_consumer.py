@@ -121,7 +121,8 @@ async def test_a_failing_entry_is_retried_then_dead_lettered_and_the_rest_flows(
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
-        ({"garbage": "yes"}, "unknown fields"),
+        ({"garbage": "yes"}, "missing field: data"),
+        ({**event("x").to_fields(), "data": "[" * 100_000}, "data is not JSON: RecursionError"),
         ({**event("x").to_fields(), "data": "{"}, "data is not JSON"),
         (event("x", kind="SomethingElse").to_fields(), "no handler for event type"),
         ({b"type": b"\xff\xfe\xfd"}, "not UTF-8"),
@@ -245,3 +246,99 @@ async def test_survives_a_redis_restart(tmp_path: Path, uid: str) -> None:
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_a_slow_batch_is_not_claimed_by_a_peer_while_in_hand(redis: Redis, uid: str) -> None:
+    stream = f"s-{uid}"
+    calls: list[tuple[str, str]] = []
+
+    def slow(replica: str) -> Any:
+        async def handler(e: Event) -> None:
+            calls.append((replica, e.subject))
+            await asyncio.sleep(0.15)  # the work itself takes time; the batch outlives the idle
+
+        return handler
+
+    await publish(redis, stream, *(f"e{n}" for n in range(12)))
+    fast_claims = {"claim_idle_ms": 300, "claim_every_s": 0.05, "batch_size": 20}
+    a = consumer(redis, uid, slow("a"), name="a", **fast_claims)
+    async with running(a):
+        await eventually_async(lambda: len(calls) >= 1)  # a holds the whole batch
+        async with running(consumer(redis, uid, slow("b"), name="b", **fast_claims)):
+            await eventually_async(lambda: a.stats.handled == 12, timeout=10)
+    assert sorted(s for _, s in calls) == sorted(f"e{n}" for n in range(12))  # each once
+    assert await pending(redis, stream) == 0
+
+
+async def test_an_entry_waiting_on_a_dependency_stays_with_its_consumer(
+    redis: Redis, uid: str
+) -> None:
+    stream = f"s-{uid}"
+    attempts: dict[str, int] = {"a": 0, "b": 0}
+    down = True
+
+    def handler(replica: str) -> Any:
+        async def handle(_: Event) -> None:
+            attempts[replica] += 1
+            if down:
+                raise RetryLater("dependency down")
+
+        return handle
+
+    await publish(redis, stream, "x")
+    options = {"claim_idle_ms": 300, "claim_every_s": 0.05}
+    a = consumer(redis, uid, handler("a"), name="a", **options)
+    a.backoff.base, a.backoff.cap = 0.05, 0.1
+    async with running(a):
+        await eventually_async(lambda: attempts["a"] >= 1)
+        b = consumer(redis, uid, handler("b"), name="b", **options)
+        async with running(b):
+            await eventually_async(lambda: attempts["a"] >= 15)  # well past the idle time
+            assert a.stats.state == "waiting"
+            down = False
+            await eventually_async(lambda: a.stats.handled == 1)
+    assert attempts["b"] == 0
+    assert await pending(redis, stream) == 0
+
+
+async def test_out_of_memory_is_waited_out_not_fatal(redis: Redis, uid: str) -> None:
+    async def write_effect(e: Event) -> None:  # like the real handlers, it writes to Redis
+        await redis.set(f"effect-{uid}-{e.subject}", "done")
+
+    stream = f"s-{uid}"
+    await publish(redis, stream, "during")
+    await redis.config_set("maxmemory", 1)  # every write that needs memory now answers OOM
+    c = consumer(redis, uid, write_effect)
+    c.backoff.base, c.backoff.cap = 0.02, 0.1
+    try:
+        async with running(c):
+            await eventually_async(lambda: "OutOfMemoryError" in (c.stats.last_error or ""))
+            assert c.stats.state == "reconnecting"
+            await redis.config_set("maxmemory", 0)
+            await eventually_async(lambda: c.stats.handled == 1)
+    finally:
+        await redis.config_set("maxmemory", 0)
+    assert await redis.get(f"effect-{uid}-during") == b"done"
+    assert (c.stats.failed, c.stats.dead_lettered) == (0, 0)
+    assert await pending(redis, stream) == 0
+
+
+async def test_a_failed_entry_holds_back_the_rest_of_its_subject(redis: Redis, uid: str) -> None:
+    order: list[str] = []
+    failed_once = False
+
+    async def handler(e: Event) -> None:
+        nonlocal failed_once
+        if e.data["n"] == 1 and not failed_once:
+            failed_once = True
+            raise RuntimeError("first attempt fails")
+        order.append(f"{e.subject}{e.data['n']}")
+
+    stream = f"s-{uid}"
+    for n in (1, 2, 3):
+        await Publisher(redis).publish(
+            stream, Event(source="t", type="Happened", subject="p", data={"n": n})
+        )
+    async with running(consumer(redis, uid, handler, concurrency=4)):
+        await eventually_async(lambda: len(order) == 3)
+    assert order == ["p1", "p2", "p3"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from contracts.payments import PaymentSnapshot, PaymentStatus
 from eventkit import RetryLater
-from notifications.adapters import PaymentNotFound, PaymentsClient, http_client
+from notifications.adapters import PaymentsClient, UnknownPayment, http_client
 from notifications.domain import compose
 from notifications.store import NotificationStore
 from redis.asyncio import Redis
@@ -60,7 +60,7 @@ async def test_the_call_back_fetches_the_payment(payments_service: ServiceProces
         created = (await http.post("/payments", json=body)).json()
         fetched = await PaymentsClient(http).get_payment(created["payment_id"])
         assert fetched.model_dump(mode="json") == created
-        with pytest.raises(PaymentNotFound):
+        with pytest.raises(UnknownPayment):
             await PaymentsClient(http).get_payment("00000000-0000-4000-8000-000000000000")
 
 

@@ -79,10 +79,10 @@ async def test_rebuild_from_the_stream_equals_the_incremental_cache(tmp_path: Pa
             await publisher.publish(STATE_STREAM, event)
             await handler_for(handlers, event)(event)
         await redis.xadd(STATE_STREAM, {"not": "an event"})  # skipped, not fatal
-        incremental = await cache.snapshot()
+        incremental = await cache.copies()
         result = await rebuild(cache)
         assert (result.dropped, result.replayed, result.skipped, result.cached) == (2, 4, 1, 2)
-        assert await cache.snapshot() == incremental
+        assert await cache.copies() == incremental
         assert incremental["p-a"].version == 3
     finally:
         await redis.aclose()

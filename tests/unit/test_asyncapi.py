@@ -58,7 +58,7 @@ PUBLIC_CHANNELS = (NOTIFICATIONS, STATE)
 DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
     NOTIFICATIONS: lambda _type: public.PaymentNotice,
     STATE: lambda _type: public.PaymentSnapshot,
-    EVENT_STORE: lambda event_type: domain.EVENT_TYPES[event_type],
+    EVENT_STORE: lambda event_type: domain.EVENT_CLASSES[event_type],
 }
 
 # Consumer group (named after the service it belongs to) → the stream it reads, and the event
@@ -297,7 +297,7 @@ def test_public_channels_carry_every_public_event_type_and_nothing_else(
 def test_event_store_carries_every_domain_event_type(doc: Schema) -> None:
     messages = channel_messages(doc, EVENT_STORE)
     types = [cloudevents_type(message) for _, message in messages.values()]
-    assert sorted(types) == sorted(domain.EVENT_TYPES)
+    assert sorted(types) == sorted(domain.EVENT_CLASSES)
 
 
 def test_message_names_are_unique(doc: Schema) -> None:

@@ -7,7 +7,7 @@ from contracts.payments import PaymentSnapshot
 from eventkit import RetryLater
 
 
-class PaymentNotFound(Exception):
+class UnknownPayment(Exception):
     """Payments does not know the payment: retried a few times, then dead-lettered."""
 
 
@@ -34,6 +34,6 @@ class PaymentsClient:
         if response.status_code >= 500 or response.status_code == 429:
             raise RetryLater(f"payments answered {response.status_code}")
         if response.status_code == 404:
-            raise PaymentNotFound(f"payments does not know payment {payment_id}")
+            raise UnknownPayment(f"payments does not know payment {payment_id}")
         response.raise_for_status()
         return PaymentSnapshot.model_validate_json(response.content)

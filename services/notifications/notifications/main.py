@@ -7,10 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from contracts.payments import NOTIFICATION_STREAM
-from eventkit import Consumer, connect
-from eventkit.web import BodySizeLimit, health_router, install_error_handlers
-from fastapi import FastAPI, Request
-from redis.asyncio import Redis
+from eventkit import connect, operations
+from eventkit.web import BodySizeLimit, install_error_handlers
+from fastapi import FastAPI
 
 from notifications import api
 from notifications.adapters import PaymentsClient, http_client
@@ -19,14 +18,6 @@ from notifications.handlers import build_handlers
 from notifications.store import NotificationStore
 
 GROUP = "notifications"  # the consumer group is named after the consuming service
-
-
-def get_redis(request: Request) -> Redis:
-    return request.state.redis
-
-
-def get_consumers(request: Request) -> list[Consumer]:
-    return request.state.consumers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,5 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(api.router)
-    app.include_router(health_router(get_redis, get_consumers))
+    app.include_router(operations.router)
+    app.include_router(operations.dead_letters)
     return app

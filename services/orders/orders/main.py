@@ -7,10 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from contracts.payments import STATE_STREAM
-from eventkit import Consumer, connect
-from eventkit.web import BodySizeLimit, health_router, install_error_handlers
-from fastapi import FastAPI, Request
-from redis.asyncio import Redis
+from eventkit import connect, operations
+from eventkit.web import BodySizeLimit, install_error_handlers
+from fastapi import FastAPI
 
 from orders import api
 from orders.config import Settings
@@ -18,14 +17,6 @@ from orders.handlers import build_handlers
 from orders.store import OrderStore, PaymentCache
 
 GROUP = "orders"  # the consumer group is named after the consuming service
-
-
-def get_redis(request: Request) -> Redis:
-    return request.state.redis
-
-
-def get_consumers(request: Request) -> list[Consumer]:
-    return request.state.consumers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,5 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(api.router)
-    app.include_router(health_router(get_redis, get_consumers))
+    app.include_router(operations.router)
+    app.include_router(operations.dead_letters)
     return app

@@ -41,4 +41,4 @@ async def rebuild(cache: PaymentCache) -> Rebuilt:
         except InvalidEvent as exc:
             skipped += 1
             log.warning("skipped %s: %s", entry.id, exc)
-    return Rebuilt(dropped, replayed, skipped, len(await cache.snapshot()))
+    return Rebuilt(dropped, replayed, skipped, len(await cache.copies()))

@@ -28,6 +28,10 @@ def payments_of_key(order_id: str) -> str:
     return f"{{orders}}:payments-of:{order_id}"  # hash: payment id → copy
 
 
+# Each copy is kept twice, by one script: under its payment id (GET /cache/payments/{id}) and
+# in its order's hash, so that reading an order fetches all its payments in one HVALS.
+
+
 # Idempotent and ordered per payment: a copy is replaced only by a newer version, so a
 # redelivered event, or an older one arriving after a newer one, changes nothing.
 APPLY = """
@@ -59,7 +63,7 @@ class PaymentCache:
         raw = await self.redis.get(payment_key(payment_id))
         return PaymentSnapshot.model_validate_json(raw) if raw else None
 
-    async def snapshot(self) -> dict[str, PaymentSnapshot]:
+    async def copies(self) -> dict[str, PaymentSnapshot]:
         """The whole cache (payment id → copy): what tests and a rebuild compare."""
         ids = sorted(m.decode() for m in await self.redis.smembers(CACHED))
         copies = await self.redis.mget([payment_key(i) for i in ids]) if ids else []
@@ -69,7 +73,7 @@ class PaymentCache:
 
     async def drop(self) -> int:
         """Delete every cached copy (before a rebuild); return how many there were."""
-        copies = await self.snapshot()
+        copies = await self.copies()
         for chunk in _chunks(list(copies.values()), 500):
             async with self.redis.pipeline(transaction=False) as pipe:
                 for p in chunk:

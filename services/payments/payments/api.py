@@ -126,15 +126,25 @@ async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[Hi
     "/{payment_id}/refunds", status_code=201, responses=problem_responses(404, 409, 413, 422, 503)
 )
 async def refund_payment(
-    payment_id: UUID, body: NewRefund, payments: PaymentsDep
+    payment_id: UUID,
+    body: NewRefund,
+    payments: PaymentsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> PaymentSnapshot:
     """Refund part or all of a payment; 409 if that is more than is left to refund."""
     try:
-        payment = await payments.refund(str(payment_id), body.amount, body.reason)
+        payment, refunded = await payments.refund(
+            str(payment_id), body.amount, body.reason, idempotency_key
+        )
     except PaymentNotFound as exc:
         raise HTTPException(404, f"payment {payment_id} not found") from exc
     except RefundExceedsBalance as exc:
         raise HTTPException(409, str(exc)) from exc
+    except IdempotencyKeyReused as exc:
+        raise HTTPException(422, str(exc)) from exc
     except TooMuchContention as exc:
         raise HTTPException(503, str(exc)) from exc
+    if not refunded:
+        response.headers["Idempotent-Replayed"] = "true"
     return snapshot_of(payment)

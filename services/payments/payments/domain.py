@@ -36,7 +36,7 @@ class PaymentRefunded(BaseModel):
 PaymentEvent = PaymentReceived | PaymentRefunded
 
 # The event type, as stored in the envelope's ``type``, names its class.
-EVENT_TYPES: dict[str, type[PaymentEvent]] = {
+EVENT_CLASSES: dict[str, type[PaymentEvent]] = {
     "PaymentReceived": PaymentReceived,
     "PaymentRefunded": PaymentRefunded,
 }

@@ -6,18 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from eventkit import EventStore, connect
-from eventkit.web import BodySizeLimit, health_router, install_error_handlers
-from fastapi import FastAPI, Request
-from redis.asyncio import Redis
+from eventkit import EventStore, connect, operations
+from eventkit.web import BodySizeLimit, install_error_handlers
+from fastapi import FastAPI
 
 from payments import api
 from payments.config import Settings
 from payments.service import Payments
-
-
-def get_redis(request: Request) -> Redis:
-    return request.state.redis
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,5 +36,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(api.router)
-    app.include_router(health_router(get_redis))
+    app.include_router(operations.router)
     return app

@@ -73,25 +73,38 @@ class Payments:
         except VersionConflict:
             if idempotency_key is None:
                 raise  # a fresh uuid4 cannot collide: something is badly wrong
-        first = (await self.history(payment_id))[0]
-        if domain.EVENT_TYPES[first.event.type].model_validate(first.event.data) != events[0]:
-            raise IdempotencyKeyReused(
-                f"Idempotency-Key {idempotency_key!r} was used for a different payment request"
-            ) from None
-        return _fold([first]), False  # the state the original request answered with
+        stored = await self.history(payment_id)
+        return _replay(stored, stored[0], events[0], idempotency_key), False
 
-    async def refund(self, payment_id: str, amount: int, reason: str | None) -> Payment:
-        """Refund; on a concurrent change, re-read and decide again (the rule may now say no)."""
+    async def refund(
+        self, payment_id: str, amount: int, reason: str | None, idempotency_key: str | None = None
+    ) -> tuple[Payment, bool]:
+        """Refund; return the state and whether it was refunded now (False: a replay).
+
+        On a concurrent change, re-read and decide again: the rule may now say no. With an
+        Idempotency-Key the refund event's id is derived from the key, so a retry finds the
+        refund it already made in the payment's history instead of refunding twice.
+        """
+        event_id = None
+        if idempotency_key is not None:
+            event_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{payment_id}/{idempotency_key}"))
         for _ in range(MAX_ATTEMPTS):
-            payment = await self.get(payment_id)
+            stored = await self.history(payment_id)
+            earlier = next((s for s in stored if s.event.id == event_id), None)
+            if earlier is not None:
+                wanted = domain.PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason)
+                return _replay(stored, earlier, wanted, idempotency_key), False
+            payment = _fold(stored)
             events = domain.refund(payment, amount, reason)
             try:
-                return await self._append(payment, events)
+                return await self._append(payment, events, event_id), True
             except VersionConflict:
                 continue
         raise TooMuchContention(f"payment {payment_id} is changing too fast, try again")
 
-    async def _append(self, payment: Payment | None, events: list[PaymentEvent]) -> Payment:
+    async def _append(
+        self, payment: Payment | None, events: list[PaymentEvent], event_id: str | None = None
+    ) -> Payment:
         """Store ``events`` and publish each as a thin and a state-carrying event, atomically."""
         expected = payment.version if payment else 0
         stored, publications = [], []
@@ -99,6 +112,7 @@ class Payments:
         for event in events:
             state = domain.evolve(state, event)
             fact = Event(
+                id=event_id or str(uuid.uuid4()),
                 source=public.SOURCE,
                 type=type(event).__name__,
                 subject=state.payment_id,
@@ -136,8 +150,18 @@ def _public(fact: Event, data: dict[str, object]) -> Event:
     )
 
 
+def _replay(
+    stored: list[StoredEvent], earlier: StoredEvent, wanted: PaymentEvent, key: str | None
+) -> Payment:
+    """The answer to a retried request: the state right after the event it made back then."""
+    made = domain.EVENT_CLASSES[earlier.event.type].model_validate(earlier.event.data)
+    if made != wanted:
+        raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
+    return _fold(stored[: earlier.version])
+
+
 def _fold(stored: list[StoredEvent]) -> Payment:
-    events = [domain.EVENT_TYPES[s.event.type].model_validate(s.event.data) for s in stored]
+    events = [domain.EVENT_CLASSES[s.event.type].model_validate(s.event.data) for s in stored]
     payment = domain.fold(events)
     assert payment is not None, "a stored stream is never empty"
     return payment

@@ -1,0 +1,130 @@
+"""Endpoints for operators: liveness, readiness with each consumer's figures, dead letters.
+
+Convention: a service's lifespan puts its Redis client in ``request.state.redis`` and its
+consumers (if any) in ``request.state.consumers``; these routers read them from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel
+from redis import exceptions as redis_errors
+
+from eventkit.connection import REDIS_DOWN
+from eventkit.consumer import Consumer, RetryLater
+from eventkit.deadletter import DeadLetter, list_dead_letters, redrive
+from eventkit.envelope import InvalidEvent
+from eventkit.web import problem, problem_responses
+
+EntryId = Annotated[str, Path(pattern=r"^\d{1,20}-\d{1,20}$", description="a stream entry id")]
+
+
+def consumers_of(request: Request) -> Sequence[Consumer]:
+    return getattr(request.state, "consumers", ())
+
+
+async def consumer_status(consumer: Consumer) -> dict[str, Any]:
+    """The loop's own figures and the group's backlog in Redis."""
+    try:
+        groups = await consumer.redis.xinfo_groups(consumer.stream)
+    except redis_errors.ResponseError:  # no such stream yet
+        groups = []
+    info: dict[str, Any] = next((g for g in groups if g["name"] == consumer.group.encode()), {})
+    return {
+        "stream": consumer.stream,
+        "group": consumer.group,
+        "consumer": consumer.name,
+        **asdict(consumer.stats),
+        "pending": info.get("pending"),  # delivered to the group, not yet acked
+        "lag": info.get("lag"),  # in the stream, not yet delivered to the group
+        "dead_letters": await consumer.redis.xlen(consumer.dead_letters),
+    }
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", responses=problem_responses(503))
+async def health(request: Request) -> Any:
+    """Liveness: Redis answers a PING within a second and no consumer loop has died."""
+    failed = [c.name for c in consumers_of(request) if c.stats.state == "failed"]
+    if failed:  # it will not recover by itself: let the orchestrator restart the process
+        return problem(503, f"consumer loop stopped by an error: {', '.join(failed)}")
+    try:
+        await asyncio.wait_for(request.state.redis.ping(), timeout=1.0)
+    except Exception as exc:  # any failure to answer means "not healthy", and says why
+        return problem(503, f"redis unreachable: {type(exc).__name__}: {exc}")
+    return {"status": "ok", "redis": "up"}
+
+
+@router.get("/ready", responses=problem_responses(503))
+async def ready(request: Request) -> Any:
+    """Readiness: Redis answers and every consumer runs (not waiting on a dependency)."""
+    try:
+        consumers = [await consumer_status(c) for c in consumers_of(request)]
+    except Exception as exc:  # Redis is down: not ready, and say why
+        return problem(503, f"redis unreachable: {type(exc).__name__}: {exc}")
+    if any(c["state"] != "running" for c in consumers):
+        return problem(503, "a consumer is not running", errors=consumers)
+    return {"status": "ready", "consumers": consumers}
+
+
+class DeadLetterView(BaseModel):
+    id: str
+    original_id: str
+    source: str
+    group: str
+    consumer: str
+    error: str
+    deliveries: int
+    dead_lettered_at: str
+    fields: dict[str, str]  # the original entry (bytes that are not UTF-8 shown as U+FFFD)
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> DeadLetterView:
+        fields = {
+            k.decode(errors="replace"): v.decode(errors="replace") for k, v in letter.fields.items()
+        }
+        return cls(**{**letter.__dict__, "fields": fields})
+
+
+dead_letters = APIRouter(prefix="/dead-letters", tags=["operations"])
+
+
+@dead_letters.get("")
+async def list_letters(
+    request: Request, count: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[DeadLetterView]:
+    """The oldest dead letters first, with the error and the original fields."""
+    letters = []
+    for consumer in consumers_of(request):
+        found = await list_dead_letters(consumer.redis, consumer.dead_letters, count)
+        letters += [DeadLetterView.of(letter) for letter in found]
+    return letters
+
+
+@dead_letters.post("/{dead_letter_id}/redrive", responses=problem_responses(404, 409, 422, 503))
+async def redrive_letter(request: Request, dead_letter_id: EntryId) -> DeadLetterView:
+    """Handle a dead letter again (after a fix); on success it leaves the dead-letter stream."""
+    for consumer in consumers_of(request):
+        try:
+            letter = await redrive(
+                consumer.redis, consumer.dead_letters, dead_letter_id, consumer.handlers
+            )
+        except KeyError:
+            continue  # not this consumer's
+        except InvalidEvent as exc:
+            raise HTTPException(422, f"still not a valid event: {exc}") from exc
+        except RetryLater as exc:
+            raise HTTPException(503, f"a dependency is unavailable: {exc}") from exc
+        except REDIS_DOWN:
+            raise  # answered 503 by the app's error handler
+        except Exception as exc:  # the handler failed again: say how, keep the letter
+            raise HTTPException(409, f"handler failed again: {type(exc).__name__}: {exc}") from exc
+        return DeadLetterView.of(letter)
+    raise HTTPException(404, f"dead letter {dead_letter_id} not found")

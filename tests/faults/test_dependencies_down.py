@@ -1,0 +1,68 @@
+"""Faults 4 and 5: payments down while notifications calls back; Redis killed under traffic."""
+
+import re
+import signal
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.helpers import Stack, Traffic, check_exactly_once, eventually
+
+CAP = 2.0
+
+
+def delays(log: str) -> list[float]:
+    return [float(d) for d in re.findall(r"next attempt in ([\d.]+)s", log)]
+
+
+def test_payments_down_for_10s_events_wait_with_capped_backoff_then_all_arrive(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack(env={"BACKOFF_BASE_S": "0.1", "BACKOFF_CAP_S": str(CAP)})
+    order = stack.place_order("cust", total=10**9)
+    stack["notifications"].signal(signal.SIGSTOP)  # so nothing is notified before payments stops
+    paid = [stack.pay(order["order_id"], "cust", 100)["payment_id"] for _ in range(5)]
+    stack["payments"].signal(signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    stack["notifications"].signal(signal.SIGCONT)
+
+    def down_long_enough_and_backoff_capped() -> bool:
+        waited = delays(stack["notifications"].log())
+        return time.monotonic() - stopped_at >= 10 and len(waited) >= 5 and max(waited) >= CAP / 2
+
+    eventually(down_long_enough_and_backoff_capped, timeout=40)
+    stack["orders"].wait_health(200)
+    stack.wait_order(order["order_id"], "partially_paid", 500)  # orders never needed payments
+    assert stack.notifications() == []
+    stack["payments"].kill()  # then gone for good: refused connections instead of silence
+    eventually(lambda: "ConnectError" in stack["notifications"].log())
+    stack.restart("payments")
+    check_exactly_once(stack, paid, timeout=30)
+
+    waited = delays(stack["notifications"].log())
+    assert waited[0] <= 0.1  # the first retry comes quickly…
+    assert max(waited) <= CAP  # …the wait grows but never past the cap…
+    assert len({round(d, 3) for d in waited if d >= CAP / 2}) > 1  # …and is jittered
+
+
+def test_redis_killed_and_restarted_under_traffic_loses_no_acknowledged_payment(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack()
+    traffic = Traffic(stack, "o-redis", "cust").start()
+    eventually(lambda: traffic.count() >= 100)
+    stack.redis.kill()  # SIGKILL; appendfsync always, so every acknowledged write is on disk
+    for service in stack.services.values():
+        service.wait_health(503)
+    before_restart = traffic.count()
+    stack.redis.start()
+    for service in stack.services.values():  # nobody restarted them: they reconnect
+        service.wait_health(200)
+    eventually(lambda: traffic.count() >= before_restart + 100)
+    paid = traffic.stop()
+    assert traffic.refused["503"] > 0, "payments answered 503 while Redis was down"
+    check_exactly_once(stack, paid)
+    for name in ("orders", "notifications"):
+        ready = httpx.get(f"{stack[name].url}/ready")
+        assert ready.status_code == 200, ready.text

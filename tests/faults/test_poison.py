@@ -1,0 +1,72 @@
+"""Fault 6: poison is dead-lettered with the reason, the rest flows, a fixed one is re-driven."""
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+
+import httpx
+import redis
+from eventkit import Event
+from payments.service import IDEMPOTENCY_NAMESPACE
+
+from tests.helpers import Stack, check_exactly_once, eventually
+
+
+def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack(env={"MAX_DELIVERIES": "3"})
+    admin = redis.Redis(port=stack.redis.port)
+    malformed = admin.xadd("{payments}:state", {"surprise": "not an event"}).decode()
+    unknown = Event(source="payments", type="PaymentExploded", subject="p", data={})
+    unknown_id = admin.xadd("{payments}:state", unknown.to_fields()).decode()
+    # A thin event about a payment payments does not know (yet): the handler fails every time.
+    future_key = "key-of-a-payment-made-later"
+    future_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, future_key))
+    early = Event(source="payments", type="PaymentReceived", subject=future_id,
+                  data={"payment_id": future_id})  # fmt: skip
+    early_id = admin.xadd("{payments}:notifications", early.to_fields()).decode()
+    order = stack.place_order("cust", total=300)
+    paid = [stack.pay(order["order_id"], "cust", 100)["payment_id"] for _ in range(3)]
+
+    # The events behind the poison flow.
+    check_exactly_once(stack, paid, dead_letters=True)
+    stack.wait_order(order["order_id"], "paid", 300)
+
+    orders_dead = eventually(lambda: httpx.get(f"{stack['orders'].url}/dead-letters").json())
+    assert {d["original_id"]: d["deliveries"] for d in orders_dead} == {malformed: 1, unknown_id: 1}
+    by_id = {d["original_id"]: d for d in orders_dead}
+    assert "missing field: data" in by_id[malformed]["error"]
+    assert by_id[malformed]["fields"] == {"surprise": "not an event"}
+    assert "no handler for event type 'PaymentExploded'" in by_id[unknown_id]["error"]
+
+    [letter] = eventually(lambda: httpx.get(f"{stack['notifications'].url}/dead-letters").json(),
+                          timeout=30)  # fmt: skip
+    assert (letter["original_id"], letter["deliveries"]) == (early_id, 3)
+    assert letter["error"] == f"UnknownPayment: payments does not know payment {future_id}"
+    assert letter["fields"] == early.to_fields()
+
+    # The documented command lists them too.
+    listed = subprocess.run(
+        [sys.executable, "-m", "eventkit", "--url", stack.redis.url, "dead-letters",
+         "{notifications}:dead-letters"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"original={early_id}" in listed
+    assert "UnknownPayment" in listed
+
+    # Re-driving before the fix fails and keeps the letter; after the fix it succeeds.
+    redrive = f"{stack['notifications'].url}/dead-letters/{letter['id']}/redrive"
+    assert httpx.post(redrive).status_code == 409
+    stack.pay("o-late", "cust", 100, **{"Idempotency-Key": future_key})  # the fix: it exists now
+    assert httpx.post(redrive).status_code == 200
+    # One notification per event: the re-driven early one, and the payment's own event.
+    notes = eventually(lambda: len(n := stack.notifications(payment_id=future_id)) == 2 and n)
+    assert early.id in {n["notification_id"] for n in notes}
+    assert httpx.get(f"{stack['notifications'].url}/dead-letters").json() == []
+    assert httpx.post(redrive).status_code == 404
+    # A malformed entry cannot be fixed by re-driving it: it says so and stays.
+    still = httpx.post(f"{stack['orders'].url}/dead-letters/{by_id[malformed]['id']}/redrive")
+    assert still.status_code == 422
+    assert "still not a valid event" in still.json()["detail"]
