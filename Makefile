@@ -21,7 +21,7 @@ test: install ## run the whole suite (starts its own redis-server and service pr
 	$(VENV)/bin/pytest
 
 soak: install ## the fault suite's soak at full size: 10,000 payments, a kill and a Redis restart
-	SOAK_PAYMENTS=10000 $(VENV)/bin/pytest tests/faults/test_shutdown_and_soak.py -k soak -s
+	SOAK_PAYMENTS=10000 $(VENV)/bin/pytest tests/faults/test_shutdown_and_soak.py -k test_soak -s
 
 lint: install ## ruff (lint + format check), mypy, and the offline container checks
 	$(VENV)/bin/ruff check .
