@@ -18,6 +18,12 @@ if [[ ! -x "$COMPOSE" ]]; then
     exit 1
 fi
 
+# Compose refuses to interpolate docker-compose.yml without the Redis passwords (${VAR:?}):
+# check it with stand-ins, and without a developer's own .env.
+export ADMIN_REDIS_PASSWORD=checkonlyadmin0000 PAYMENTS_REDIS_PASSWORD=checkonlypayments0000
+export ORDERS_REDIS_PASSWORD=checkonlyorders0000 NOTIFICATIONS_REDIS_PASSWORD=checkonlynotifications0
+COMPOSE_ARGS=(--env-file /dev/null)
+
 failed=0
 check() {
     local name=$1 out
@@ -31,15 +37,17 @@ check() {
     fi
 }
 
-check "compose config: docker-compose.yml" "$COMPOSE" -f docker-compose.yml config -q
-check "compose config: with docker-compose.scale.yml" "$COMPOSE" "${SCALE[@]}" config -q
+check "compose config: docker-compose.yml" "$COMPOSE" -f docker-compose.yml "${COMPOSE_ARGS[@]}" config -q
+check "compose config: with docker-compose.scale.yml" "$COMPOSE" "${SCALE[@]}" "${COMPOSE_ARGS[@]}" config -q
+check "compose config: with docker-compose.redis-port.yml" "$COMPOSE" -f docker-compose.yml \
+    -f docker-compose.redis-port.yml "${COMPOSE_ARGS[@]}" config -q
 check "compose-spec schema: docker-compose.yml" \
     "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
 # The override's `!reset` tag is Compose's own YAML, not JSON data: validate the merged result.
 check "compose-spec schema: merged with docker-compose.scale.yml" bash -c \
     'set -o pipefail; "$1" "${@:3}" config |
         "$2" --builtin-schema vendor.compose-spec --default-filetype yaml -' \
-    _ "$COMPOSE" "$VENV/bin/check-jsonschema" "${SCALE[@]}"
+    _ "$COMPOSE" "$VENV/bin/check-jsonschema" "${SCALE[@]}" "${COMPOSE_ARGS[@]}"
 for service in payments orders notifications; do
     check "hadolint: services/$service/Dockerfile" "$VENV/bin/hadolint" --no-color \
         --failure-threshold warning "services/$service/Dockerfile"

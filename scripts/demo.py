@@ -1,6 +1,6 @@
 """`make demo`: the three patterns, step by step, against a running system (`make run` or
 `docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, REDIS_URL to point
-elsewhere than the local defaults.
+elsewhere than the local defaults (scripts/local.py says where make run's Redis is).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import local
 import redis
 from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
 
 PAYMENTS = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8001")
 ORDERS = os.environ.get("ORDERS_URL", "http://127.0.0.1:8002")
 NOTIFICATIONS = os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8003")
-REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
 
@@ -60,7 +60,9 @@ def on_the_wire(client: redis.Redis, stream: str, payment_id: str) -> list[dict[
 
 
 def main() -> None:
-    client = redis.Redis.from_url(REDIS)
+    local.load_settings()
+    # To show the events on the wire it reads the streams: as admin on make run's Redis.
+    client = redis.Redis.from_url(local.redis_url("admin"))
     customer = f"cust-{uuid4().hex[:6]}"
 
     step(1, "Place an order with orders")

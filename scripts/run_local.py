@@ -1,8 +1,9 @@
 """`make run`: the whole system as local processes, no Docker, logs prefixed, Ctrl-C stops all.
 
-Settings: the environment, then a .env file in the repository root (see .env.example).
-Redis: the one at REDIS_URL if it answers (default redis://127.0.0.1:6379/0), otherwise a
-redis-server started here on that port, with its files in .run/redis.
+Redis: with REDIS_URL set (environment or .env), the services share that Redis as it is (say a
+password-less one for development). Otherwise a redis-server started here on RUN_REDIS_PORT
+(6380), data in .run/redis, with the project's ACL file: one Redis user per service, passwords
+from the environment or generated once into .run/secrets.env (see scripts/local.py).
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ import os
 import shutil
 import signal
 import sys
-from pathlib import Path
-from urllib.parse import urlsplit
 
+import local
 import redis
-from dotenv import dotenv_values
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = local.ROOT
 SERVICES = {"payments": 8001, "orders": 8002, "notifications": 8003}
 PUMPS: set[asyncio.Task[None]] = set()  # keeps the log pumps referenced while they run
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m"]
@@ -61,53 +60,60 @@ async def start(
     return process
 
 
+async def start_redis(color: str) -> asyncio.subprocess.Process | None:
+    """A redis-server with the project's ACL, on the local port; None if it cannot start."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        log("run", "no redis-server to start (apt-get install redis-server), and no REDIS_URL")
+        return None
+    data = local.RUN / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    aclfile = data / "users.acl"
+    await asyncio.to_thread(local.render_acl, aclfile)
+    args = [
+        binary,
+        "--port",
+        str(local.port()),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--aclfile",
+        str(aclfile),
+    ]
+    process = await start("redis", args, dict(os.environ), color)
+    for _ in range(50):
+        if redis_answers(local.redis_url("admin")):
+            break
+        await asyncio.sleep(0.1)
+    log("run", f"started redis-server on port {local.port()} with one user per service")
+    log("run", f"  admin: redis-cli -p {local.port()} --user admin --askpass (in .run/secrets.env)")
+    return process
+
+
 async def main() -> int:
     color = sys.stdout.isatty()
-    # The environment wins over .env, as in Docker Compose.
-    for key, value in dotenv_values(ROOT / ".env").items():
-        if value is not None:
-            os.environ.setdefault(key, value)
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    local.load_settings()
     processes: dict[str, asyncio.subprocess.Process] = {}
-    if redis_answers(url):
-        log("run", f"using the Redis at {url}")
-    else:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            log(
-                "run",
-                f"no Redis at {url} and no redis-server to start (apt-get install redis-server)",
-            )
+    if "REDIS_URL" in os.environ:
+        if not redis_answers(os.environ["REDIS_URL"]):
+            log("run", f"nothing answers at REDIS_URL={os.environ['REDIS_URL']}")
             return 1
-        port = str(urlsplit(url).port or 6379)
-        data = ROOT / ".run" / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        args = [
-            binary,
-            "--port",
-            port,
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(data),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ]
-        processes["redis"] = await start(
-            "redis", args, dict(os.environ), COLORS[-1] if color else ""
-        )
-        for _ in range(50):
-            if redis_answers(url):
-                break
-            await asyncio.sleep(0.1)
-        log("run", f"started redis-server on port {port} (data in {data})")
+        log("run", f"using the Redis at {os.environ['REDIS_URL']} for every service")
+    else:
+        redis_process = await start_redis(COLORS[-1] if color else "")
+        if redis_process is None:
+            return 1
+        processes["redis"] = redis_process
 
     for i, (name, port) in enumerate(SERVICES.items()):
         env = {
             **os.environ,
-            "REDIS_URL": url,
+            "REDIS_URL": local.redis_url(name),
             "PORT": os.environ.get(f"{name.upper()}_PORT", str(port)),
         }
         processes[name] = await start(

@@ -9,7 +9,13 @@ One pass of the loop::
     claim       (XAUTOCLAIM)       ← every ``claim_every_s``: entries idle ``claim_idle_ms``
                                      in another consumer (one that died or hangs)
     new entries (XREADGROUP … >)   ← blocks up to ``block_ms``
-    handle the batch (subjects side by side, each subject in order), then one XACK
+    handle the batch, then one XACK for all that succeeded
+
+Handlers take a list of events (see eventkit.dispatch): the consumer hands each run of
+consecutive entries that go to the same handler over at once, in stream order, so that a handler
+can write all their effects in one round trip. If a run fails, its entries are handled again one
+by one, to find the one at fault: the others go on, and the rest of that one's subject (the
+same payment) waits with it for the retry.
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +40,14 @@ from eventkit.envelope import Event, InvalidEvent
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
+
+
+@dataclass(frozen=True)
+class Decoded:
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    event: Event
+    handler: Handler
 
 
 class RetryLater(Exception):
@@ -70,7 +83,6 @@ class Consumer:
     claim_every_s: float = 5.0
     max_deliveries: int = 5
     retry_delay_s: float = 1.0
-    concurrency: int = 1  # how many subjects are handled side by side
     backoff: Backoff = field(default_factory=Backoff)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
@@ -166,9 +178,13 @@ class Consumer:
         cursor: bytes | str = "0-0"
         while not self._stopping.is_set():
             cursor, entries, deleted = await self.redis.xautoclaim(
-                self.stream, self.group, self.name, self.claim_idle_ms, cursor,
+                self.stream,
+                self.group,
+                self.name,
+                self.claim_idle_ms,
+                cursor,
                 count=self.batch_size,
-            )  # fmt: skip
+            )
             for entry_id in deleted:  # Redis 7 already removed these from the pending list
                 self._lost(entry_id)
             await self._handle_batch(entries)
@@ -176,32 +192,60 @@ class Consumer:
                 return
 
     async def _handle_batch(self, entries: Sequence[Entry]) -> None:
-        by_subject: dict[bytes, list[Entry]] = defaultdict(list)
-        for entry in entries:
-            by_subject[entry[1].get(b"subject", b"")].append(entry)
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def in_order(group: list[Entry]) -> list[bytes]:
-            async with limit:
-                done = []
-                for entry_id, fields in group:
-                    if self._stopping.is_set() or not await self._handle(entry_id, fields):
-                        break  # the rest of this subject stays pending, to be retried in order
-                    done.append(entry_id)
-                return done
-
         async with self._leased([entry_id for entry_id, _ in entries]):
-            # return_exceptions: a subject that failed (Redis went away) must not cancel the
-            # others halfway through a command; ack what succeeded, then raise.
-            results = await asyncio.gather(
-                *(in_order(g) for g in by_subject.values()), return_exceptions=True
-            )
-            acks = [entry_id for done in results if isinstance(done, list) for entry_id in done]
-            if acks:
-                await self.redis.xack(self.stream, self.group, *acks)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+            acks: list[bytes] = []
+            decoded: list[Decoded] = []
+            for entry_id, fields in entries:
+                if not fields:  # an entry always has fields: this one was trimmed while pending
+                    self._lost(entry_id)
+                    acks.append(entry_id)
+                    continue
+                try:
+                    event = Event.from_fields(fields)
+                    decoded.append(
+                        Decoded(entry_id, fields, event, handler_for(self.handlers, event))
+                    )
+                except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
+                    await self._dead_letter(entry_id, fields, exc)
+                    acks.append(entry_id)
+            try:
+                for run in _runs(decoded):
+                    if self._stopping.is_set():
+                        break  # not acked: handled after a restart, or claimed by a peer
+                    acks += await self._handle_run(run)
+            finally:  # also when Redis went away halfway: ack what succeeded, if we can
+                if acks:
+                    await self.redis.xack(self.stream, self.group, *acks)
+
+    async def _handle_run(self, run: list[Decoded]) -> list[bytes]:
+        """Handle a run at once; if that fails, one by one. Returns the entries to ack."""
+        try:
+            if await self._call(run[0].handler, [item.event for item in run]):
+                return [item.entry_id for item in run]
+            return []  # stopped while waiting for a dependency
+        except REDIS_DOWN:
+            raise  # not the entries' fault: the loop reconnects and they are retried
+        except Exception as exc:
+            if len(run) == 1:
+                return [run[0].entry_id] if await self._failed(run[0], exc) else []
+        done: list[bytes] = []
+        held: set[str] = set()  # subjects whose earlier entry failed: keep their order
+        for item in run:
+            if self._stopping.is_set():
+                break
+            if item.event.subject in held:
+                continue
+            try:
+                if await self._call(item.handler, [item.event]):
+                    done.append(item.entry_id)
+            except REDIS_DOWN:
+                raise
+            except Exception as exc:
+                if await self._failed(item, exc):
+                    done.append(item.entry_id)
+                else:
+                    held.add(item.event.subject)
+        return done
 
     @contextlib.asynccontextmanager
     async def _leased(self, entry_ids: Collection[bytes]) -> AsyncIterator[None]:
@@ -233,44 +277,41 @@ class Consumer:
             done.set()
             await renewer
 
-    async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> bool:
-        """Run the entry's handler. True: ack it. False: leave it pending for a retry."""
-        if not fields:  # an entry always has fields: this one was trimmed while pending
-            self._lost(entry_id)
+    async def _failed(self, item: Decoded, exc: Exception) -> bool:
+        """An entry's handler raised. True: it was dead-lettered (ack it); False: retry it."""
+        if isinstance(exc, InvalidEvent):  # its data does not fit the event's model
+            await self._dead_letter(item.entry_id, item.fields, exc)
             return True
-        try:
-            event = Event.from_fields(fields)
-            return await self._call(handler_for(self.handlers, event), event)
-        except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
-            await self._dead_letter(entry_id, fields, exc)
+        deliveries = await self._deliveries(item.entry_id)
+        self.stats.failed += 1
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        if deliveries >= self.max_deliveries:
+            await self._dead_letter(item.entry_id, item.fields, exc, deliveries)
             return True
-        except REDIS_DOWN:
-            raise  # not the entry's fault: the loop reconnects and the entry is retried
-        except Exception as exc:
-            deliveries = await self._deliveries(entry_id)
-            self.stats.failed += 1
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            if deliveries >= self.max_deliveries:
-                await self._dead_letter(entry_id, fields, exc, deliveries)
-                return True
-            log.warning(
-                "%s %s failed (delivery %d of %d), will retry",
-                self.stream, entry_id.decode(), deliveries, self.max_deliveries, exc_info=exc,
-            )  # fmt: skip
-            self._drain_at = time.monotonic() + self.retry_delay_s
-            return False
+        log.warning(
+            "%s %s failed (delivery %d of %d), will retry",
+            self.stream,
+            item.entry_id.decode(),
+            deliveries,
+            self.max_deliveries,
+            exc_info=exc,
+        )
+        self._drain_at = time.monotonic() + self.retry_delay_s
+        return False
 
-    async def _call(self, handler: Handler, event: Event) -> bool:
+    async def _call(self, handler: Handler, events: Sequence[Event]) -> bool:
+        """Run ``handler``; while it raises RetryLater, wait and run it again. False: stopped."""
         retry = Backoff(base=self.backoff.base, cap=self.backoff.cap)
         while True:
             try:
-                await handler(event)
-                self.stats.handled += 1
+                await handler(events)
+                self.stats.handled += len(events)
                 return True
             except RetryLater as exc:
                 delay = retry.next()
                 self.stats.state = "waiting"
-                self.stats.last_error = f"retrying {event.type} {event.subject}: {exc}"
+                first = events[0]
+                self.stats.last_error = f"retrying {first.type} {first.subject}: {exc}"
                 log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
                 await self._sleep(delay)
                 if self._stopping.is_set():
@@ -286,11 +327,16 @@ class Consumer:
         self, entry_id: bytes, fields: dict[bytes, bytes], exc: Exception, deliveries: int = 0
     ) -> None:
         await dead_letter(
-            self.redis, self.dead_letters, entry_id, fields,
-            source=self.stream, group=self.group, consumer=self.name,
+            self.redis,
+            self.dead_letters,
+            entry_id,
+            fields,
+            source=self.stream,
+            group=self.group,
+            consumer=self.name,
             error=f"{type(exc).__name__}: {exc}",
             deliveries=deliveries or await self._deliveries(entry_id),
-        )  # fmt: skip
+        )
         self.stats.dead_lettered += 1
         log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc)
 
@@ -308,3 +354,15 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):  # the normal case when nothing happens
         await asyncio.wait_for(event.wait(), timeout=seconds)
     return event.is_set()
+
+
+def _runs(decoded: list[Decoded]) -> Iterator[list[Decoded]]:
+    """Consecutive entries that go to the same handler, in stream order."""
+    run: list[Decoded] = []
+    for item in decoded:
+        if run and item.handler is not run[0].handler:
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run

@@ -104,8 +104,7 @@ async def redrive(
         raise KeyError(dead_letter_id)
     letter = DeadLetter.from_entry(*entries[0])
     event = Event.from_fields(letter.fields)
-    await handler_for(handlers, event)(
-        event
-    )  # effects are idempotent, so a re-drive of a handled entry is harmless
+    # Effects are idempotent, so re-driving an entry that was handled after all is harmless.
+    await handler_for(handlers, event)([event])
     await redis.xdel(stream, dead_letter_id)
     return letter

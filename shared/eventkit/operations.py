@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis import exceptions as redis_errors
 
 from eventkit.connection import REDIS_DOWN
@@ -21,7 +21,17 @@ from eventkit.deadletter import DeadLetter, list_dead_letters, redrive
 from eventkit.envelope import InvalidEvent
 from eventkit.web import problem, problem_responses
 
-EntryId = Annotated[str, Path(pattern=r"^\d{1,20}-\d{1,20}$", description="a stream entry id")]
+# Nineteen digits a part: always below 2**64, so every id the pattern admits is one Redis can
+# look up (a 20-digit part may overflow, which Redis refuses as an invalid id).
+EntryId = Annotated[
+    str,
+    Path(
+        pattern=r"^\d{1,19}-\d{1,19}$",
+        max_length=39,
+        description="a stream entry id, <milliseconds>-<sequence>",
+        examples=["1795689293162-0"],
+    ),
+]
 
 
 def consumers_of(request: Request) -> Sequence[Consumer]:
@@ -46,10 +56,37 @@ async def consumer_status(consumer: Consumer) -> dict[str, Any]:
     }
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+    redis: Literal["up"]
+
+
+class ConsumerReport(BaseModel):
+    """One consumer's figures, as ``consumer_status`` reports them."""
+
+    stream: str
+    group: str
+    consumer: str
+    state: str = Field(description="starting | running | waiting | reconnecting | stopped | failed")
+    handled: int
+    failed: int
+    dead_lettered: int
+    lost: int = Field(description="pending entries that retention trimmed before they were handled")
+    last_error: str | None
+    pending: int | None = Field(description="delivered to the group, not yet acked")
+    lag: int | None = Field(description="not yet delivered; null when Redis cannot count it")
+    dead_letters: int
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    consumers: list[ConsumerReport]
+
+
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", responses=problem_responses(503))
+@router.get("/health", response_model=Health, responses=problem_responses(503))
 async def health(request: Request) -> Any:
     """Liveness: Redis answers a PING within a second and no consumer loop has died."""
     failed = [c.name for c in consumers_of(request) if c.stats.state == "failed"]
@@ -62,7 +99,7 @@ async def health(request: Request) -> Any:
     return {"status": "ok", "redis": "up"}
 
 
-@router.get("/ready", responses=problem_responses(503))
+@router.get("/ready", response_model=Readiness, responses=problem_responses(503))
 async def ready(request: Request) -> Any:
     """Readiness: Redis answers and every consumer runs (not waiting on a dependency)."""
     try:
@@ -96,7 +133,7 @@ class DeadLetterView(BaseModel):
 dead_letters = APIRouter(prefix="/dead-letters", tags=["operations"])
 
 
-@dead_letters.get("")
+@dead_letters.get("", responses=problem_responses(422, 503))
 async def list_letters(
     request: Request, count: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterView]:

@@ -34,7 +34,6 @@ class ConsumerSettings(ServiceSettings):
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
     consumer_batch_size: int = Field(100, ge=1, le=10_000)
     consumer_block_ms: int = Field(1000, ge=1, le=5_000)
-    consumer_concurrency: int = Field(1, ge=1, le=256)
     claim_idle_ms: int = Field(30_000, ge=1)
     claim_every_s: float = Field(5.0, gt=0)
     max_deliveries: int = Field(5, ge=1)
@@ -56,7 +55,6 @@ class ConsumerSettings(ServiceSettings):
             dead_letters=dead_letter_stream(group),
             batch_size=self.consumer_batch_size,
             block_ms=self.consumer_block_ms,
-            concurrency=self.consumer_concurrency,
             claim_idle_ms=self.claim_idle_ms,
             claim_every_s=self.claim_every_s,
             max_deliveries=self.max_deliveries,

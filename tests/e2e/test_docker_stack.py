@@ -7,9 +7,11 @@ Docker engine the whole module is skipped, before any of its fixtures is set up.
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -55,6 +57,20 @@ pytestmark = [
     # Building three images from scratch takes longer than the suite's default timeout.
     pytest.mark.timeout(900),
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_passwords() -> Iterator[None]:
+    """Compose refuses to start without the Redis passwords: fresh ones for this stack."""
+    names = [f"{user}_REDIS_PASSWORD" for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS")]
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: secrets.token_hex(16) for name in names})
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import sys
 import threading
 
 import httpx
-import redis
 
 from tests.helpers import Stack, eventually
 
@@ -79,7 +78,7 @@ def test_the_cache_rebuilt_from_the_stream_equals_the_incremental_cache(
         )
 
     def cache() -> dict[str, str]:
-        client = redis.Redis(port=stack.redis.port, decode_responses=True)
+        client = stack.redis.client(decode_responses=True)
         keys = sorted(client.scan_iter("{orders}:payment*"))
         copies = {key: client.type(key) for key in keys}
         values = {
@@ -120,7 +119,7 @@ def test_with_payments_stopped_the_order_is_paid_and_the_notification_waits(
         # Orders never calls payments, so payments being down does not matter to it.
         stack.wait_order(order["order_id"], "paid", 700)
         # Notifications got the event and is waiting for payments: pending, not acked.
-        client = redis.Redis(port=stack.redis.port)
+        client = stack.redis.client()
         eventually(
             lambda: client.xpending("{payments}:notifications", "notifications")["pending"] == 1
         )
@@ -155,7 +154,7 @@ def test_notifications_killed_while_payments_flow_notifies_each_exactly_once(
     eventually(lambda: len(stack.notifications()) == 60, timeout=30)
     notified = [n["payment_id"] for n in stack.notifications()]
     assert sorted(notified) == sorted(paid)
-    client = redis.Redis(port=stack.redis.port)
+    client = stack.redis.client()
     eventually(lambda: client.xpending("{payments}:notifications", "notifications")["pending"] == 0)
 
 

@@ -10,7 +10,6 @@ from uuid import uuid4
 
 import httpx
 import pytest
-import redis
 from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
 
 from tests.helpers import RedisServer, ServiceProcess
@@ -32,7 +31,7 @@ def api(payments_service: ServiceProcess) -> httpx.Client:
 
 
 def published(redis_server: RedisServer, stream: str, payment_id: str) -> list[dict[str, Any]]:
-    client = redis.Redis(port=redis_server.port)
+    client = redis_server.client()
     entries = client.xrange(stream)
     client.close()
     return [

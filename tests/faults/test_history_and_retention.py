@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 import httpx
-import redis
 
 from tests.helpers import Stack, check_exactly_once, eventually
 
@@ -22,12 +21,13 @@ def test_a_pending_entry_trimmed_by_retention_is_reported_and_the_loop_goes_on(
     make_stack: Callable[..., Stack],
 ) -> None:
     # Small nodes so that approximate trimming (MAXLEN ~) trims after a few dozen entries.
-    stack = make_stack("payments", env={"STREAM_MAXLEN": "10"},
-                       redis_args=("--stream-node-max-entries", "5"))  # fmt: skip
+    stack = make_stack(
+        "payments", env={"STREAM_MAXLEN": "10"}, redis_args=("--stream-node-max-entries", "5")
+    )
     victim = stack.add("orders", crash=("before", 1))
     first = stack.pay("o-1", "cust", 100)["payment_id"]
     eventually(lambda: victim.exited)  # it read the entry, then died: the entry is pending
-    admin = redis.Redis(port=stack.redis.port)
+    admin = stack.redis.client()
     [pending] = admin.xpending_range("{payments}:state", "orders", "-", "+", 10)
     rest = [stack.pay("o-1", "cust", 100)["payment_id"] for _ in range(40)]
     assert admin.xrange("{payments}:state", "-", pending["message_id"]) == []  # trimmed away

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-import redis
 from eventkit import Event
 from payments.service import IDEMPOTENCY_NAMESPACE
 
@@ -17,15 +16,16 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack(env={"MAX_DELIVERIES": "3"})
-    admin = redis.Redis(port=stack.redis.port)
+    admin = stack.redis.client()
     malformed = admin.xadd("{payments}:state", {"surprise": "not an event"}).decode()
     unknown = Event(source="payments", type="PaymentExploded", subject="p", data={})
     unknown_id = admin.xadd("{payments}:state", unknown.to_fields()).decode()
     # A thin event about a payment payments does not know (yet): the handler fails every time.
     future_key = "key-of-a-payment-made-later"
     future_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, future_key))
-    early = Event(source="payments", type="PaymentReceived", subject=future_id,
-                  data={"payment_id": future_id})  # fmt: skip
+    early = Event(
+        source="payments", type="PaymentReceived", subject=future_id, data={"payment_id": future_id}
+    )
     early_id = admin.xadd("{payments}:notifications", early.to_fields()).decode()
     order = stack.place_order("cust", total=300)
     paid = [stack.pay(order["order_id"], "cust", 100)["payment_id"] for _ in range(3)]
@@ -41,18 +41,28 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     assert by_id[malformed]["fields"] == {"surprise": "not an event"}
     assert "no handler for event type 'PaymentExploded'" in by_id[unknown_id]["error"]
 
-    [letter] = eventually(lambda: httpx.get(f"{stack['notifications'].url}/dead-letters").json(),
-                          timeout=30)  # fmt: skip
+    [letter] = eventually(
+        lambda: httpx.get(f"{stack['notifications'].url}/dead-letters").json(), timeout=30
+    )
     assert (letter["original_id"], letter["deliveries"]) == (early_id, 3)
     assert letter["error"] == f"UnknownPayment: payments does not know payment {future_id}"
     assert letter["fields"] == early.to_fields()
 
     # The documented command lists them too.
     listed = subprocess.run(
-        [sys.executable, "-m", "eventkit", "--url", stack.redis.url, "dead-letters",
-         "{notifications}:dead-letters"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "eventkit",
+            "--url",
+            stack.redis.url,
+            "dead-letters",
+            "{notifications}:dead-letters",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"original={early_id}" in listed
     assert "UnknownPayment" in listed
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from eventkit import Consumer, Event
@@ -21,8 +21,8 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
+    async def __call__(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)
 
     def subjects(self) -> list[str]:
         return [e.subject for e in self.events]

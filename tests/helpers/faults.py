@@ -45,8 +45,12 @@ class Traffic:
         return self
 
     def _post_until_stopped(self) -> None:
-        body = {"order_id": self.order_id, "customer_id": self.customer_id, "amount": 100,
-                "currency": "EUR"}  # fmt: skip
+        body = {
+            "order_id": self.order_id,
+            "customer_id": self.customer_id,
+            "amount": 100,
+            "currency": "EUR",
+        }
         with httpx.Client(base_url=self.stack["payments"].url, timeout=5) as client:
             while not self._stop.is_set():
                 with self._lock:
@@ -93,15 +97,16 @@ def check_exactly_once(
     """Every acknowledged payment: its latest state copied once into orders, one notification per
     event in notifications; then both groups have nothing pending and nothing undelivered, and
     (unless ``dead_letters``) nothing was dead-lettered."""
-    client = redis.Redis(port=stack.redis.port)
+    client = stack.redis.client()
     try:
         versions = _versions(client, payment_ids)
         eventually(lambda: _groups_drained(client), timeout=timeout, what="both groups drained")
         copies = _pipeline(client, [f"{{orders}}:payment:{p}" for p in payment_ids], "get")
         wrong_copies = [
-            p for p, c in zip(payment_ids, copies, strict=True)
+            p
+            for p, c in zip(payment_ids, copies, strict=True)
             if c is None or _version_of(c) != versions[p]
-        ]  # fmt: skip
+        ]
         assert wrong_copies == [], f"{len(wrong_copies)} payments not copied right into orders"
         counts = _pipeline(
             client, [f"{{notifications}}:by-payment:{p}" for p in payment_ids], "zcard"

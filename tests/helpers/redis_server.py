@@ -1,7 +1,14 @@
-"""A private redis-server per test session (or per fault test), on a free loopback port."""
+"""A private redis-server per test session (or per fault test), on a free loopback port.
+
+With ``acl=True`` it loads the project's ACL file (redis-acl/users.acl, rendered with fresh random
+passwords by redis-acl/render-acl.sh, as compose and ``make run`` do): the default user is off,
+``url`` is the admin's, and ``url_for(service)`` is that service's own.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -10,11 +17,20 @@ from pathlib import Path
 import redis
 
 from tests.helpers.polling import eventually
-from tests.helpers.processes import free_port
+from tests.helpers.processes import ROOT, free_port
+
+USERS = ("admin", "payments", "orders", "notifications")
 
 
 class RedisServer:
-    def __init__(self, directory: Path, *, appendonly: bool = False, extra: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        appendonly: bool = False,
+        acl: bool = False,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
@@ -27,10 +43,27 @@ class RedisServer:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
+        self.passwords = {user: secrets.token_hex(16) for user in USERS} if acl else {}
+        self.aclfile = directory / "users.acl"
+        if acl:
+            env = {f"{u.upper()}_REDIS_PASSWORD": p for u, p in self.passwords.items()}
+            acl = ROOT / "redis-acl"
+            render = ["sh", str(acl / "render-acl.sh"), str(acl / "users.acl"), str(self.aclfile)]
+            subprocess.run(render, env={**os.environ, **env}, check=True)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """Full access: the admin user when ACLs are on."""
+        return self.url_for("admin")
+
+    def url_for(self, user: str) -> str:
+        if not self.passwords:
+            return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{user}:{self.passwords[user]}@127.0.0.1:{self.port}/0"
+
+    def client(self, **options: object) -> redis.Redis:
+        """A synchronous admin client, for tests to look inside."""
+        return redis.Redis.from_url(self.url, **options)  # type: ignore[arg-type]
 
     def start(self) -> RedisServer:
         args = [
@@ -52,9 +85,11 @@ class RedisServer:
             "always",
             *self.extra,
         ]
+        if self.passwords:
+            args += ["--aclfile", str(self.aclfile)]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         eventually(client.ping, timeout=10, what=f"redis-server on {self.port}")
         client.close()
         return self

@@ -30,7 +30,8 @@ class Stack:
         redis_args: tuple[str, ...] = (),
     ) -> None:
         self.directory = directory
-        self.redis = RedisServer(directory / "redis", appendonly=True, extra=redis_args)
+        # With the project's ACL: each service connects as its own Redis user, as in compose.
+        self.redis = RedisServer(directory / "redis", appendonly=True, acl=True, extra=redis_args)
         self.env = {**FAST_CONSUMERS, **(env or {})}
         self.services: dict[str, ServiceProcess] = {}
 
@@ -58,7 +59,12 @@ class Stack:
         ``crash=("before"|"after", n)`` runs it under tests.helpers.crashing.
         """
         name = name or service
-        environment = {"REDIS_URL": self.redis.url, "CONSUMER_NAME": name, **self.env, **env}
+        environment = {
+            "REDIS_URL": self.redis.url_for(service),
+            "CONSUMER_NAME": name,
+            **self.env,
+            **env,
+        }
         if service == "notifications" and "payments" in self.services:
             environment["PAYMENTS_URL"] = self.services["payments"].url
         module, args = service, ()

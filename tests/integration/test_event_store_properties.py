@@ -80,8 +80,12 @@ class EventStoreMachine(RuleBasedStateMachine):
     def stale_append_writes_nothing(self, payment_id: str) -> None:
         before = self.run(self.store.read(stream_of(payment_id)))
         stale = len(before) - 1
-        event = Event(source="test", type="PaymentRefunded", subject=payment_id,
-                      data={"payment_id": payment_id, "amount": 1})  # fmt: skip
+        event = Event(
+            source="test",
+            type="PaymentRefunded",
+            subject=payment_id,
+            data={"payment_id": payment_id, "amount": 1},
+        )
         with pytest.raises(VersionConflict) as conflict:
             self.run(self.store.append(stream_of(payment_id), [event], stale))
         assert (conflict.value.expected, conflict.value.actual) == (stale, len(before))
@@ -90,8 +94,10 @@ class EventStoreMachine(RuleBasedStateMachine):
     @rule(contenders=st.integers(min_value=2, max_value=8))
     def racing_appends_have_one_winner(self, contenders: int) -> None:
         stream = f"race-{uuid4().hex[:8]}"
-        events = [Event(source="test", type="Raced", subject=stream, data={"n": n})
-                  for n in range(contenders)]  # fmt: skip
+        events = [
+            Event(source="test", type="Raced", subject=stream, data={"n": n})
+            for n in range(contenders)
+        ]
 
         async def race() -> list[Any]:
             appends = (self.store.append(stream, [e], 0) for e in events)

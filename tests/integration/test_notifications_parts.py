@@ -30,9 +30,9 @@ def payment(uid: str, n: int) -> PaymentSnapshot:
 async def test_a_notification_is_recorded_once(redis: Redis, uid: str) -> None:
     store = NotificationStore(redis)
     note = compose(f"e-{uid}", "PaymentReceived", datetime.now(UTC), payment(uid, 1))
-    assert await store.record(note) is True
-    assert await store.record(note) is False
-    assert await store.exists(f"e-{uid}")
+    assert await store.record([note]) == 1
+    assert await store.record([note]) == 0
+    assert await store.recorded([f"e-{uid}", f"other-{uid}"]) == {f"e-{uid}"}
     assert await store.latest(customer_id=f"c-{uid}", payment_id=None, limit=10) == [note]
 
 
@@ -46,7 +46,7 @@ async def test_latest_is_newest_first_bounded_and_filtered(redis: Redis, uid: st
         for n in range(5)
     ]
     for note in notes:
-        await store.record(note)
+        await store.record([note])
     newest = await store.latest(customer_id=f"c-{uid}", payment_id=None, limit=3)
     assert [n.notification_id for n in newest] == [f"e-{uid}-4", f"e-{uid}-3", f"e-{uid}-2"]
     of_payment = await store.latest(customer_id=None, payment_id=f"p-{uid}-1", limit=10)

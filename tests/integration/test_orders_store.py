@@ -33,21 +33,27 @@ def cache(redis: Redis) -> PaymentCache:
 
 
 async def test_applying_twice_changes_nothing(cache: PaymentCache, uid: str) -> None:
-    assert await cache.apply(copy(uid, 1)) is True
-    assert await cache.apply(copy(uid, 1)) is False
+    assert await cache.apply([copy(uid, 1)]) == 1
+    assert await cache.apply([copy(uid, 1)]) == 0
     assert await cache.get(f"p-{uid}") == copy(uid, 1)
 
 
+async def test_one_call_applies_a_run_in_order(cache: PaymentCache, uid: str) -> None:
+    run = [copy(uid, 1), copy(uid, 2, refunded=100), copy(uid, 3, refunded=400), copy(uid, 2)]
+    assert await cache.apply(run) == 3  # the stale version 2 at the end changes nothing
+    assert await cache.get(f"p-{uid}") == copy(uid, 3, refunded=400)
+
+
 async def test_an_older_version_never_overwrites_a_newer_one(cache: PaymentCache, uid: str) -> None:
-    await cache.apply(copy(uid, 2, refunded=300))
-    assert await cache.apply(copy(uid, 1)) is False
+    await cache.apply([copy(uid, 2, refunded=300)])
+    assert await cache.apply([copy(uid, 1)]) == 0
     assert await cache.get(f"p-{uid}") == copy(uid, 2, refunded=300)
 
 
 async def test_a_payment_that_arrives_before_its_order_counts_once_the_order_exists(
     cache: PaymentCache, redis: Redis, uid: str
 ) -> None:
-    await cache.apply(copy(uid, 1))  # the payment's event is handled first
+    await cache.apply([copy(uid, 1)])  # the payment's event is handled first
     orders = OrderStore(redis)
     await orders.place(PlacedOrder(f"o-{uid}", "c", total=1000, currency="EUR"))
     found = await orders.get(f"o-{uid}")
@@ -77,7 +83,7 @@ async def test_rebuild_from_the_stream_equals_the_incremental_cache(tmp_path: Pa
                 data=snapshot.model_dump(mode="json"),
             )
             await publisher.publish(STATE_STREAM, event)
-            await handler_for(handlers, event)(event)
+            await handler_for(handlers, event)([event])
         await redis.xadd(STATE_STREAM, {"not": "an event"})  # skipped, not fatal
         incremental = await cache.copies()
         result = await rebuild(cache)

@@ -7,6 +7,7 @@ pydantic-settings, and a port that drifts only shows as a container that never t
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -184,10 +185,15 @@ def test_every_variable_set_is_a_setting(name: str) -> None:
 
 @SERVICES
 def test_listens_on_all_interfaces_and_reaches_the_compose_redis(name: str) -> None:
-    env = environment(name)
-    assert env["HOST"] == "0.0.0.0"
-    redis_url = urlsplit(env["REDIS_URL"])
+    raw = environment(name)
+    assert raw["HOST"] == "0.0.0.0"
+    # Its own Redis user; the password from the environment, required (as interpolated).
+    password = f"{name.upper()}_REDIS_PASSWORD"
+    assert f"${{{password}:?set it in .env, see .env.example}}" in raw["REDIS_URL"]
+    merged = json.loads(compose_config([COMPOSE_FILE], "--format", "json"))
+    redis_url = urlsplit(merged["services"][name]["environment"]["REDIS_URL"])
     assert (redis_url.scheme, redis_url.hostname, redis_url.port) == ("redis", "redis", 6379)
+    assert (redis_url.username, redis_url.password) == (name, PASSWORDS[password])
     assert "redis" in services()
 
 
@@ -244,13 +250,26 @@ def test_redis_is_pinned_durable_private_and_checked() -> None:
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
     assert "--appendfsync everysec" in command
-    (volume,) = redis["volumes"]
-    source, target = volume.split(":")
+    data, _acl = redis["volumes"]
+    source, target = data.split(":")
     assert target == "/data"
     assert source in load(COMPOSE_FILE)["volumes"], "a named volume, kept across `down`"
-    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
-    assert "ports" not in redis, "Redis has no password here: never on the host's interfaces"
+    assert "redis-cli --user admin" in " ".join(redis["healthcheck"]["test"])
+    assert "ports" not in redis, "only the services reach Redis: never on the host's interfaces"
     assert "network_mode" not in redis
+    assert redis["user"] == "redis"
+
+
+def test_redis_loads_the_repository_acl_with_passwords_from_the_environment() -> None:
+    redis = services()["redis"]
+    assert "./redis-acl:/etc/redis-acl:ro" in redis["volumes"]
+    command = " ".join(redis["command"])
+    assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in command
+    assert "--aclfile /tmp/users.acl" in command
+    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS"):
+        assert redis["environment"][f"{user}_REDIS_PASSWORD"].startswith(
+            f"${{{user}_REDIS_PASSWORD:?"
+        )
 
 
 # ---- the Dockerfiles' pins and shape ----
@@ -302,7 +321,16 @@ def venv_tool(name: str) -> str:
     return tool
 
 
-def run(*argv: str | Path, stdin: str | None = None) -> str:
+# Compose refuses to interpolate without the Redis passwords: check the files with stand-ins.
+PASSWORDS = {
+    f"{user}_REDIS_PASSWORD": f"checkonly{user.lower()}0000"
+    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS")
+}
+
+
+def run(
+    *argv: str | Path, stdin: str | None = None, env: dict[str, str] | None = None, expect: int = 0
+) -> str:
     result = subprocess.run(
         [str(arg) for arg in argv],
         cwd=ROOT,
@@ -311,9 +339,12 @@ def run(*argv: str | Path, stdin: str | None = None) -> str:
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **PASSWORDS} if env is None else env,
     )
-    assert result.returncode == 0, f"{argv[0]} failed:\n{result.stdout}{result.stderr}"
-    return result.stdout
+    assert result.returncode == expect, (
+        f"{argv[0]} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+    )
+    return result.stdout + result.stderr
 
 
 FILES = pytest.mark.parametrize(
@@ -322,8 +353,16 @@ FILES = pytest.mark.parametrize(
 
 
 def compose_config(files: list[Path], *args: str) -> str:
+    # --env-file /dev/null: a developer's own .env must not change what is checked.
     flags = [flag for path in files for flag in ("-f", str(path))]
-    return run(compose_binary(), *flags, "config", *args)
+    return run(compose_binary(), *flags, "--env-file", os.devnull, "config", *args)
+
+
+def test_compose_refuses_to_start_without_the_redis_passwords() -> None:
+    without = {k: v for k, v in os.environ.items() if not k.endswith("_REDIS_PASSWORD")}
+    argv = (compose_binary(), "-f", COMPOSE_FILE, "--env-file", os.devnull, "config", "-q")
+    output = run(*argv, env=without, expect=1)
+    assert "_REDIS_PASSWORD is missing a value: set it in .env, see .env.example" in output
 
 
 @FILES

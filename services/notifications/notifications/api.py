@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from contracts.payments import Id
-from eventkit.web import problem_responses
+from eventkit.web import absent_or, problem_responses
 from fastapi import APIRouter, Depends, Query, Request
 
 from notifications.domain import Notification
@@ -23,11 +23,11 @@ StoreDep = Annotated[NotificationStore, Depends(get_store)]
 router = APIRouter(tags=["notifications"])
 
 
-@router.get("/notifications", responses=problem_responses(422))
+@router.get("/notifications", responses=problem_responses(422, 503))
 async def list_notifications(
     store: StoreDep,
-    customer_id: Annotated[Id | None, Query()] = None,
-    payment_id: Annotated[Id | None, Query()] = None,
+    customer_id: Annotated[Id | None, Query(), absent_or(Id)] = None,
+    payment_id: Annotated[Id | None, Query(), absent_or(Id)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
 ) -> list[Notification]:
     """Notifications, newest first, optionally for one customer and/or one payment."""

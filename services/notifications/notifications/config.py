@@ -11,3 +11,5 @@ class Settings(ConsumerSettings):
     payments_url: str = Field("http://127.0.0.1:8001", description="where to call payments back")
     # The call back must fail fast when payments hangs: the event then waits and is retried.
     callback_timeout_s: float = Field(2.0, gt=0, le=30)
+    # How many call backs may be in flight at once (one payment's events share one).
+    callback_concurrency: int = Field(16, ge=1, le=256)

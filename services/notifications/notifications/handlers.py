@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentNotice
-from eventkit import Event, Handler, parse_data
+from eventkit import Event, Handler, RetryLater, parse_data
 
 from notifications.adapters import PaymentsClient
-from notifications.domain import compose
+from notifications.domain import Notification, compose
 from notifications.store import NotificationStore
 
 
-def build_handlers(payments: PaymentsClient, store: NotificationStore) -> dict[str, Handler]:
-    async def notify(event: Event) -> None:
-        """The event says only which payment changed: ask payments for the rest."""
-        notice = parse_data(PaymentNotice, event)
-        if await store.exists(event.id):
-            return  # a redelivery of an event already notified: no second call back
-        payment = await payments.get_payment(notice.payment_id)
-        await store.record(compose(event.id, event.type, event.time, payment))
+def build_handlers(
+    payments: PaymentsClient, store: NotificationStore, concurrency: int = 16
+) -> dict[str, Handler]:
+    limit = asyncio.Semaphore(concurrency)  # call backs in flight at once, across runs
+
+    async def notify(events: Sequence[Event]) -> None:
+        """Each event says only which payment changed: ask payments for the rest.
+
+        Events already notified (a redelivery) are skipped without a call back. The call backs
+        run side by side, one per payment (it returns the payment as it is now, whichever of
+        its events asked). What succeeded is recorded in one round trip, even when another
+        call back failed: the run is then retried, and the recorded ones are skipped.
+        """
+        notices = [(event, parse_data(PaymentNotice, event)) for event in events]
+        done = await store.recorded([event.id for event in events])
+        by_payment: dict[str, list[Event]] = {}
+        for event, notice in notices:
+            if event.id not in done:
+                by_payment.setdefault(notice.payment_id, []).append(event)
+
+        async def call_back(payment_id: str, its_events: list[Event]) -> list[Notification]:
+            async with limit:
+                payment = await payments.get_payment(payment_id)
+            return [compose(e.id, e.type, e.time, payment) for e in its_events]
+
+        results = await asyncio.gather(
+            *(call_back(p, evs) for p, evs in by_payment.items()), return_exceptions=True
+        )
+        await store.record([note for r in results if isinstance(r, list) for note in r])
+        failures = [r for r in results if isinstance(r, BaseException)]
+        # A dependency that is down concerns the whole run; anything else, one event.
+        for failure in sorted(failures, key=lambda f: not isinstance(f, RetryLater)):
+            raise failure
 
     return {
         PAYMENT_RECEIVED: notify,

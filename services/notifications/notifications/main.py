@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = NotificationStore(redis)
         try:
             async with http_client(settings.payments_url, settings.callback_timeout_s) as http:
-                handlers = build_handlers(PaymentsClient(http), store)
+                handlers = build_handlers(
+                    PaymentsClient(http), store, settings.callback_concurrency
+                )
                 consumer = settings.consumer(
                     redis, stream=NOTIFICATION_STREAM, group=GROUP, handlers=handlers
                 )

@@ -6,6 +6,8 @@ pattern).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from redis.asyncio import Redis
 
 from notifications.domain import Notification
@@ -26,15 +28,21 @@ def by_payment_key(payment_id: str) -> str:
 
 
 # Exactly one notification per event: the document is written only if absent (SET NX), and the
-# indexes only with it, atomically. A redelivered event changes nothing.
+# indexes only with it, atomically. A redelivered event changes nothing. One call records a
+# whole run. KEYS: the index of all, then per notification its document and its two indexes.
+# ARGV: per notification its JSON, its score (time in ms) and its id. Returns how many were new.
 RECORD = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  return 0
+local new = 0
+for i = 1, #ARGV / 3 do
+  local json, score, id = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  if redis.call('SET', KEYS[3 * i - 1], json, 'NX') then
+    redis.call('ZADD', KEYS[1], score, id)
+    redis.call('ZADD', KEYS[3 * i], score, id)
+    redis.call('ZADD', KEYS[3 * i + 1], score, id)
+    new = new + 1
+  end
 end
-for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3])
-end
-return 1
+return new
 """
 
 
@@ -43,20 +51,31 @@ class NotificationStore:
         self.redis = redis
         self._record = redis.register_script(RECORD)
 
-    async def exists(self, notification_id: str) -> bool:
-        return bool(await self.redis.exists(notification_key(notification_id)))
+    async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
+        """Which of these notifications exist already (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for notification_id in notification_ids:
+                pipe.exists(notification_key(notification_id))
+            found = await pipe.execute()
+        return {i for i, exists in zip(notification_ids, found, strict=True) if exists}
 
-    async def record(self, notification: Notification) -> bool:
-        """Store ``notification`` unless it exists; True if it was new."""
-        keys = [
-            notification_key(notification.notification_id),
-            ALL,
-            by_customer_key(notification.customer_id),
-            by_payment_key(notification.payment_id),
-        ]
-        score = int(notification.time.timestamp() * 1000)
-        args = [notification.model_dump_json(), score, notification.notification_id]
-        return bool(await self._record(keys=keys, args=args))
+    async def record(self, notifications: Sequence[Notification]) -> int:
+        """Store each notification unless it exists; return how many were new."""
+        if not notifications:
+            return 0
+        keys, args = [ALL], []
+        for note in notifications:
+            keys += [
+                notification_key(note.notification_id),
+                by_customer_key(note.customer_id),
+                by_payment_key(note.payment_id),
+            ]
+            args += [
+                note.model_dump_json(),
+                int(note.time.timestamp() * 1000),
+                note.notification_id,
+            ]
+        return int(await self._record(keys=keys, args=args))
 
     async def latest(
         self, *, customer_id: str | None, payment_id: str | None, limit: int

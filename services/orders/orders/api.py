@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
-from eventkit.web import problem_responses
+from eventkit.web import JsonInteger, problem_responses
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
 
@@ -35,14 +35,14 @@ class NewOrder(BaseModel):
     )
 
     customer_id: Id
-    total: Amount
+    total: Annotated[Amount, JsonInteger]
     currency: Currency = "USD"
 
 
 router = APIRouter(tags=["orders"])
 
 
-@router.post("/orders", status_code=201, responses=problem_responses(413, 422))
+@router.post("/orders", status_code=201, responses=problem_responses(400, 413, 422, 503))
 async def place_order(body: NewOrder, orders: OrdersDep) -> Order:
     """Place an order; it waits for payments to arrive on the state stream."""
     placed = PlacedOrder(str(uuid4()), body.customer_id, body.total, body.currency)
@@ -52,7 +52,7 @@ async def place_order(body: NewOrder, orders: OrdersDep) -> Order:
     return settle(*found)
 
 
-@router.get("/orders/{order_id}", responses=problem_responses(404, 422))
+@router.get("/orders/{order_id}", responses=problem_responses(404, 422, 503))
 async def get_order(order_id: UUID, orders: OrdersDep) -> Order:
     """The order, settled against the cached copies of its payments."""
     found = await orders.get(str(order_id))
@@ -61,7 +61,7 @@ async def get_order(order_id: UUID, orders: OrdersDep) -> Order:
     return settle(*found)
 
 
-@router.get("/cache/payments/{payment_id}", responses=problem_responses(404, 422))
+@router.get("/cache/payments/{payment_id}", responses=problem_responses(404, 422, 503))
 async def get_cached_payment(payment_id: Id, cache: CacheDep) -> PaymentSnapshot:
     """Orders' local copy of a payment, as the last state event carried it."""
     payment = await cache.get(payment_id)

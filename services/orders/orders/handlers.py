@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
 from eventkit import Event, Handler, parse_data
 
@@ -9,11 +11,14 @@ from orders.store import PaymentCache
 
 
 def build_handlers(cache: PaymentCache) -> dict[str, Handler]:
-    async def keep_copy(event: Event) -> None:
-        """The event carries the payment's whole state: keep it, no call to payments."""
-        await cache.apply(parse_data(PaymentSnapshot, event))
+    async def keep_copies(events: Sequence[Event]) -> None:
+        """Each event carries its payment's whole state: keep it, no call to payments.
+
+        All copies of a run in one round trip; each only if newer than the one cached.
+        """
+        await cache.apply([parse_data(PaymentSnapshot, event) for event in events])
 
     return {
-        PAYMENT_RECEIVED: keep_copy,
-        PAYMENT_REFUNDED: keep_copy,
+        PAYMENT_RECEIVED: keep_copies,
+        PAYMENT_REFUNDED: keep_copies,
     }

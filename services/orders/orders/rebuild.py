@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from contracts.payments import STATE_STREAM
-from eventkit import START, InvalidEvent, handler_for, read_stream
+from eventkit import replay
 
 from orders.handlers import build_handlers
 from orders.store import PaymentCache
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,15 +27,6 @@ async def rebuild(cache: PaymentCache) -> Rebuilt:
     may see a partial cache and the live consumer keeps applying (the version check keeps the
     newest copy). Production alternative: rebuild under a new key prefix, then switch readers.
     """
-    handlers = build_handlers(cache)
     dropped = await cache.drop()
-    replayed = skipped = 0
-    async for entry in read_stream(cache.redis, STATE_STREAM, START):
-        try:
-            event = entry.event()
-            await handler_for(handlers, event)(event)
-            replayed += 1
-        except InvalidEvent as exc:
-            skipped += 1
-            log.warning("skipped %s: %s", entry.id, exc)
-    return Rebuilt(dropped, replayed, skipped, len(await cache.copies()))
+    replayed = await replay(cache.redis, STATE_STREAM, build_handlers(cache))
+    return Rebuilt(dropped, replayed.replayed, replayed.skipped, len(await cache.copies()))

@@ -7,6 +7,7 @@ Cluster and its access rule is one pattern (``~{orders}:*``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from contracts.payments import PaymentSnapshot
 from redis.asyncio import Redis
@@ -33,16 +34,24 @@ def payments_of_key(order_id: str) -> str:
 
 
 # Idempotent and ordered per payment: a copy is replaced only by a newer version, so a
-# redelivered event, or an older one arriving after a newer one, changes nothing.
+# redelivered event, or an older one arriving after a newer one, changes nothing. One call
+# applies a whole run of events, in order: one round trip, however long the run.
+# KEYS: the set of cached ids, then per payment its copy and its order's hash.
+# ARGV: per payment its id, its version and its JSON. Returns how many copies changed.
 APPLY = """
-local cached = redis.call('GET', KEYS[1])
-if cached and cjson.decode(cached)['version'] >= tonumber(ARGV[2]) then
-  return 0
+local changed = 0
+for i = 1, #ARGV / 3 do
+  local copy, payments_of = KEYS[2 * i], KEYS[2 * i + 1]
+  local id, version, json = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), ARGV[3 * i]
+  local cached = redis.call('GET', copy)
+  if not cached or cjson.decode(cached)['version'] < version then
+    redis.call('SET', copy, json)
+    redis.call('HSET', payments_of, id, json)
+    redis.call('SADD', KEYS[1], id)
+    changed = changed + 1
+  end
 end
-redis.call('SET', KEYS[1], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[1])
-return 1
+return changed
 """
 
 
@@ -53,11 +62,15 @@ class PaymentCache:
         self.redis = redis
         self._apply = redis.register_script(APPLY)
 
-    async def apply(self, payment: PaymentSnapshot) -> bool:
-        """Keep ``payment`` unless a newer version is cached; True if it changed the cache."""
-        keys = [payment_key(payment.payment_id), payments_of_key(payment.order_id), CACHED]
-        args = [payment.payment_id, payment.version, payment.model_dump_json()]
-        return bool(await self._apply(keys=keys, args=args))
+    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+        """Keep each copy unless a newer version is cached, in order; return how many changed."""
+        if not payments:
+            return 0
+        keys, args = [CACHED], []
+        for payment in payments:
+            keys += [payment_key(payment.payment_id), payments_of_key(payment.order_id)]
+            args += [payment.payment_id, payment.version, payment.model_dump_json()]
+        return int(await self._apply(keys=keys, args=args))
 
     async def get(self, payment_id: str) -> PaymentSnapshot | None:
         raw = await self.redis.get(payment_key(payment_id))

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
-from eventkit.web import problem_responses
+from eventkit.web import JsonInteger, absent_or, problem_responses
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from payments.domain import RefundExceedsBalance
 from payments.service import (
@@ -26,9 +26,23 @@ def get_payments(request: Request) -> Payments:
 
 
 PaymentsDep = Annotated[Payments, Depends(get_payments)]
+# Visible ASCII only: no spaces, controls or bytes that are not ASCII.
+KeyText = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7E]+$")]
 IdempotencyKey = Annotated[
-    str | None, Header(min_length=1, max_length=128, description="Retries return the original.")
+    KeyText | None,
+    Header(
+        description="1-128 visible ASCII characters. A retry with the same key and body gets "
+        "the original response; the same key with another body gets 422.",
+    ),
+    absent_or(KeyText),
 ]
+# A retried request answered from what the first one made.
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "present (true) when the response replays an earlier request's",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 
 
 class NewPayment(BaseModel):
@@ -48,7 +62,7 @@ class NewPayment(BaseModel):
 
     order_id: Id
     customer_id: Id
-    amount: Amount
+    amount: Annotated[Amount, JsonInteger]
     currency: Currency = "USD"
 
 
@@ -58,7 +72,7 @@ class NewRefund(BaseModel):
         json_schema_extra={"examples": [{"amount": 500, "reason": "damaged in transit"}]},
     )
 
-    amount: Amount
+    amount: Annotated[Amount, JsonInteger]
     reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
@@ -74,7 +88,11 @@ class HistoryEntry(BaseModel):
 router = APIRouter(prefix="/payments", tags=["payments"])
 
 
-@router.post("", status_code=201, responses=problem_responses(413, 422))
+@router.post(
+    "",
+    status_code=201,
+    responses={201: {"headers": REPLAYED}, **problem_responses(400, 413, 422, 503)},
+)
 async def create_payment(
     body: NewPayment,
     payments: PaymentsDep,
@@ -93,7 +111,7 @@ async def create_payment(
     return snapshot_of(payment)
 
 
-@router.get("/{payment_id}", responses=problem_responses(404, 422))
+@router.get("/{payment_id}", responses=problem_responses(404, 422, 503))
 async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapshot:
     """The payment's current state, rebuilt by folding its events."""
     try:
@@ -102,7 +120,7 @@ async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapsho
         raise HTTPException(404, f"payment {payment_id} not found") from exc
 
 
-@router.get("/{payment_id}/events", responses=problem_responses(404, 422))
+@router.get("/{payment_id}/events", responses=problem_responses(404, 422, 503))
 async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[HistoryEntry]:
     """The payment's stored events, oldest first, each with its version."""
     try:
@@ -123,7 +141,9 @@ async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[Hi
 
 
 @router.post(
-    "/{payment_id}/refunds", status_code=201, responses=problem_responses(404, 409, 413, 422, 503)
+    "/{payment_id}/refunds",
+    status_code=201,
+    responses={201: {"headers": REPLAYED}, **problem_responses(400, 404, 409, 413, 422, 503)},
 )
 async def refund_payment(
     payment_id: UUID,

@@ -1,0 +1,247 @@
+"""Summaries (median, min-max), ratios against the baselines, targets, the table and the JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tests.helpers.processes import ROOT
+
+PACKAGES = ("fastapi", "uvicorn", "starlette", "pydantic", "redis", "httpx", "faststream")
+
+
+@dataclass(frozen=True)
+class Ratio:
+    key: str
+    numerator: str
+    denominator: str
+    target: float | None  # the ratio should be at least this (None: no target, for reading)
+
+
+RATIOS = (
+    Ratio("post_ratio", "post_payments_rps", "baseline_post_rps", 0.6),
+    Ratio("orders_ratio", "orders_projection_eps", "baseline_raw_eps", 0.3),
+    Ratio("peer_speedup", "orders_projection_eps", "peer_consumer_eps", 10.0),
+    Ratio("notifications_ratio", "notifications_eps", "baseline_http_cps", 1.0),
+    Ratio("rebuild_ratio", "rebuild_eps", "baseline_raw_eps", 0.5),
+    # Latencies over their baselines: lower is better, no target (e2e_p99_ms has an absolute
+    # one). An end-to-end latency can be negative (see bench/e2e.py), and a ratio of negative
+    # numbers means nothing: those get the difference in ms only.
+    Ratio("post_p50_ratio", "post_payments_p50_ms", "baseline_post_p50_ms", None),
+    Ratio("post_p99_ratio", "post_payments_p99_ms", "baseline_post_p99_ms", None),
+    Ratio("e2e_p50_over_floor", "e2e_p50_ms", "baseline_e2e_p50_ms", None),
+    Ratio("e2e_p99_over_floor", "e2e_p99_ms", "baseline_e2e_p99_ms", None),
+)
+# Absolute targets: the figure's median must be at most this.
+AT_MOST = {"e2e_p99_ms": 10.0}
+
+UNITS = {
+    "post_payments_rps": "req/s",
+    "baseline_post_rps": "req/s",
+    "orders_projection_eps": "events/s",
+    "baseline_raw_eps": "entries/s",
+    "peer_consumer_eps": "events/s",
+    "notifications_eps": "events/s",
+    "baseline_http_cps": "calls/s",
+    "rebuild_eps": "events/s",
+}
+
+# (label, system figure, baseline figure, ratio key, what the baseline is)
+ROWS = (
+    ("POST /payments, c=32 (req/s)", "post_payments_rps", "baseline_post_rps", "post_ratio"),
+    ("  latency p50 (ms)", "post_payments_p50_ms", "baseline_post_p50_ms", "post_p50_ratio"),
+    ("  latency p99 (ms)", "post_payments_p99_ms", "baseline_post_p99_ms", "post_p99_ratio"),
+    ("orders drains backlog (ev/s)", "orders_projection_eps", "baseline_raw_eps", "orders_ratio"),
+    ("orders vs FastStream peer (ev/s)", "orders_projection_eps", "peer_consumer_eps",
+     "peer_speedup"),
+    ("notifications + call back (ev/s)", "notifications_eps", "baseline_http_cps",
+     "notifications_ratio"),
+    ("end-to-end 201→paid p50 (ms)", "e2e_p50_ms", "baseline_e2e_p50_ms", "e2e_p50_over_floor"),
+    ("end-to-end 201→paid p99 (ms)", "e2e_p99_ms", "baseline_e2e_p99_ms", "e2e_p99_over_floor"),
+    ("rebuild the cache (ev/s)", "rebuild_eps", "baseline_raw_eps", "rebuild_ratio"),
+)  # fmt: skip
+
+BASELINES = (
+    ("baseline_post_rps", "FastAPI app, same route/model/middleware, snapshot in memory, no I/O"),
+    ("baseline_raw_eps", "bare redis-py XREADGROUP COUNT 100 + one XACK per batch, no handler"),
+    ("peer_consumer_eps", "FastStream StreamSub subscriber, same PaymentCache.apply per message"),
+    ("baseline_http_cps", "sequential GET /payments/{id}, one shared httpx.AsyncClient"),
+    ("baseline_e2e_p50_ms", "bare consumer process: XREADGROUP BLOCK + SET + XACK, same path"),
+)
+
+
+def summarize(values: list[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": [round(v, 4) for v in values],
+    }
+
+
+def build_results(
+    samples: dict[str, list[float]],
+    details: dict[str, Any],
+    checks: list[dict[str, Any]],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    results: dict[str, Any] = dict(meta)
+    for key, values in samples.items():
+        if values:
+            results[key] = {**summarize(values), "unit": UNITS.get(key, "ms")}
+    targets: dict[str, Any] = {}
+    for ratio in RATIOS:
+        num, den = samples.get(ratio.numerator), samples.get(ratio.denominator)
+        if not num or not den:
+            continue
+        top, bottom = statistics.median(num), statistics.median(den)
+        value = top / bottom if top > 0 and bottom > 0 else None
+        entry: dict[str, Any] = {
+            "value": None if value is None else round(value, 4),
+            "of": f"median {ratio.numerator} / median {ratio.denominator}",
+            "per_rep": [
+                round(a / b, 4) if a > 0 and b > 0 else None for a, b in zip(num, den, strict=False)
+            ],
+        }
+        if ratio.numerator.endswith("_ms"):
+            entry["difference_ms"] = round(top - bottom, 4)
+        if ratio.target is not None and value is not None:
+            entry["target"] = f">= {ratio.target:g}"
+            entry["met"] = value >= ratio.target
+            targets[ratio.key] = {"target": entry["target"], "value": entry["value"]}
+            targets[ratio.key]["met"] = entry["met"]
+        results[ratio.key] = entry
+    for key, limit in AT_MOST.items():
+        if key in results:
+            value = results[key]["median"]
+            targets[key] = {"target": f"<= {limit:g}", "value": round(value, 4)}
+            targets[key]["met"] = value <= limit
+    results["targets"] = targets
+    results["details"] = details
+    results["checks"] = checks
+    return results
+
+
+def _fmt(value: float, key: str) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if key.endswith("_ms"):
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def _cell(results: dict[str, Any], key: str) -> str:
+    figure = results.get(key)
+    if figure is None:
+        return "-"
+    median = _fmt(figure["median"], key)
+    if len(figure["runs"]) == 1:
+        return median
+    return f"{median} [{_fmt(figure['min'], key)}-{_fmt(figure['max'], key)}]"
+
+
+def _ratio_text(ratio: dict[str, Any] | None) -> str:
+    if not ratio:
+        return ""
+    value, difference = ratio["value"], ratio.get("difference_ms")
+    if difference is None:
+        return f"{value:.2f}"
+    if value is None:
+        return f"{difference:+.2f} ms"
+    return f"x{value:.1f} ({difference:+.2f} ms)"
+
+
+def table(results: dict[str, Any]) -> str:
+    header = ("figure", "system: median [min-max]", "baseline: median [min-max]", "ratio",
+              "target", "met")  # fmt: skip
+    lines = []
+    for label, system, baseline, ratio_key in ROWS:
+        if system not in results:
+            continue
+        ratio = results.get(ratio_key) if ratio_key else None
+        target, met = "", ""
+        if ratio_key and ratio_key in results["targets"]:
+            t = results["targets"][ratio_key]
+            target, met = t["target"].replace(">=", "≥"), "yes" if t["met"] else "NO"
+        elif system in AT_MOST and system in results["targets"]:
+            t = results["targets"][system]
+            target = f"≤ {AT_MOST[system]:g} ms"
+            met = "yes" if t["met"] else "NO"
+        ratio_text = _ratio_text(ratio)
+        lines.append(
+            (label, _cell(results, system), _cell(results, baseline), ratio_text, target, met)
+        )
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    out = []
+    for i, row in enumerate([header, *lines]):
+        out.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    out.append("")
+    out.append("baselines (same run, same workload):")
+    for key, text in BASELINES:
+        if key in results:
+            out.append(f"  {key:<20} {text}")
+    out.append(
+        "ratio = system ÷ baseline (peer_speedup: orders ÷ FastStream); for latencies xN and the "
+        "difference (a negative end-to-end latency: the copy was there before the 201 arrived)"
+    )
+    return "\n".join(out)
+
+
+def _run(*argv: str) -> str:
+    try:
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_facts(redis_info: dict[str, Any], wrk: str) -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "redis": redis_info.get("redis_version"),
+        "wrk": wrk,
+        "packages": packages,
+    }
+
+
+def git_facts() -> dict[str, Any]:
+    commit = _run("git", "rev-parse", "HEAD")
+    status = _run("git", "status", "--porcelain")
+    return {
+        "commit": commit,
+        "short": commit[:7],
+        # Uncommitted changes in the working tree: the figures are of the tree, not the commit.
+        "dirty": bool(status) and status != "unknown",
+    }
+
+
+def write_json(path: Path, results: dict[str, Any]) -> None:
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -1,0 +1,61 @@
+"""Where `make run` keeps its local Redis and its passwords; `make demo` finds them here too.
+
+Settings come from the environment, then from a .env file in the repository root. Without
+REDIS_URL, `make run` starts its own redis-server on RUN_REDIS_PORT (default 6380) with the
+project's ACL file and one user per service; passwords missing from the environment are
+generated once and kept in .run/secrets.env (git-ignored, mode 600).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / ".run"
+SECRETS = RUN / "secrets.env"
+USERS = ("admin", "payments", "orders", "notifications")
+
+
+def load_settings() -> None:
+    """The environment wins over .env, as in Docker Compose."""
+    for key, value in dotenv_values(ROOT / ".env").items():
+        if value is not None:
+            os.environ.setdefault(key, value)
+
+
+def passwords() -> dict[str, str]:
+    """Each user's password: from the environment or .run/secrets.env, else a new one."""
+    kept = {k: v for k, v in dotenv_values(SECRETS).items() if v} if SECRETS.exists() else {}
+    found = {}
+    for user in USERS:
+        name = f"{user.upper()}_REDIS_PASSWORD"
+        found[name] = os.environ.get(name) or kept.get(name) or secrets.token_hex(16)
+    if found != {k: kept.get(k) for k in found}:
+        RUN.mkdir(exist_ok=True)
+        SECRETS.touch(mode=0o600)
+        SECRETS.write_text("".join(f"{k}={v}\n" for k, v in found.items()))
+    return found
+
+
+def port() -> int:
+    return int(os.environ.get("RUN_REDIS_PORT", "6380"))
+
+
+def redis_url(user: str) -> str:
+    """The URL ``user`` uses for the local Redis, or REDIS_URL when one is given."""
+    if "REDIS_URL" in os.environ:
+        return os.environ["REDIS_URL"]
+    password = passwords()[f"{user.upper()}_REDIS_PASSWORD"]
+    return f"redis://{user}:{password}@127.0.0.1:{port()}/0"
+
+
+def render_acl(out: Path) -> None:
+    """redis-acl/users.acl with the passwords in, written to ``out`` (mode 600)."""
+    acl = ROOT / "redis-acl"
+    render = ["sh", str(acl / "render-acl.sh"), str(acl / "users.acl"), str(out)]
+    subprocess.run(render, env={**os.environ, **passwords()}, check=True)

@@ -1,0 +1,187 @@
+"""The Redis ACL (redis-acl/users.acl): each service may run exactly what it needs, on its own keys.
+
+The matrix asks Redis itself (ACL DRYRUN) for every user and every command the system runs, with
+the keys it runs them on, plus the admin commands nobody but admin may run. The live tests
+show what a service gets through redis-py when it oversteps: NoPermissionError.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from eventkit import Event
+
+from tests.helpers import RedisServer
+
+SERVICES = ("payments", "orders", "notifications")
+PAY, ORD, NOTE = "payments", "orders", "notifications"
+SHA = "0" * 40  # any sha: DRYRUN checks the permission, not whether the script exists
+EVERYONE = set(SERVICES)
+NOBODY: set[str] = set()
+
+# (command as the system sends it, the services that may run it). Admin may run everything.
+MATRIX: list[tuple[str, set[str]]] = [
+    ("PING", EVERYONE),
+    ("CLIENT SETNAME svc", EVERYONE),
+    # payments: the event store and its public streams (the append + publish script).
+    (f"EVALSHA {SHA} 1 {{payments}}:payment-1", {PAY}),
+    ("SCRIPT LOAD return", EVERYONE),
+    ("XLEN {payments}:payment-1", {PAY}),
+    ("TYPE {payments}:state", {PAY}),
+    ("XADD {payments}:payment-1 * type PaymentReceived", {PAY}),
+    ("XADD {payments}:state * type PaymentReceived", {PAY}),
+    ("XADD {payments}:notifications * type PaymentReceived", {PAY}),
+    ("XRANGE {payments}:payment-1 - +", {PAY}),
+    ("XRANGE {payments}:state - +", {PAY, ORD}),
+    ("XRANGE {payments}:notifications - +", {PAY, NOTE}),
+    ("XREAD COUNT 10 STREAMS {payments}:state 0", {ORD}),
+    # consumer groups on payments' streams: each service on its own stream only
+    ("XGROUP CREATE {payments}:state orders 0 MKSTREAM", {ORD}),
+    ("XREADGROUP GROUP orders c COUNT 10 STREAMS {payments}:state >", {ORD}),
+    ("XACK {payments}:state orders 1-1", {ORD}),
+    ("XAUTOCLAIM {payments}:state orders c 1000 0-0 COUNT 10", {ORD}),
+    ("XCLAIM {payments}:state orders c 0 1-1 JUSTID", {ORD}),
+    ("XPENDING {payments}:state orders - + 1", {ORD}),
+    ("XINFO GROUPS {payments}:state", {ORD}),
+    ("XGROUP CREATE {payments}:notifications notifications 0 MKSTREAM", {NOTE}),
+    ("XREADGROUP GROUP notifications c COUNT 10 STREAMS {payments}:notifications >", {NOTE}),
+    ("XACK {payments}:notifications notifications 1-1", {NOTE}),
+    ("XAUTOCLAIM {payments}:notifications notifications c 1000 0-0", {NOTE}),
+    ("XCLAIM {payments}:notifications notifications c 0 1-1 JUSTID", {NOTE}),
+    ("XPENDING {payments}:notifications notifications - + 1", {NOTE}),
+    ("XINFO GROUPS {payments}:notifications", {NOTE}),
+    # orders' own keys
+    (f"EVALSHA {SHA} 3 {{orders}}:payment:1 {{orders}}:payments-of:o {{orders}}:cached", {ORD}),
+    ("GET {orders}:order:o", {ORD}),
+    ("SET {orders}:order:o x NX", {ORD}),
+    ("MGET {orders}:payment:1", {ORD}),
+    ("HVALS {orders}:payments-of:o", {ORD}),
+    ("SMEMBERS {orders}:cached-payments", {ORD}),
+    ("SREM {orders}:cached-payments 1", {ORD}),
+    ("DEL {orders}:payment:1 {orders}:payments-of:o", {ORD}),
+    ("XADD {orders}:dead-letters * original_id 1-1", {ORD}),
+    ("XRANGE {orders}:dead-letters - +", {ORD}),
+    ("XDEL {orders}:dead-letters 1-1", {ORD}),
+    ("XLEN {orders}:dead-letters", {ORD}),
+    # notifications' own keys
+    (f"EVALSHA {SHA} 2 {{notifications}}:notification:1 {{notifications}}:all", {NOTE}),
+    ("EXISTS {notifications}:notification:1", {NOTE}),
+    ("ZREVRANGE {notifications}:all 0 9", {NOTE}),
+    ("MGET {notifications}:notification:1", {NOTE}),
+    ("XADD {notifications}:dead-letters * original_id 1-1", {NOTE}),
+    ("XDEL {notifications}:dead-letters 1-1", {NOTE}),
+    ("XLEN {notifications}:dead-letters", {NOTE}),
+    # nobody's business but admin's: trimming or deleting events, reading others' keys, admin
+    ("XDEL {payments}:state 1-1", NOBODY),
+    ("XTRIM {payments}:state MAXLEN 0", NOBODY),
+    ("DEL {payments}:payment-1", NOBODY),
+    ("GET {payments}:payment-1", NOBODY),
+    ("CONFIG GET maxmemory", NOBODY),
+    ("CONFIG SET maxmemory 1", NOBODY),
+    ("FLUSHALL", NOBODY),
+    ("KEYS *", NOBODY),
+    ("SCAN 0", NOBODY),
+    ("DEBUG SLEEP 0", NOBODY),
+    ("SHUTDOWN", NOBODY),
+    ("ACL LIST", NOBODY),
+    ("MONITOR", NOBODY),
+    ("SUBSCRIBE anything", NOBODY),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    redis_server = RedisServer(tmp_path_factory.mktemp("acl"), acl=True).start()
+    yield redis_server
+    redis_server.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(server: RedisServer) -> Iterator[redis.Redis]:
+    client = server.client(decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize(("command", "allowed"), MATRIX, ids=[c for c, _ in MATRIX])
+@pytest.mark.parametrize("user", [*SERVICES, "admin"])
+def test_acl_matrix(admin: redis.Redis, user: str, command: str, allowed: set[str]) -> None:
+    answer = admin.execute_command("ACL", "DRYRUN", user, *command.split())
+    expected = user == "admin" or user in allowed
+    assert (answer == "OK") == expected, f"{user}: {command!r} → {answer}"
+
+
+def test_nobody_gets_in_without_a_user_and_its_password(server: RedisServer) -> None:
+    anonymous = redis.Redis(port=server.port)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.ping()
+    for user in ("default", "orders"):
+        wrong = redis.Redis(port=server.port, username=user, password="not-the-password")
+        with pytest.raises(redis.AuthenticationError):
+            wrong.ping()
+
+
+def test_script_writes_survive_a_restart_from_the_append_only_file(tmp_path: Path) -> None:
+    # Redis 7.0 replays a script's writes (logged as MULTI/EXEC) as the default user: with a
+    # default user that is "off", a restart silently drops them (redis/redis#14541).
+    server = RedisServer(tmp_path, acl=True, appendonly=True).start()
+    try:
+        payments = connect_as(server, "payments")
+        # Two writes, as the event store's append + publish makes: logged as MULTI/EXEC.
+        append = payments.register_script(
+            "redis.call('XADD', KEYS[1], '*', 'n', '1') redis.call('XADD', KEYS[2], '*', 'n', '1')"
+        )
+        append(keys=["{payments}:payment-aof", "{payments}:state"])
+        server.kill()
+        server.start()
+        assert server.client().xlen("{payments}:payment-aof") == 1
+        assert server.client().xlen("{payments}:state") == 1
+    finally:
+        server.stop()
+
+
+def connect_as(server: RedisServer, user: str) -> redis.Redis:
+    return redis.Redis.from_url(server.url_for(user))
+
+
+def test_a_consumer_cannot_publish_into_payments_streams(server: RedisServer) -> None:
+    forged = Event(
+        source="payments",
+        type="PaymentReceived",
+        subject="p-forged",
+        data={"payment_id": "p-forged"},
+    )
+    for user, stream in (
+        ("orders", "{payments}:state"),
+        ("notifications", "{payments}:notifications"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            connect_as(server, user).xadd(stream, forged.to_fields())
+    assert server.client().xlen("{payments}:state") == 0
+
+
+def test_services_cannot_read_each_others_keys_or_run_admin_commands(server: RedisServer) -> None:
+    admin = server.client()
+    admin.set("{orders}:order:o-1", "{}")
+    notifications, payments = connect_as(server, "notifications"), connect_as(server, "payments")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        notifications.get("{orders}:order:o-1")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        connect_as(server, "orders").xrange("{payments}:payment-1")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        payments.config_get("maxmemory")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        payments.flushall()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        payments.xtrim("{payments}:state", maxlen=0)
+
+
+def test_the_acl_file_loads_and_renders_no_secret_into_git(tmp_path: Path) -> None:
+    template = (Path(__file__).parents[2] / "redis-acl" / "users.acl").read_text()
+    assert ">${ADMIN_REDIS_PASSWORD}" in template  # placeholders only
+    server = RedisServer(tmp_path, acl=True)
+    rendered = (tmp_path / "users.acl").read_text()
+    assert "${" not in rendered
+    assert server.passwords["orders"] in rendered
+    assert (tmp_path / "users.acl").stat().st_mode & 0o077 == 0  # owner-only

@@ -1,0 +1,183 @@
+"""Hostile events: arbitrary field maps and bytes go through each consumer's real decode-and-
+handle path. The loop never crashes; every entry is either handled or dead-lettered with the
+reason; nothing stays pending.
+
+Each consumer runs for the whole test in a thread of its own (with its own event loop), with
+the service's real handlers and stores, on a stream of its own; Hypothesis writes entries into
+that stream, one per example, and waits for the consumer to be done with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from eventkit import Consumer, Event, Handler, connect, list_dead_letters
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from notifications.adapters import PaymentsClient, http_client
+from notifications.handlers import build_handlers as notification_handlers
+from notifications.store import NotificationStore
+from orders.handlers import build_handlers as order_handlers
+from orders.store import PaymentCache
+
+from tests.helpers import RedisServer, ServiceProcess, eventually
+
+VALID_DATA = {
+    "payment_id": "p-1",
+    "order_id": "o-1",
+    "customer_id": "c-1",
+    "amount": 100,
+    "currency": "EUR",
+    "refunded_amount": 0,
+    "status": "received",
+    "version": 1,
+}
+VALID = Event(source="payments", type="PaymentReceived", subject="p-1", data=VALID_DATA)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+anything = st.binary(max_size=60) | st.text(max_size=60).map(str.encode)
+
+# Arbitrary maps, and valid events with some fields removed, replaced by junk, or with junk data.
+arbitrary = st.dictionaries(st.binary(min_size=1, max_size=16), anything, min_size=1, max_size=8)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> dict[bytes, bytes]:
+    fields = {k.encode(): v.encode() for k, v in VALID.to_fields().items()}
+    for name in draw(st.lists(st.sampled_from(sorted(fields)), max_size=3, unique=True)):
+        action = draw(st.sampled_from(["drop", "junk", "json"]))
+        if action == "drop":
+            del fields[name]
+        elif action == "junk":
+            fields[name] = draw(anything)
+        else:
+            fields[name] = json.dumps(draw(json_values)).encode()
+    if draw(st.booleans()):
+        data = {
+            **VALID_DATA,
+            **draw(st.dictionaries(st.sampled_from(sorted(VALID_DATA)), json_values)),
+        }
+        fields[b"data"] = json.dumps(data).encode()
+    return fields
+
+
+class BackgroundConsumer:
+    """A real Consumer in its own thread and event loop, for a synchronous Hypothesis test."""
+
+    def __init__(self, url: str, stream: str, build: Callable[[Any], dict[str, Handler]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stream = stream
+        ready = threading.Event()
+
+        async def main() -> None:
+            client = connect(url)
+            self.consumer = Consumer(
+                client,
+                stream=stream,
+                group="fuzz",
+                name="c",
+                handlers=build(client),
+                dead_letters=f"{stream}:dead",
+                block_ms=20,
+                max_deliveries=1,
+                retry_delay_s=0.01,
+            )
+            ready.set()
+            try:
+                await self.consumer.run()
+            finally:
+                await client.aclose()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),))
+        self.thread.start()
+        ready.wait(10)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.consumer.stop)
+        self.thread.join(10)
+
+
+def done_with(client: redis.Redis, stream: str, entry_id: bytes) -> bool:
+    groups = client.xinfo_groups(stream)
+    return bool(groups) and groups[0]["last-delivered-id"] == entry_id and groups[0]["pending"] == 0
+
+
+@pytest.fixture
+def orders_consumer(redis_server: RedisServer, uid: str) -> Iterator[BackgroundConsumer]:
+    background = BackgroundConsumer(
+        redis_server.url,
+        f"{{payments}}:fuzz-orders-{uid}",
+        lambda client: order_handlers(PaymentCache(client)),
+    )
+    yield background
+    background.stop()
+
+
+@pytest.fixture
+def notifications_consumer(
+    redis_server: RedisServer, payments_service: ServiceProcess, uid: str
+) -> Iterator[BackgroundConsumer]:
+    http = http_client(payments_service.url, 2.0)
+
+    def build(client: Any) -> dict[str, Handler]:
+        return notification_handlers(PaymentsClient(http), NotificationStore(client))
+
+    background = BackgroundConsumer(redis_server.url, f"{{payments}}:fuzz-notes-{uid}", build)
+    yield background
+    background.stop()
+    asyncio.run(http.aclose())
+
+
+def check_hostile_entries(background: BackgroundConsumer, url: str) -> Callable[..., None]:
+    client = redis.Redis.from_url(url)
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(fields=arbitrary | mutated())
+    def feed(fields: dict[bytes, bytes]) -> None:
+        before = background.consumer.stats.handled + background.consumer.stats.dead_lettered
+        entry_id = client.xadd(background.stream, fields)
+        eventually(lambda: done_with(client, background.stream, entry_id), timeout=10)
+        stats = background.consumer.stats
+        assert stats.state == "running", stats
+        assert stats.handled + stats.dead_lettered == before + 1
+        letters = asyncio.run(_letters(url, f"{background.stream}:dead"))
+        mine = [letter for letter in letters if letter.original_id == entry_id.decode()]
+        if mine:  # dead-lettered: with the reason, and the entry exactly as it was written
+            assert mine[0].error
+            assert mine[0].fields == fields
+
+    return feed
+
+
+async def _letters(url: str, stream: str) -> list[Any]:
+    client = connect(url)
+    try:
+        return await list_dead_letters(client, stream, count=10_000)
+    finally:
+        await client.aclose()
+
+
+def test_orders_consumer_survives_hostile_entries(
+    orders_consumer: BackgroundConsumer, redis_server: RedisServer
+) -> None:
+    check_hostile_entries(orders_consumer, redis_server.url)()
+    assert orders_consumer.consumer.stats.lost == 0
+
+
+def test_notifications_consumer_survives_hostile_entries(
+    notifications_consumer: BackgroundConsumer, redis_server: RedisServer
+) -> None:
+    check_hostile_entries(notifications_consumer, redis_server.url)()
+    assert notifications_consumer.consumer.stats.lost == 0
