@@ -1,9 +1,10 @@
 """``python -m tests.helpers.crashing <service>``: the real service, SIGKILLed mid-event.
 
-The service runs unchanged, except that its handlers are wrapped: on the ``CRASH_ON``-th event
-(1-based) the process kills itself with SIGKILL ``before`` or ``after`` the real handler ran
-(``CRASH_AT``). "after" is the window between an effect and its XACK, the one that at-least-once
-delivery exists for. A test-only harness: nothing in the services knows about it.
+The service runs unchanged, except that its handlers are wrapped: around the run of events that
+holds the ``CRASH_ON``-th event (1-based) the process kills itself with SIGKILL ``before`` or
+``after`` the real handler ran (``CRASH_AT``). "after" is the window between an effect and its
+XACK, the one that at-least-once delivery exists for. A test-only harness: nothing in the
+services knows about it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import runpy
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from eventkit import Event, Handler
@@ -27,18 +29,20 @@ seen = 0
 
 
 def crash() -> None:
-    print(f"crashing {crash_at} the effect of event {seen}", flush=True)
+    print(f"crashing {crash_at} the effect of event {crash_on}", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 def wrap(handler: Handler) -> Handler:
-    async def crashing(event: Event) -> None:
+    async def crashing(events: Sequence[Event]) -> None:
+        """Crash around the run that holds the CRASH_ON-th event."""
         global seen
-        seen += 1
-        if seen == crash_on and crash_at == "before":
+        first, seen = seen + 1, seen + len(events)
+        holds_it = first <= crash_on <= seen
+        if holds_it and crash_at == "before":
             crash()
-        await handler(event)
-        if seen == crash_on and crash_at == "after":
+        await handler(events)
+        if holds_it and crash_at == "after":
             crash()
 
     return crashing
