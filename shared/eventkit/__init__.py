@@ -5,9 +5,9 @@ The whole public surface is listed in ``__all__``; services import from here and
 
 from eventkit.backoff import Backoff
 from eventkit.connection import connect
-from eventkit.consumer import Consumer, ConsumerStats, RetryLater
+from eventkit.consumer import Consumer, ConsumerStats
 from eventkit.deadletter import DeadLetter, dead_letter, list_dead_letters, redrive
-from eventkit.dispatch import Handler, each, handler_for
+from eventkit.dispatch import Handler, RetryLater, each, handler_for
 from eventkit.envelope import Event, InvalidEvent, parse_data
 from eventkit.publisher import Publisher
 from eventkit.reader import NOW, START, StreamEntry, read_stream

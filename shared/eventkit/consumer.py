@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,9 @@ from redis.asyncio import Redis
 from eventkit.backoff import Backoff
 from eventkit.connection import REDIS_DOWN
 from eventkit.deadletter import dead_letter
-from eventkit.dispatch import Handler, handler_for
+from eventkit.dispatch import Handler, RetryLater, handler_for
 from eventkit.envelope import Event, InvalidEvent
+from eventkit.lease import leased
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,6 @@ class Decoded:
     fields: dict[bytes, bytes]
     event: Event
     handler: Handler
-
-
-class RetryLater(Exception):
-    """Raised by a handler whose dependency is unavailable (not the entry's fault).
-
-    The consumer retries the same entry with capped backoff until it succeeds or the consumer
-    stops; it never dead-letters an entry for this. Meanwhile its state is ``waiting``.
-    """
 
 
 @dataclass
@@ -192,7 +185,10 @@ class Consumer:
                 return
 
     async def _handle_batch(self, entries: Sequence[Entry]) -> None:
-        async with self._leased([entry_id for entry_id, _ in entries]):
+        in_hand = [entry_id for entry_id, _ in entries]
+        async with leased(
+            self.redis, self.stream, self.group, self.name, in_hand, self.claim_idle_ms
+        ):
             acks: list[bytes] = []
             decoded: list[Decoded] = []
             for entry_id, fields in entries:
@@ -246,36 +242,6 @@ class Consumer:
                 else:
                     held.add(item.event.subject)
         return done
-
-    @contextlib.asynccontextmanager
-    async def _leased(self, entry_ids: Collection[bytes]) -> AsyncIterator[None]:
-        """While a batch is in hand, keep its entries from looking idle to the claimers.
-
-        A slow batch (or one entry waiting on RetryLater) would otherwise reach
-        ``claim_idle_ms`` and be handled a second time by a peer. XCLAIM to ourselves with
-        JUSTID resets the idle time without counting a delivery.
-        """
-        if not entry_ids:
-            yield
-            return
-        done = asyncio.Event()
-
-        async def renew() -> None:
-            period = self.claim_idle_ms / 3000
-            while not await _wait(done, period):
-                try:
-                    await self.redis.xclaim(
-                        self.stream, self.group, self.name, 0, list(entry_ids), justid=True
-                    )
-                except REDIS_DOWN as exc:  # the batch itself will meet the outage and handle it
-                    log.warning("%s: could not renew the lease of a batch: %s", self.stream, exc)
-
-        renewer = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            done.set()
-            await renewer
 
     async def _failed(self, item: Decoded, exc: Exception) -> bool:
         """An entry's handler raised. True: it was dead-lettered (ack it); False: retry it."""

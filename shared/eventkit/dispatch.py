@@ -14,6 +14,14 @@ from eventkit.envelope import Event, InvalidEvent
 Handler = Callable[[Sequence[Event]], Awaitable[None]]
 
 
+class RetryLater(Exception):
+    """Raised by a handler whose dependency is unavailable (not the events' fault).
+
+    The consumer hands the same events over again after a capped backoff, until they succeed or
+    the consumer stops; it never dead-letters them for this. Meanwhile its state is ``waiting``.
+    """
+
+
 def handler_for(handlers: Mapping[str, Handler], event: Event) -> Handler:
     """The handler for ``event``'s type; :class:`InvalidEvent` if there is none."""
     handler = handlers.get(event.type)

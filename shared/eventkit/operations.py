@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from redis import exceptions as redis_errors
 
 from eventkit.connection import REDIS_DOWN
-from eventkit.consumer import Consumer, RetryLater
+from eventkit.consumer import Consumer
 from eventkit.deadletter import DeadLetter, list_dead_letters, redrive
+from eventkit.dispatch import RetryLater
 from eventkit.envelope import InvalidEvent
 from eventkit.web import problem, problem_responses
 
