@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV ?= uv
 
-.PHONY: help install test soak lint format run demo up down
+.PHONY: help install test soak lint format run demo up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ run: install ## run Redis (if REDIS_URL does not answer) and the services as loc
 
 demo: install ## walk through the three patterns against a running system (make run first)
 	$(PY) scripts/demo.py
+
+bench: ## measure the system beside same-run baselines (needs redis-server and wrk); writes bench/results.json
+	$(UV) sync --locked --all-packages --group bench
+	$(PY) -m bench
 
 up: ## docker compose up --build (needs a Docker engine)
 	docker compose up --build

@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated subset of {','.join(FIGURES)} (default: all)",
     )
     parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the services' logs (and a profile's .pyisession) in the temporary directory",
+    )
+    parser.add_argument(
         "--profile",
         choices=sorted(PROFILES),
         help="run one figure once with pyinstrument on the process under test; writes "
@@ -272,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         stop_all()  # whatever is still running (an error or Ctrl-C mid-stage)
-        if ok:
+        if ok and not args.keep_logs:
             shutil.rmtree(log_dir, ignore_errors=True)
         else:
             print(f"bench: logs kept in {log_dir}", file=sys.stderr)

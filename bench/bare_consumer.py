@@ -21,16 +21,19 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 GROUP, CONSUMER = "bare", "c1"
+BLOCK_MS = 1000  # as orders' consumer (CONSUMER_BLOCK_MS default)
 
 
-async def consume(redis: Redis) -> None:
+async def consume(redis: Redis, stopping: asyncio.Event) -> None:
     try:
         await redis.xgroup_create(STATE_STREAM, GROUP, id="0", mkstream=True)
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
-    while True:
-        reply = await redis.xreadgroup(GROUP, CONSUMER, {STATE_STREAM: ">"}, count=100, block=1000)
+    while not stopping.is_set():
+        reply = await redis.xreadgroup(
+            GROUP, CONSUMER, {STATE_STREAM: ">"}, count=100, block=BLOCK_MS
+        )
         for _stream, entries in reply:
             for _entry_id, fields in entries:
                 await redis.set(payment_key(fields[b"subject"].decode()), fields[b"data"])
@@ -39,15 +42,16 @@ async def consume(redis: Redis) -> None:
 
 
 async def main() -> None:
-    redis = Redis.from_url(os.environ["REDIS_URL"])
-    task = asyncio.create_task(consume(redis))
+    # Stop by a flag the loop checks (within BLOCK_MS), not by cancelling the task: a
+    # cancellation that lands inside redis-py's blocking read can be lost, and the loop would
+    # go on reading.
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stopping.set)
+    redis = Redis.from_url(os.environ["REDIS_URL"])
     try:
-        await task
-    except asyncio.CancelledError:
-        pass
+        await consume(redis, stopping)
     finally:
         await redis.aclose()
 

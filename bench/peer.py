@@ -43,7 +43,7 @@ _TAKES_SEQUENCE = "Sequence" in str(
 
 @broker.subscriber(stream=StreamSub(STATE_STREAM, group=GROUP, consumer=CONSUMER, last_id="0"))
 async def keep_copy(payment: PaymentSnapshot) -> None:
-    await cache.apply([payment] if _TAKES_SEQUENCE else payment)  # type: ignore[arg-type]
+    await cache.apply([payment] if _TAKES_SEQUENCE else payment)
 
 
 @app.after_shutdown

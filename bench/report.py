@@ -146,7 +146,7 @@ def _cell(results: dict[str, Any], key: str) -> str:
     median = _fmt(figure["median"], key)
     if len(figure["runs"]) == 1:
         return median
-    return f"{median} [{_fmt(figure['min'], key)}-{_fmt(figure['max'], key)}]"
+    return f"{median} [{_fmt(figure['min'], key)}..{_fmt(figure['max'], key)}]"
 
 
 def _ratio_text(ratio: dict[str, Any] | None) -> str:
@@ -161,7 +161,7 @@ def _ratio_text(ratio: dict[str, Any] | None) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    header = ("figure", "system: median [min-max]", "baseline: median [min-max]", "ratio",
+    header = ("figure", "system: median [min..max]", "baseline: median [min..max]", "ratio",
               "target", "met")  # fmt: skip
     lines = []
     for label, system, baseline, ratio_key in ROWS:

@@ -29,4 +29,4 @@ async def rebuild(cache: PaymentCache) -> Rebuilt:
     """
     dropped = await cache.drop()
     replayed = await replay(cache.redis, STATE_STREAM, build_handlers(cache))
-    return Rebuilt(dropped, replayed.replayed, replayed.skipped, len(await cache.copies()))
+    return Rebuilt(dropped, replayed.replayed, replayed.skipped, await cache.count())
