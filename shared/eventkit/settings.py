@@ -23,6 +23,7 @@ class ServiceSettings(BaseSettings):
         "redis://127.0.0.1:6379/0", description="redis://[user:password@]host:port/db"
     )
     host: str = "127.0.0.1"
+    port: int  # each service sets its own default
     log_level: str = "info"
 
 

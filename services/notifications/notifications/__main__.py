@@ -1,6 +1,6 @@
 """``python -m notifications``: serve the API and consume the notification stream."""
 
-import uvicorn
+from eventkit.service import serve
 
 from notifications.config import Settings
 from notifications.main import create_app
@@ -8,9 +8,7 @@ from notifications.main import create_app
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
-    )
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 
 from contracts.payments import NOTIFICATION_STREAM
 from eventkit import connect, operations
-from eventkit.web import BodySizeLimit, install_error_handlers
+from eventkit.service import service_app
 from fastapi import FastAPI
 
 from notifications import api
@@ -40,15 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await redis.aclose()
 
-    app = FastAPI(
+    return service_app(
         title="notifications",
         summary="Notifications built from thin events and a call back to payments.",
-        version="0.1.0",
         lifespan=lifespan,
+        routers=[api.router, operations.dead_letters],
     )
-    app.add_middleware(BodySizeLimit)
-    install_error_handlers(app)
-    app.include_router(api.router)
-    app.include_router(operations.router)
-    app.include_router(operations.dead_letters)
-    return app

@@ -3,8 +3,8 @@
 import argparse
 import asyncio
 
-import uvicorn
 from eventkit import connect
+from eventkit.service import serve
 
 from orders.config import Settings
 from orders.main import create_app
@@ -34,12 +34,7 @@ def main() -> None:
     if args.command == "rebuild":
         asyncio.run(rebuild_cache(settings))
     else:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-        )
+        serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from eventkit import EventStore, connect, operations
-from eventkit.web import BodySizeLimit, install_error_handlers
+from eventkit import EventStore, connect
+from eventkit.service import service_app
 from fastapi import FastAPI
 
 from payments import api
@@ -27,14 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await redis.aclose()
 
-    app = FastAPI(
+    return service_app(
         title="payments",
         summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
-        version="0.1.0",
         lifespan=lifespan,
+        routers=[api.router],
     )
-    app.add_middleware(BodySizeLimit)
-    install_error_handlers(app)
-    app.include_router(api.router)
-    app.include_router(operations.router)
-    return app
