@@ -58,7 +58,7 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("MGET {orders}:payment:1", {ORD}),
     ("HVALS {orders}:payments-of:o", {ORD}),
     ("SMEMBERS {orders}:cached-payments", {ORD}),
-    ("SREM {orders}:cached-payments 1", {ORD}),
+    ("SCARD {orders}:cached-payments", {ORD}),
     ("DEL {orders}:payment:1 {orders}:payments-of:o", {ORD}),
     ("XADD {orders}:dead-letters * original_id 1-1", {ORD}),
     ("XRANGE {orders}:dead-letters - +", {ORD}),

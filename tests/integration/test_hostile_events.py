@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -76,7 +76,13 @@ def mutated(draw: st.DrawFn) -> dict[bytes, bytes]:
 class BackgroundConsumer:
     """A real Consumer in its own thread and event loop, for a synchronous Hypothesis test."""
 
-    def __init__(self, url: str, stream: str, build: Callable[[Any], dict[str, Handler]]) -> None:
+    def __init__(
+        self,
+        url: str,
+        stream: str,
+        build: Callable[[Any], dict[str, Handler]],
+        cleanup: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self.stream = stream
         ready = threading.Event()
@@ -99,6 +105,8 @@ class BackgroundConsumer:
                 await self.consumer.run()
             finally:
                 await client.aclose()
+                if cleanup is not None:  # in this loop: clients are bound to the loop they run in
+                    await cleanup()
 
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),))
         self.thread.start()
@@ -129,15 +137,19 @@ def orders_consumer(redis_server: RedisServer, uid: str) -> Iterator[BackgroundC
 def notifications_consumer(
     redis_server: RedisServer, payments_service: ServiceProcess, uid: str
 ) -> Iterator[BackgroundConsumer]:
-    http = http_client(payments_service.url, 2.0)
+    clients: list[Any] = []
 
     def build(client: Any) -> dict[str, Handler]:
-        return notification_handlers(PaymentsClient(http), NotificationStore(client))
+        clients.append(http_client(payments_service.url, 2.0))
+        return notification_handlers(PaymentsClient(clients[0]), NotificationStore(client))
 
-    background = BackgroundConsumer(redis_server.url, f"{{payments}}:fuzz-notes-{uid}", build)
+    async def close() -> None:
+        await clients[0].aclose()
+
+    stream = f"{{payments}}:fuzz-notes-{uid}"
+    background = BackgroundConsumer(redis_server.url, stream, build, cleanup=close)
     yield background
     background.stop()
-    asyncio.run(http.aclose())
 
 
 def check_hostile_entries(background: BackgroundConsumer, url: str) -> Callable[..., None]:

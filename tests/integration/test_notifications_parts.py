@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts.payments import PaymentSnapshot, PaymentStatus
-from eventkit import RetryLater
+from eventkit import InvalidEvent, RetryLater
 from notifications.adapters import PaymentsClient, UnknownPayment, http_client
 from notifications.domain import compose
 from notifications.store import NotificationStore
@@ -62,6 +62,9 @@ async def test_the_call_back_fetches_the_payment(payments_service: ServiceProces
         assert fetched.model_dump(mode="json") == created
         with pytest.raises(UnknownPayment):
             await PaymentsClient(http).get_payment("00000000-0000-4000-8000-000000000000")
+        # Not a payment id at all (payments answers 422): the event itself is bad.
+        with pytest.raises(InvalidEvent, match="payments refused payment id 'p-1'"):
+            await PaymentsClient(http).get_payment("p-1")
 
 
 async def test_an_unreachable_payments_means_retry_later() -> None:

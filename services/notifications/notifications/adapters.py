@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 from contracts.payments import PaymentSnapshot
-from eventkit import RetryLater
+from eventkit import InvalidEvent, RetryLater
 from httpx_aiohttp import AiohttpTransport
 
 
@@ -42,5 +42,7 @@ class PaymentsClient:
             raise RetryLater(f"payments answered {response.status_code}")
         if response.status_code == 404:
             raise UnknownPayment(f"payments does not know payment {payment_id}")
+        if response.is_client_error:  # e.g. 422: not a payment id at all; asking again won't help
+            raise InvalidEvent(f"payments refused payment id {payment_id!r}: {response.text}")
         response.raise_for_status()
         return PaymentSnapshot.model_validate_json(response.content)
