@@ -312,14 +312,8 @@ class Consumer:
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once when asked to stop."""
-        await _wait(self._stopping, seconds)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds`` for ``event``; True if it was set."""
-    with contextlib.suppress(TimeoutError):  # the normal case when nothing happens
-        await asyncio.wait_for(event.wait(), timeout=seconds)
-    return event.is_set()
+        with contextlib.suppress(TimeoutError):  # the normal case: slept the whole time
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 def _runs(decoded: list[Decoded]) -> Iterator[list[Decoded]]:
