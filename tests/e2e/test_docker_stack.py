@@ -1,4 +1,4 @@
-"""The compose stack as users start it: images built from the Dockerfiles, Redis in a container.
+"""The compose stack as users start it: images built from services/Dockerfile, Redis in a container.
 
 pytest-docker runs `docker compose up --build --wait` once, and `down -v` at the end. Without a
 Docker engine the whole module is skipped, before any of its fixtures is set up.

@@ -1,7 +1,9 @@
-"""docker-compose.yml agrees with the Dockerfiles and with each service's Settings.
+"""docker-compose.yml agrees with services/Dockerfile and with each service's Settings.
 
 All static: no Docker engine. A misspelt variable is otherwise silently ignored by
 pydantic-settings, and a port that drifts only shows as a container that never turns healthy.
+Every service is built from the one services/Dockerfile, with its package name and port as the
+build arguments SERVICE and PORT; the tests expand those as BuildKit would for each service.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +34,7 @@ from pydantic_settings import BaseSettings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCALE_FILE = ROOT / "docker-compose.scale.yml"
+DOCKERFILE = ROOT / "services" / "Dockerfile"
 SETTINGS: dict[str, type[BaseSettings]] = {
     "payments": PaymentsSettings,
     "orders": OrdersSettings,
@@ -77,20 +82,50 @@ def environment(name: str) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
-def runtime_stage(name: str) -> list[tuple[str, str]]:
-    """The Dockerfile's instructions after its last FROM, as (KEYWORD, arguments)."""
-    text = re.sub(r"\\\n\s*", " ", dockerfile(name).read_text())
-    instructions = [
-        (keyword.upper(), args.strip())
-        for keyword, args in re.findall(r"^\s*([A-Za-z]+)\s+(.*)$", text, re.MULTILINE)
-    ]
-    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
+Stage = list[tuple[str, str]]
 
 
-def instruction(name: str, keyword: str) -> str:
-    (args,) = [args for key, args in runtime_stage(name) if key == keyword]
+@cache
+def stages() -> tuple[Stage, ...]:
+    """services/Dockerfile's stages, each its instructions from its FROM as (KEYWORD, arguments)."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    found: list[Stage] = []
+    for keyword, args in re.findall(r"^\s*([A-Za-z]+)\s+(.*)$", text, re.MULTILINE):
+        if keyword.upper() == "FROM":
+            found.append([])
+        if found:  # the global ARG before the first FROM belongs to no stage
+            found[-1].append((keyword.upper(), args.strip()))
+    assert len(found) == 2, "two stages: builder and runtime"
+    return tuple(found)
+
+
+def builder_stage() -> Stage:
+    return stages()[0]
+
+
+def runtime_stage() -> Stage:
+    return stages()[-1]
+
+
+def instruction(stage: Stage, keyword: str) -> str:
+    (args,) = [args for key, args in stage if key == keyword]
     return args
+
+
+def build_args(name: str) -> dict[str, str]:
+    args = services()[name]["build"]["args"]
+    assert isinstance(args, dict), "build args as a mapping"
+    return args
+
+
+def expand(text: str, args: dict[str, str]) -> str:
+    """``$VAR`` and ``${VAR}`` replaced by the build arguments, as BuildKit does in EXPOSE, ENV,
+    COPY (other variables, such as $PATH, are left as they are)."""
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)",
+        lambda m: args.get(m.group(1) or m.group(2), m.group(0)),
+        text,
+    )
 
 
 def dockerfile(name: str) -> Path:
@@ -102,16 +137,68 @@ def dockerfile(name: str) -> Path:
 
 
 @SERVICES
-def test_built_from_its_own_dockerfile_in_the_repository_root(name: str) -> None:
+def test_built_from_the_one_dockerfile_with_its_name_and_port(name: str) -> None:
     build = services()[name]["build"]
     assert (ROOT / build["context"]).resolve() == ROOT, "the workspace (uv.lock) is the context"
-    assert build["dockerfile"] == f"services/{name}/Dockerfile"
-    assert dockerfile(name).is_file()
+    assert build["dockerfile"] == "services/Dockerfile"
+    assert dockerfile(name).resolve() == DOCKERFILE
+    # Quoted in the file: a build argument is a string.
+    assert build_args(name) == {"SERVICE": name, "PORT": str(default_port(name))}
 
 
 @SERVICES
-def test_image_runs_the_service_module(name: str) -> None:
-    assert json.loads(instruction(name, "CMD")) == ["python", "-m", name]
+def test_service_build_arg_names_the_service_package(name: str) -> None:
+    service = build_args(name)["SERVICE"]
+    project = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
+    assert project["project"]["name"] == service, "uv sync --package takes the project's name"
+    wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["packages"] == [service], "python -m takes the import package's name"
+    assert (ROOT / "services" / service / service / "__main__.py").is_file()
+    assert SETTINGS[name].__module__ == f"{service}.config"
+
+
+def test_no_service_has_a_dockerfile_of_its_own() -> None:
+    # One file for all: a copy per service drifts.
+    assert sorted(ROOT.glob("services/**/*Dockerfile*")) == [DOCKERFILE]
+    built = {name: dockerfile(name) for name, service in services().items() if "build" in service}
+    assert set(built) == set(SETTINGS)
+    assert set(built.values()) == {DOCKERFILE}
+
+
+def test_image_runs_the_service_named_at_build_time() -> None:
+    # The exec form expands no variable: a shell does, then execs python in its place.
+    argv = json.loads(instruction(runtime_stage(), "CMD"))
+    assert argv == ["sh", "-c", 'exec python -m "$SERVICE"']
+    assert "SERVICE=${SERVICE}" in instruction(runtime_stage(), "ENV").split()
+
+
+def test_cmd_execs_python_which_gets_sigterm_itself(tmp_path: Path) -> None:
+    """PID 1 of the container is python itself, not a shell that would swallow `docker stop`."""
+    probe = tmp_path / "probe_service"
+    probe.mkdir()
+    (probe / "__main__.py").write_text(
+        "import os, signal, sys, time\n"
+        # os.write, not print: SIGTERM may land while print(pid) below is still running, and
+        # a handler that prints too would re-enter stdout's buffer (RuntimeError).
+        "signal.signal(signal.SIGTERM, lambda *_: (os.write(1, b'SIGTERM\\n'), sys.exit(0)))\n"
+        "print(os.getpid(), flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.defpath}",  # `python`: the venv's
+        "PYTHONPATH": str(tmp_path),
+        "SERVICE": "probe_service",
+    }
+    argv = json.loads(instruction(runtime_stage(), "CMD"))
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        try:
+            assert int(process.stdout.readline()) == process.pid, "the shell did not exec"
+            process.send_signal(signal.SIGTERM)
+            assert process.stdout.readline().strip() == "SIGTERM"
+            assert process.wait(timeout=10) == 0
+        finally:
+            process.kill()
 
 
 @SERVICES
@@ -119,22 +206,83 @@ def test_one_port_everywhere(name: str) -> None:
     port = default_port(name)
     assert container_port(name) == port
     assert environment(name)["PORT"] == str(port)
-    assert instruction(name, "EXPOSE").split() == [str(port)]
+    assert build_args(name)["PORT"] == str(port)
+    # The image built with these arguments exposes that port and keeps it in PORT.
+    runtime = runtime_stage()
+    assert expand(instruction(runtime, "EXPOSE"), build_args(name)).split() == [str(port)]
+    assert f"PORT={port}" in expand(instruction(runtime, "ENV"), build_args(name)).split()
 
 
-def healthcheck_argv(name: str) -> list[str]:
-    _options, _, command = instruction(name, "HEALTHCHECK").partition("CMD ")
+@SERVICES
+def test_image_built_with_its_args_copies_its_own_package(name: str) -> None:
+    copies = [expand(args, build_args(name)) for key, args in builder_stage() if key == "COPY"]
+    assert f"services/{name}/{name} services/{name}/{name}" in copies
+    assert (ROOT / "services" / name / name).is_dir()
+
+
+@pytest.mark.parametrize("variable", ["SERVICE", "PORT"])
+def test_build_args_are_declared_in_each_stage_that_uses_them(variable: str) -> None:
+    # A build argument exists only in the stages that declare it (ARG): elsewhere it expands to
+    # nothing, silently. CMD and HEALTHCHECK run later, in the container: they need an ENV.
+    reference = re.compile(rf"\$\{{?{variable}\b")
+    for stage in stages():
+        declared = set_in_env = False
+        uses = 0
+        for keyword, args in stage:
+            if reference.search(args):
+                uses += 1
+                if keyword in ("CMD", "HEALTHCHECK"):
+                    assert set_in_env, f"{keyword} reads ${variable}: ENV {variable}=... first"
+                else:
+                    assert declared, f"{keyword} {args}: ARG {variable} first, in this stage"
+            if keyword == "ARG" and args.split("=")[0] == variable:
+                declared = True
+            if keyword == "ENV" and f"{variable}=${{{variable}}}" in args.split():
+                set_in_env = True
+        assert uses, f"every stage uses {variable}"
+
+
+def test_build_without_service_or_port_fails_at_once_saying_why() -> None:
+    builder = builder_stage()
+    first_run = next(i for i, (keyword, _) in enumerate(builder) if keyword == "RUN")
+    assert first_run < next(i for i, (keyword, _) in enumerate(builder) if keyword == "COPY")
+    check = builder[first_run][1]
+    shell = shutil.which("sh")
+    assert shell is not None
+
+    def build(**args: str) -> subprocess.CompletedProcess[str]:
+        # As BuildKit runs it: /bin/sh -c, the stage's ARGs in the environment.
+        return subprocess.run(
+            [shell, "-c", check], env=args, capture_output=True, text=True, timeout=10
+        )
+
+    for args in [{}, {"SERVICE": "orders"}, {"PORT": "8002"}, {"SERVICE": "", "PORT": "8002"}]:
+        result = build(**args)
+        assert result.returncode != 0, args
+        assert "--build-arg SERVICE=<name> --build-arg PORT=<port>" in result.stderr
+    assert build(SERVICE="orders", PORT="eight").returncode != 0
+    for name in SETTINGS:
+        result = build(**build_args(name))
+        assert (result.returncode, result.stderr) == (0, "")
+
+
+def healthcheck_argv() -> list[str]:
+    _options, _, command = instruction(runtime_stage(), "HEALTHCHECK").partition("CMD ")
     argv = json.loads(command)
     assert isinstance(argv, list)
     return argv
 
 
-@SERVICES
-def test_image_healthcheck_calls_health_on_that_port_without_curl(name: str) -> None:
-    argv = healthcheck_argv(name)
+def test_image_healthcheck_calls_health_on_its_port_without_curl() -> None:
+    argv = healthcheck_argv()
     assert argv[:2] == ["python", "-c"], "exec form with python: slim images have no curl"
     assert "/health" in argv[2]
-    assert re.search(rf"\b{default_port(name)}\b", argv[2])
+    assert "os.environ['PORT']" in argv[2], "the port the image was built for (ENV PORT)"
+    assert not re.search(r"\b\d{4,5}\b", argv[2]), "no port of one service written in"
+
+
+@SERVICES
+def test_compose_keeps_the_image_healthcheck(name: str) -> None:
     # Compose tunes only the timing: the test stays the image's own.
     healthcheck = services()[name].get("healthcheck", {})
     assert "test" not in healthcheck
@@ -161,14 +309,13 @@ def health_server() -> Iterator[tuple[int, list[int]]]:
         server.shutdown()
 
 
-@SERVICES
 @pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
 def test_image_healthcheck_fails_while_the_service_answers_503(
-    name: str, status: int, healthy: bool, health_server: tuple[int, list[int]]
+    status: int, healthy: bool, health_server: tuple[int, list[int]]
 ) -> None:
     port, answer = health_server
     answer[0] = status
-    _python, *args = healthcheck_argv(name)
+    _python, *args = healthcheck_argv()
     result = subprocess.run(
         [sys.executable, *args], env={"PORT": str(port)}, capture_output=True, timeout=10
     )
@@ -272,31 +419,86 @@ def test_redis_loads_the_repository_acl_with_passwords_from_the_environment() ->
         )
 
 
-# ---- the Dockerfiles' pins and shape ----
+# ---- the Dockerfile's pins and shape ----
+
+SYNC = 'uv sync --locked --no-dev --package "$SERVICE" --no-editable'
 
 
-@SERVICES
-def test_dockerfile_pins_its_bases_and_installs_from_the_lock(name: str) -> None:
-    text = dockerfile(name).read_text()
+def test_dockerfile_pins_its_bases_and_installs_from_the_lock() -> None:
+    text = DOCKERFILE.read_text()
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm$", text, re.MULTILINE)
     assert re.findall(r"^FROM (\S+)", text, re.MULTILINE) == ["${PYTHON_IMAGE}"] * 2
     assert "COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/" in text
-    sync = f"uv sync --locked --no-dev --package {name} --no-editable"
-    assert text.count(f"{sync} --no-install-workspace\n") == 1
-    assert text.count(f"{sync}\n") == 1
-    assert text.index("--no-install-workspace") < text.index(f"COPY services/{name}/{name} ")
+    assert text.count(f"{SYNC} --no-install-workspace\n") == 1
+    assert text.count(f"{SYNC}\n") == 1
+    assert (
+        text.index("--no-install-workspace")
+        < text.index("COPY services/${SERVICE}/${SERVICE} ")
+        < text.index(f"{SYNC}\n")
+    )
 
 
-@SERVICES
-def test_runtime_stage_is_non_root_and_only_gets_the_venv(name: str) -> None:
-    stage = runtime_stage(name)
+def workspace_members() -> list[str]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return sorted(
+        path.parent.relative_to(ROOT).as_posix()
+        for pattern in root["tool"]["uv"]["workspace"]["members"]
+        for path in ROOT.glob(f"{pattern}/pyproject.toml")
+    )
+
+
+def copies_between(stage: Stage, start: int, end: int) -> list[str]:
+    return [args for keyword, args in stage[start:end] if keyword == "COPY"]
+
+
+def sync_runs() -> tuple[int, int]:
+    """Where the builder's two `uv sync` runs are: dependencies only, then everything."""
+    runs = [i for i, (keyword, args) in enumerate(builder_stage()) if SYNC in args]
+    assert [keyword for keyword, _ in (builder_stage()[i] for i in runs)] == ["RUN", "RUN"]
+    first, second = runs
+    assert builder_stage()[first][1].endswith("--no-install-workspace")
+    return first, second
+
+
+def test_dependency_layer_gets_only_the_lock_and_every_members_pyproject() -> None:
+    # --locked checks uv.lock against the whole workspace, so every member's pyproject is needed;
+    # nothing else, so that only a dependency change rebuilds the layer.
+    first, _ = sync_runs()
+    copies = [args for args in copies_between(builder_stage(), 0, first) if "--from=" not in args]
+    members = workspace_members()
+    assert set(members) == {"shared", *(f"services/{name}" for name in SETTINGS)}
+    expected = [
+        "pyproject.toml uv.lock ./",
+        *(f"{member}/pyproject.toml {member}/" for member in members),
+    ]
+    assert sorted(copies) == sorted(expected)
+
+
+def test_code_layer_gets_the_shared_library_and_the_one_service() -> None:
+    first, second = sync_runs()
+    shared = tomllib.loads((ROOT / "shared" / "pyproject.toml").read_text())
+    packages = shared["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert sorted(packages) == ["contracts", "eventkit"]
+    assert copies_between(builder_stage(), first, second) == [
+        *(f"shared/{package} shared/{package}" for package in packages),
+        "services/${SERVICE}/${SERVICE} services/${SERVICE}/${SERVICE}",
+    ]
+
+
+def test_runtime_stage_is_non_root_and_only_gets_the_venv() -> None:
+    stage = runtime_stage()
     copies = [args for keyword, args in stage if keyword == "COPY"]
     assert copies == ["--from=builder /app/.venv /app/.venv"]
-    assert re.fullmatch(r"[1-9]\d{3,}:[1-9]\d{3,}", instruction(name, "USER"))
-    assert not any("apt-get" in args or "uv " in args for keyword, args in stage)
-    env = instruction(name, "ENV")
-    assert "PATH=/app/.venv/bin:$PATH" in env
-    assert "PYTHONUNBUFFERED=1" in env
+    assert instruction(stage, "USER") == "10001:10001"
+    assert "--uid 10001" in instruction(stage, "RUN")
+    assert "--gid 10001" in instruction(stage, "RUN")
+    assert not any(
+        "apt-get" in args or "uv " in args or "pip " in args or "--mount" in args
+        for keyword, args in stage
+    )
+    env = instruction(stage, "ENV").split()
+    for setting in ("PATH=/app/.venv/bin:$PATH", "PYTHONUNBUFFERED=1", "HOST=0.0.0.0"):
+        assert setting in env
 
 
 # ---- the same tools as scripts/check_containers.sh, so `make test` catches a broken file ----
@@ -401,6 +603,5 @@ def test_settings_accept_what_compose_gives_the_container(
     assert settings.host == "0.0.0.0"
 
 
-@SERVICES
-def test_hadolint_passes_at_warning_threshold(name: str) -> None:
-    run(venv_tool("hadolint"), "--no-color", "--failure-threshold", "warning", dockerfile(name))
+def test_hadolint_passes_at_warning_threshold() -> None:
+    run(venv_tool("hadolint"), "--no-color", "--failure-threshold", "warning", DOCKERFILE)
