@@ -1,45 +1,64 @@
 # Every command a user or CI needs. `make help` lists them.
+# A new machine needs only python3 (3.11+): the pinned uv is installed into .tools/ when it is
+# not on the PATH, and redis-server is the one thing `make run` and `make test` ask for.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-UV ?= uv
+TOOLS := .tools/bin
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(strip $(UV)),)
+UV := $(TOOLS)/uv
+endif
+NEED_REDIS = @command -v redis-server >/dev/null || { \
+	echo "redis-server is not installed; on Debian/Ubuntu:  sudo apt-get install -y redis-server"; \
+	exit 1; }
 
-.PHONY: help install test soak lint format run demo up down bench
+.PHONY: help install test test-quick soak lint format run demo up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml
+# Only when `uv` is not on the PATH: the pinned uv, downloaded from PyPI and hash-checked.
+$(TOOLS)/uv: scripts/install_uv.py
+	python3 scripts/install_uv.py $(TOOLS)
+
+$(VENV)/.installed: pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml | $(UV)
 	$(UV) sync --locked --all-packages
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv with the services, the shared library and dev tools
 
 test: install ## run the whole suite (starts its own redis-server and service processes)
-	@command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install -y redis-server"; exit 1; }
+	$(NEED_REDIS)
 	$(VENV)/bin/pytest
 
+test-quick: install ## the edit loop: unit and in-memory contract tests only (no Redis, seconds)
+	$(VENV)/bin/pytest tests/unit tests/contracts -m "not redis"
+
 soak: install ## the fault suite's soak at full size: 10,000 payments, a kill and a Redis restart
+	$(NEED_REDIS)
 	SOAK_PAYMENTS=10000 $(VENV)/bin/pytest tests/faults/test_shutdown_and_soak.py -k test_soak -s
 
-lint: install ## ruff (lint + format check), mypy, and the offline container checks
+lint: install ## ruff (lint + format check), mypy, import contracts, the offline container checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	bash scripts/check_containers.sh
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-run: install ## run Redis (if REDIS_URL does not answer) and the services as local processes
+run: install ## run Redis (unless REDIS_URL answers) and the services as local processes
 	$(PY) scripts/run_local.py
 
 demo: install ## walk through the three patterns against a running system (make run first)
 	$(PY) scripts/demo.py
 
-bench: ## measure the system beside same-run baselines (needs redis-server and wrk); writes bench/results.json
+bench: | $(UV) ## measure the system beside same-run baselines (needs redis-server and wrk); writes bench/results.json
+	$(NEED_REDIS)
 	$(UV) sync --locked --all-packages --group bench
 	$(PY) -m bench
 

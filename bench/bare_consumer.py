@@ -16,7 +16,7 @@ import signal
 
 import uvloop
 from contracts.payments import STATE_STREAM
-from orders.store import payment_key
+from orders.read_model import payment_key
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 

@@ -21,9 +21,9 @@ from typing import Annotated, Any
 
 import uvicorn
 from contracts.payments import PaymentSnapshot, PaymentStatus
-from eventkit.web import BodySizeLimit, install_error_handlers
 from fastapi import Depends, FastAPI, Request, Response
 from payments.api import IdempotencyKey, NewPayment
+from servicekit import BodySizeLimit, install_error_handlers
 
 
 def get_payments(request: Request) -> Any:
@@ -65,7 +65,7 @@ def create_app() -> FastAPI:
 
 
 def main() -> None:
-    # The settings payments reads (eventkit.settings.ServiceSettings), with its defaults.
+    # The settings payments reads (servicekit.ServiceSettings), with its defaults.
     uvicorn.run(
         create_app(),
         host=os.environ.get("HOST", "127.0.0.1"),

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import redis
-from orders.store import payment_key
+from orders.read_model import payment_key
 
 AMOUNT = 2500  # every order's total and every payment's amount: one payment pays one order
 

@@ -19,18 +19,17 @@ from typing import Any
 
 import httpx
 from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
-from eventkit import connect
-from eventkit.settings import dead_letter_stream
-from notifications.store import ALL as NOTIFICATIONS_ALL
+from eventkit import connect, dead_letter_stream
+from notifications.read_model import ALL as NOTIFICATIONS_ALL
+from orders.read_model import CACHED, RedisPaymentCache
 from orders.rebuild import rebuild
-from orders.store import CACHED, PaymentCache
 from redis.asyncio import Redis
 
 from bench import workloads
 from bench.e2e import AMOUNT, KeyspaceListener, Phase, fixed_rate
 from bench.procs import Proc, RedisProc, python_module, wait_healthy
 from bench.wrk import run_wrk
-from tests.helpers.processes import free_port
+from harness import free_port
 
 FIGURES = ("post", "orders", "peer", "notifications", "e2e", "rebuild")
 
@@ -232,7 +231,7 @@ class Bench:
     async def _rebuild(self) -> tuple[float, Any]:
         redis = connect(self.url, name="bench-rebuild")
         try:
-            cache = PaymentCache(redis)
+            cache = RedisPaymentCache(redis)
             if self.profile_in_process is not None:
                 with self.profile_in_process():
                     started = time.monotonic()

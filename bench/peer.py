@@ -3,8 +3,8 @@
 Per message, FastStream reads the entry, decodes its own message format (the ``__data__`` field
 in ``BinaryMessageFormatV1``, what ``broker.publish(...)`` writes), validates the body as a
 ``PaymentSnapshot`` (the handler's annotation) and calls the handler, which applies it with the
-very ``orders.store.PaymentCache.apply`` that orders uses (a run of one message); then it acks
-that one message.
+very ``orders.read_model.RedisPaymentCache.apply`` that orders uses (a run of one message);
+then it acks that one message.
 
 Everything is FastStream's default except ``last_id="0"``: by default a new group starts at
 ``$`` (new messages only) and would skip the backlog; ``"0"`` starts it at the beginning of
@@ -23,7 +23,7 @@ from contracts.payments import STATE_STREAM, PaymentSnapshot
 from eventkit import connect
 from faststream import FastStream
 from faststream.redis import RedisBroker, StreamSub
-from orders.store import PaymentCache
+from orders.read_model import RedisPaymentCache
 
 GROUP, CONSUMER = "peer", "c1"
 
@@ -31,13 +31,13 @@ redis_url = os.environ["REDIS_URL"]
 broker = RedisBroker(redis_url)
 app = FastStream(broker)
 # The cache writes through the same kind of client orders uses (eventkit.connect).
-cache = PaymentCache(connect(redis_url, name="peer"))
+cache = RedisPaymentCache(connect(redis_url, name="peer"))
 
 
-# PaymentCache.apply takes one snapshot, or (since the batching work) a sequence applied in one
+# RedisPaymentCache.apply takes one snapshot, or (since the batching work) a sequence applied in one
 # script call; per message it is called with that one message either way.
 _TAKES_SEQUENCE = "Sequence" in str(
-    list(inspect.signature(PaymentCache.apply).parameters.values())[1].annotation
+    list(inspect.signature(RedisPaymentCache.apply).parameters.values())[1].annotation
 )
 
 

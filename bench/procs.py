@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from redis.asyncio import Redis
 
-from tests.helpers.processes import ROOT, free_port
+from harness import ROOT, free_port
 
 _RUNNING: list[Proc] = []
 

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.processes import ROOT
+from harness import ROOT
 
 PACKAGES = ("fastapi", "uvicorn", "starlette", "pydantic", "redis", "httpx", "faststream")
 

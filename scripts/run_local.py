@@ -64,7 +64,10 @@ async def start_redis(color: str) -> asyncio.subprocess.Process | None:
     """A redis-server with the project's ACL, on the local port; None if it cannot start."""
     binary = shutil.which("redis-server")
     if binary is None:
-        log("run", "no redis-server to start (apt-get install redis-server), and no REDIS_URL")
+        log("run", "redis-server is not installed; on Debian/Ubuntu:")
+        log("run", "  sudo apt-get install -y redis-server")
+        log("run", "or use a Redis you have (REDIS_URL=redis://host:6379/0 make run),")
+        log("run", "or run everything in Docker (make up)")
         return None
     data = local.RUN / "redis"
     data.mkdir(parents=True, exist_ok=True)

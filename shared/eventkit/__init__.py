@@ -1,39 +1,56 @@
-"""eventkit: the project's small library for events on Redis Streams.
+"""eventkit: the project's messaging core on Redis Streams.
 
-The whole public surface is listed in ``__all__``; services import from here and copy nothing.
+Events (the envelope), publishing, consuming in groups, reading and replaying streams, dead
+letters, and the event store. No web framework in here: the HTTP side of a service is
+``servicekit``. In-memory stand-ins for unit tests are in ``eventkit.testing``.
+
+``__all__`` is the whole public surface; services import from here and copy nothing.
 """
 
-from eventkit.backoff import Backoff
-from eventkit.connection import connect
-from eventkit.consumer import Consumer, ConsumerStats
-from eventkit.deadletter import DeadLetter, dead_letter, list_dead_letters, redrive
-from eventkit.dispatch import Handler, RetryLater, each, handler_for
+from eventkit.connection import REDIS_DOWN, connect
+from eventkit.consumer import Consumer, ConsumerOptions, ConsumerStats
+from eventkit.deadletter import (
+    DeadLetter,
+    dead_letter_stream,
+    list_dead_letters,
+    redrive,
+)
+from eventkit.dispatch import Handler, HandlerTable, RetryLater, each, handler_for
 from eventkit.envelope import Event, InvalidEvent, parse_data
+from eventkit.event_store import (
+    EventStore,
+    Publication,
+    RedisEventStore,
+    StoredEvent,
+    VersionConflict,
+)
 from eventkit.publisher import Publisher
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
-from eventkit.store import EventStore, Publication, StoredEvent, VersionConflict
 
 __all__ = [
     "NOW",
+    "REDIS_DOWN",
     "START",
-    "Backoff",
     "Consumer",
+    "ConsumerOptions",
     "ConsumerStats",
     "DeadLetter",
     "Event",
     "EventStore",
     "Handler",
+    "HandlerTable",
     "InvalidEvent",
     "Publication",
     "Publisher",
+    "RedisEventStore",
     "Replayed",
     "RetryLater",
     "StoredEvent",
     "StreamEntry",
     "VersionConflict",
     "connect",
-    "dead_letter",
+    "dead_letter_stream",
     "each",
     "handler_for",
     "list_dead_letters",

@@ -1,6 +1,6 @@
 """Look at streams from a terminal, without a consumer group (nothing is acked or changed).
 
-    python -m eventkit tail '{payments}:state' --from start      # replay, then follow
+    python -m eventkit tail '{payments}:state' --from start      # all it holds, then follow
     python -m eventkit tail '{payments}:notifications' --from now
     python -m eventkit tail '{payments}:state' --from 1732615000000-0 --no-follow
     python -m eventkit dead-letters '{orders}:dead-letters'

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 from eventkit.backoff import Backoff
 from eventkit.connection import REDIS_DOWN
 from eventkit.deadletter import dead_letter
-from eventkit.dispatch import Handler, RetryLater, handler_for
+from eventkit.dispatch import Handler, HandlerTable, RetryLater, handler_for, runs
 from eventkit.envelope import Event, InvalidEvent
 from eventkit.lease import leased
 
@@ -51,6 +51,21 @@ class Decoded:
     handler: Handler
 
 
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """How a consumer reads, claims, retries and waits: plain data (a service's settings read
+    it from the environment; the defaults suit production)."""
+
+    batch_size: int = 100
+    block_ms: int = 1000  # below the client's socket timeout (see eventkit.connection)
+    claim_idle_ms: int = 30_000  # an entry idle this long in another consumer is taken over
+    claim_every_s: float = 5.0
+    max_deliveries: int = 5  # a handler that keeps failing: dead-lettered after this many
+    retry_delay_s: float = 1.0  # before a failed entry is handed over again
+    backoff_base_s: float = 0.1  # waiting for Redis or a dependency: capped exponential
+    backoff_cap_s: float = 5.0
+
+
 @dataclass
 class ConsumerStats:
     state: str = "starting"  # starting | running | waiting | reconnecting | stopped | failed
@@ -58,6 +73,8 @@ class ConsumerStats:
     failed: int = 0
     dead_lettered: int = 0
     lost: int = 0  # pending entries that retention trimmed before they were handled
+    waits: int = 0  # times a handler said RetryLater (a dependency was unavailable)
+    retry_in_s: float | None = None  # while waiting on a dependency: the current backoff
     last_error: str | None = None
 
 
@@ -67,19 +84,14 @@ class Consumer:
     stream: str
     group: str
     name: str  # stable per replica: a new name per start would orphan the old pending entries
-    handlers: Mapping[str, Handler]
+    handlers: HandlerTable
     dead_letters: str  # the stream that receives entries no handler could process
+    options: ConsumerOptions = field(default_factory=ConsumerOptions)
     start_id: str = "0"  # where a new group starts: "0" = the whole history, "$" = from now
-    batch_size: int = 100
-    block_ms: int = 1000
-    claim_idle_ms: int = 30_000
-    claim_every_s: float = 5.0
-    max_deliveries: int = 5
-    retry_delay_s: float = 1.0
-    backoff: Backoff = field(default_factory=Backoff)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     def __post_init__(self) -> None:
+        self.backoff = Backoff(base=self.options.backoff_base_s, cap=self.options.backoff_cap_s)
         self._stopping = asyncio.Event()
         self._drain_at: float | None = 0.0  # when to re-read own pending; None: nothing to do
         self._claim_at = 0.0
@@ -145,10 +157,14 @@ class Consumer:
             self._drain_at = None
             await self._drain_own_pending()
         if time.monotonic() >= self._claim_at:
-            self._claim_at = time.monotonic() + self.claim_every_s
+            self._claim_at = time.monotonic() + self.options.claim_every_s
             await self._claim()
         reply = await self.redis.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=self.block_ms
+            self.group,
+            self.name,
+            {self.stream: ">"},
+            count=self.options.batch_size,
+            block=self.options.block_ms,
         )
         for _stream, entries in reply:
             await self._handle_batch(entries)
@@ -158,7 +174,7 @@ class Consumer:
         cursor: bytes | str = "0"
         while not self._stopping.is_set():
             reply = await self.redis.xreadgroup(
-                self.group, self.name, {self.stream: cursor}, count=self.batch_size
+                self.group, self.name, {self.stream: cursor}, count=self.options.batch_size
             )
             entries = reply[0][1] if reply else []
             if not entries:
@@ -174,9 +190,9 @@ class Consumer:
                 self.stream,
                 self.group,
                 self.name,
-                self.claim_idle_ms,
+                self.options.claim_idle_ms,
                 cursor,
-                count=self.batch_size,
+                count=self.options.batch_size,
             )
             for entry_id in deleted:  # Redis 7 already removed these from the pending list
                 self._lost(entry_id)
@@ -187,7 +203,7 @@ class Consumer:
     async def _handle_batch(self, entries: Sequence[Entry]) -> None:
         in_hand = [entry_id for entry_id, _ in entries]
         async with leased(
-            self.redis, self.stream, self.group, self.name, in_hand, self.claim_idle_ms
+            self.redis, self.stream, self.group, self.name, in_hand, self.options.claim_idle_ms
         ):
             acks: list[bytes] = []
             decoded: list[Decoded] = []
@@ -205,7 +221,7 @@ class Consumer:
                     await self._dead_letter(entry_id, fields, exc)
                     acks.append(entry_id)
             try:
-                for run in _runs(decoded):
+                for run in runs(decoded, lambda item: item.handler):
                     if self._stopping.is_set():
                         break  # not acked: handled after a restart, or claimed by a peer
                     acks += await self._handle_run(run)
@@ -251,7 +267,7 @@ class Consumer:
         deliveries = await self._deliveries(item.entry_id)
         self.stats.failed += 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
-        if deliveries >= self.max_deliveries:
+        if deliveries >= self.options.max_deliveries:
             await self._dead_letter(item.entry_id, item.fields, exc, deliveries)
             return True
         log.warning(
@@ -259,10 +275,10 @@ class Consumer:
             self.stream,
             item.entry_id.decode(),
             deliveries,
-            self.max_deliveries,
+            self.options.max_deliveries,
             exc_info=exc,
         )
-        self._drain_at = time.monotonic() + self.retry_delay_s
+        self._drain_at = time.monotonic() + self.options.retry_delay_s
         return False
 
     async def _call(self, handler: Handler, events: Sequence[Event]) -> bool:
@@ -272,10 +288,12 @@ class Consumer:
             try:
                 await handler(events)
                 self.stats.handled += len(events)
+                self.stats.retry_in_s = None
                 return True
             except RetryLater as exc:
                 delay = retry.next()
-                self.stats.state = "waiting"
+                self.stats.state, self.stats.retry_in_s = "waiting", delay
+                self.stats.waits += 1
                 first = events[0]
                 self.stats.last_error = f"retrying {first.type} {first.subject}: {exc}"
                 log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
@@ -314,15 +332,3 @@ class Consumer:
         """Sleep, but wake up at once when asked to stop."""
         with contextlib.suppress(TimeoutError):  # the normal case: slept the whole time
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-
-def _runs(decoded: list[Decoded]) -> Iterator[list[Decoded]]:
-    """Consecutive entries that go to the same handler, in stream order."""
-    run: list[Decoded] = []
-    for item in decoded:
-        if run and item.handler is not run[0].handler:
-            yield run
-            run = []
-        run.append(item)
-    if run:
-        yield run

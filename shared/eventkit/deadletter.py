@@ -12,11 +12,16 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from eventkit.dispatch import Handler, handler_for
+from eventkit.dispatch import HandlerTable, handler_for
 from eventkit.envelope import Event, utc_now
 
 FIELD_PREFIX = b"field:"
 MAX_ERROR_CHARS = 2000
+
+
+def dead_letter_stream(group: str) -> str:
+    """Each consuming service owns its dead letters, under its own hash tag."""
+    return f"{{{group}}}:dead-letters"
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ async def redrive(
     redis: Redis,
     stream: str,
     dead_letter_id: str,
-    handlers: Mapping[str, Handler],
+    handlers: HandlerTable,
 ) -> DeadLetter:
     """Run a dead letter through its handler again (after a fix); on success delete it.
 

@@ -7,11 +7,14 @@ A handler that thinks one event at a time is wrapped with :func:`each`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 from eventkit.envelope import Event, InvalidEvent
 
 Handler = Callable[[Sequence[Event]], Awaitable[None]]
+HandlerTable = Mapping[str, Handler]
+T = TypeVar("T")
 
 
 class RetryLater(Exception):
@@ -22,7 +25,7 @@ class RetryLater(Exception):
     """
 
 
-def handler_for(handlers: Mapping[str, Handler], event: Event) -> Handler:
+def handler_for(handlers: HandlerTable, event: Event) -> Handler:
     """The handler for ``event``'s type; :class:`InvalidEvent` if there is none."""
     handler = handlers.get(event.type)
     if handler is None:
@@ -38,3 +41,16 @@ def each(handle_one: Callable[[Event], Awaitable[None]]) -> Handler:
             await handle_one(event)
 
     return handle
+
+
+def runs(items: Iterable[T], handler_of: Callable[[T], Handler]) -> Iterator[list[T]]:
+    """Consecutive items that go to the same handler, in stream order: what a handler gets at
+    once (the live consumer, a replay and the in-memory fakes all hand events over this way)."""
+    run: list[T] = []
+    for item in items:
+        if run and handler_of(item) is not handler_of(run[0]):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run

@@ -22,6 +22,10 @@ M = TypeVar("M", bound=BaseModel)
 
 # The attributes CloudEvents requires, plus the optional ones this project always sets.
 ATTRIBUTES = ("id", "source", "type", "time", "subject", "specversion", "datacontenttype")
+# What an entry must carry to be read as an event. The model's defaults (a fresh id, the time
+# now) are for making an event, never for reading one: an entry without an id would get a new
+# one at every delivery, and its effects would no longer be idempotent.
+REQUIRED_ON_READ = ("id", "source", "type", "time", "subject", "specversion")
 
 
 def utc_now() -> datetime:
@@ -73,6 +77,11 @@ class Event(BaseModel):
             raise InvalidEvent(f"data is not JSON: {type(exc).__name__}: {exc}") from exc
         # Other fields (the event store's ``version``, a CloudEvents extension such as
         # ``traceparent``) are not part of the envelope and are ignored: a tolerant reader.
+        missing = [name for name in REQUIRED_ON_READ if name not in text]
+        if missing:
+            raise InvalidEvent(
+                f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+            )
         attributes = {name: text[name] for name in ATTRIBUTES if name in text}
         try:
             return cls.model_validate({**attributes, "data": data})

@@ -1,6 +1,6 @@
 """Reading a stream without a consumer group: from the start, from now, or from a cursor.
 
-A plain reader keeps no state in Redis and acknowledges nothing. It is how you replay a stream
+A plain reader keeps no state in Redis and acknowledges nothing. It is how you read a stream
 (rebuild a read model, audit, debug) and how ``python -m eventkit tail`` watches events flow.
 """
 

@@ -7,12 +7,12 @@ handlers as the live consumer, from the start of the stream (or a cursor), nothi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from eventkit.dispatch import Handler, handler_for
+from eventkit.dispatch import Handler, HandlerTable, handler_for, runs
 from eventkit.envelope import Event, InvalidEvent
 from eventkit.reader import START, resolve_cursor
 
@@ -28,7 +28,7 @@ class Replayed:
 async def replay(
     redis: Redis,
     stream: str,
-    handlers: Mapping[str, Handler],
+    handlers: HandlerTable,
     position: str = START,
     batch_size: int = 500,
 ) -> Replayed:
@@ -45,23 +45,16 @@ async def replay(
         if not entries:
             return result
         cursor = entries[-1][0]
-        run: list[Event] = []
-        handler: Handler | None = None
+        decoded: list[tuple[Event, Handler]] = []
         for entry_id, fields in entries:
             try:
                 event = Event.from_fields(fields)
-                this = handler_for(handlers, event)
+                decoded.append((event, handler_for(handlers, event)))
             except InvalidEvent as exc:
                 result.skipped += 1
                 log.warning("skipped %s: %s", entry_id.decode(), exc)
-                continue
-            if handler is not None and this is not handler:
-                await _handle(handler, run, result)
-                run = []
-            handler = this
-            run.append(event)
-        if handler is not None:
-            await _handle(handler, run, result)
+        for run in runs(decoded, lambda item: item[1]):
+            await _handle(run[0][1], [event for event, _ in run], result)
 
 
 async def _handle(handler: Handler, run: Sequence[Event], result: Replayed) -> None:

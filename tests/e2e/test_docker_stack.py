@@ -20,17 +20,16 @@ import pytest
 from notifications.config import Settings as NotificationsSettings
 from orders.config import Settings as OrdersSettings
 from payments.config import Settings as PaymentsSettings
+from pydantic_settings import BaseSettings
 from pytest_docker.plugin import Services
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {
-    name: int(settings.model_fields["port"].default)
-    for name, settings in [
-        ("payments", PaymentsSettings),
-        ("orders", OrdersSettings),
-        ("notifications", NotificationsSettings),
-    ]
-}
+SETTINGS: list[tuple[str, type[BaseSettings]]] = [
+    ("payments", PaymentsSettings),
+    ("orders", OrdersSettings),
+    ("notifications", NotificationsSettings),
+]
+PORTS = {name: int(settings.model_fields["port"].default) for name, settings in SETTINGS}
 
 
 def docker_engine_error() -> str | None:

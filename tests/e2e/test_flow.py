@@ -123,7 +123,13 @@ def test_with_payments_stopped_the_order_is_paid_and_the_notification_waits(
         eventually(
             lambda: client.xpending("{payments}:notifications", "notifications")["pending"] == 1
         )
-        eventually(lambda: "retrying PaymentReceived" in stack["notifications"].log())
+
+        def waiting_on_payments() -> bool:
+            ready = httpx.get(f"{stack['notifications'].url}/ready")
+            [consumer] = ready.json()["errors"]  # 503: not ready while it waits
+            return consumer["state"] == "waiting" and consumer["waits"] > 0
+
+        eventually(waiting_on_payments)
         assert stack.notifications() == []
         assert client.xlen("{notifications}:dead-letters") == 0
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def new_payment(uid: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(payments_service: ServiceProcess) -> httpx.Client:
+def api(payments_service: ServiceProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=payments_service.url, timeout=10) as client:
         yield client
 

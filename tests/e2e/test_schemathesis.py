@@ -33,9 +33,9 @@ from typing import Any
 
 import httpx
 import pytest
-from notifications.main import create_app as notifications_app
-from orders.main import create_app as orders_app
-from payments.main import create_app as payments_app
+from notifications.bootstrap import create_app as notifications_app
+from orders.bootstrap import create_app as orders_app
+from payments.bootstrap import create_app as payments_app
 
 from tests.helpers import RedisServer, ServiceProcess
 from tests.helpers.stack import FAST_CONSUMERS

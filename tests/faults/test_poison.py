@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 from eventkit import Event
-from payments.service import IDEMPOTENCY_NAMESPACE
+from payments.commands import IDEMPOTENCY_NAMESPACE
 
 from tests.helpers import Stack, check_exactly_once, eventually
 
@@ -72,7 +72,9 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     stack.pay("o-late", "cust", 100, **{"Idempotency-Key": future_key})  # the fix: it exists now
     assert httpx.post(redrive).status_code == 200
     # One notification per event: the re-driven early one, and the payment's own event.
-    notes = eventually(lambda: len(n := stack.notifications(payment_id=future_id)) == 2 and n)
+    notes = eventually(
+        lambda: n if len(n := stack.notifications(payment_id=future_id)) == 2 else []
+    )
     assert early.id in {n["notification_id"] for n in notes}
     assert httpx.get(f"{stack['notifications'].url}/dead-letters").json() == []
     assert httpx.post(redrive).status_code == 404

@@ -1,10 +1,9 @@
-"""Test helpers in one place: real Redis servers, real service processes, polling."""
+"""Test helpers in one place: the local harness (real Redis servers, real service processes,
+polling), fakes of the services' ports, fault traffic and its checks."""
 
+from harness import RedisServer, ServiceProcess, eventually, eventually_async, free_port
 from tests.helpers.consumers import Recorder, running
 from tests.helpers.faults import Traffic, check_exactly_once
-from tests.helpers.polling import eventually, eventually_async
-from tests.helpers.processes import ServiceProcess, free_port
-from tests.helpers.redis_server import RedisServer
 from tests.helpers.stack import Stack
 
 __all__ = [

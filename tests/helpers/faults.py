@@ -8,11 +8,12 @@ import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import redis
 
-from tests.helpers.polling import eventually
+from harness import eventually
 from tests.helpers.stack import Stack
 
 STREAMS = {"orders": "{payments}:state", "notifications": "{payments}:notifications"}
@@ -145,7 +146,7 @@ def _groups_drained(client: redis.Redis) -> bool:
     return True
 
 
-def _pipeline(client: redis.Redis, keys: list[str], command: str) -> list[object]:
+def _pipeline(client: redis.Redis, keys: list[str], command: str) -> list[Any]:
     pipe = client.pipeline(transaction=False)
     for key in keys:
         getattr(pipe, command)(key)

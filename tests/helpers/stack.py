@@ -7,9 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers.polling import eventually
-from tests.helpers.processes import ServiceProcess
-from tests.helpers.redis_server import RedisServer
+from harness import RedisServer, ServiceProcess, eventually
 
 # Quick recovery under test; the defaults (30 s idle before a claim…) suit production.
 FAST_CONSUMERS = {
@@ -67,7 +65,7 @@ class Stack:
         }
         if service == "notifications" and "payments" in self.services:
             environment["PAYMENTS_URL"] = self.services["payments"].url
-        module, args = service, ()
+        module, args = service, tuple[str, ...]()
         if crash is not None:
             module, args = "tests.helpers.crashing", (service,)
             environment |= {"CRASH_AT": crash[0], "CRASH_ON": str(crash[1])}

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eventkit import Consumer, Event, Publisher, RetryLater, connect, each, list_dead_letters
+from eventkit import (
+    Consumer,
+    ConsumerOptions,
+    Event,
+    Publisher,
+    RetryLater,
+    connect,
+    each,
+    list_dead_letters,
+)
 from redis.asyncio import Redis
 
 from tests.helpers import Recorder, RedisServer, eventually_async, running
@@ -17,20 +28,25 @@ def event(subject: str, kind: str = "Happened") -> Event:
     return Event(source="test", type=kind, subject=subject, data={"subject": subject})
 
 
-def consumer(redis: Redis, uid: str, handler: Any, **options: Any) -> Consumer:
-    """A consumer for the test's stream; ``handler`` may take one event (wrapped by ``each``)."""
+OPTIONS = {f.name for f in dataclasses.fields(ConsumerOptions)}
+
+
+def consumer(redis: Redis, uid: str, handler: Any, **overrides: Any) -> Consumer:
+    """A consumer for the test's stream; ``handler`` may take one event (wrapped by ``each``).
+    ``overrides`` are the Consumer's fields or ConsumerOptions' (quick ones by default)."""
     if not isinstance(handler, Recorder):
         handler = each(handler)
-    settings: dict[str, Any] = {
+    options = {"block_ms": 50, "retry_delay_s": 0.05} | {
+        k: v for k, v in overrides.items() if k in OPTIONS
+    }
+    fields: dict[str, Any] = {
         "stream": f"s-{uid}",
         "group": "g",
         "name": "c1",
         "handlers": {"Happened": handler},
         "dead_letters": f"dlq-{uid}",
-        "block_ms": 50,
-        "retry_delay_s": 0.05,
-    } | options
-    return Consumer(redis, **settings)
+    } | {k: v for k, v in overrides.items() if k not in OPTIONS}
+    return Consumer(redis, **fields, options=ConsumerOptions(**options))
 
 
 async def publish(redis: Redis, stream: str, *subjects: str) -> None:
@@ -166,8 +182,7 @@ async def test_retry_later_waits_for_the_dependency_and_never_dead_letters(
             raise RetryLater("payments is down")
 
     await publish(redis, f"s-{uid}", "a")
-    c = consumer(redis, uid, flaky, max_deliveries=2)
-    c.backoff.base, c.backoff.cap = 0.01, 0.05
+    c = consumer(redis, uid, flaky, max_deliveries=2, backoff_base_s=0.01, backoff_cap_s=0.05)
     async with running(c):
         await eventually_async(lambda: c.stats.handled == 1)
     assert attempts == 8
@@ -179,8 +194,7 @@ async def test_retry_later_waits_for_the_dependency_and_never_dead_letters(
 async def test_a_vanished_group_is_recreated(redis: Redis, uid: str) -> None:
     stream = f"s-{uid}"
     seen = Recorder()
-    c = consumer(redis, uid, seen)
-    c.backoff.base = 0.01
+    c = consumer(redis, uid, seen, backoff_base_s=0.01)
     async with running(c):
         await publish(redis, stream, "one")
         await eventually_async(lambda: seen.subjects() == ["one"])
@@ -218,8 +232,7 @@ async def test_a_batch_goes_to_its_handler_as_runs_in_stream_order(redis: Redis,
         await Publisher(redis).publish(
             stream, Event(source="t", type=kind, subject=str(n), data={})
         )
-    c = Consumer(redis, stream=stream, group="g", name="c", handlers={"A": first, "B": second},
-                 dead_letters=f"dlq-{uid}", block_ms=50)  # fmt: skip
+    c = consumer(redis, uid, Recorder(), name="c", handlers={"A": first, "B": second})
     async with running(c):
         await eventually_async(lambda: c.stats.handled == 5)
     # Consecutive events for one handler arrive together; the order of the stream is kept.
@@ -260,8 +273,7 @@ async def test_survives_a_redis_restart(tmp_path: Path, uid: str) -> None:
     client = connect(server.url)
     try:
         seen = Recorder()
-        c = consumer(client, uid, seen)
-        c.backoff.base, c.backoff.cap = 0.05, 0.5
+        c = consumer(client, uid, seen, backoff_base_s=0.05, backoff_cap_s=0.5)
         async with running(c):
             await publish(client, f"s-{uid}", "before")
             await eventually_async(lambda: seen.subjects() == ["before"])
@@ -283,12 +295,14 @@ async def test_a_slow_batch_is_not_claimed_by_a_peer_while_in_hand(redis: Redis,
     def slow(replica: str) -> Any:
         async def handler(e: Event) -> None:
             calls.append((replica, e.subject))
-            await asyncio.sleep(0.15)  # the work itself takes time; the batch outlives the idle
+            await asyncio.sleep(0.25)  # the work itself takes time (12 x 0.25 s = 3 s)
 
         return handler
 
     await publish(redis, stream, *(f"e{n}" for n in range(12)))
-    fast_claims = {"claim_idle_ms": 300, "claim_every_s": 0.05, "batch_size": 20}
+    # The batch in hand outlives the idle time twice over; renewals come every idle/3 = 400 ms,
+    # with room to spare for a loaded machine.
+    fast_claims = {"claim_idle_ms": 1200, "claim_every_s": 0.05, "batch_size": 20}
     a = consumer(redis, uid, slow("a"), name="a", **fast_claims)
     async with running(a):
         await eventually_async(lambda: len(calls) >= 1)  # a holds the whole batch
@@ -314,14 +328,20 @@ async def test_an_entry_waiting_on_a_dependency_stays_with_its_consumer(
         return handle
 
     await publish(redis, stream, "x")
-    options = {"claim_idle_ms": 300, "claim_every_s": 0.05}
-    a = consumer(redis, uid, handler("a"), name="a", **options)
-    a.backoff.base, a.backoff.cap = 0.05, 0.1
+    idle_s = 1.2
+    options = {"claim_idle_ms": int(idle_s * 1000), "claim_every_s": 0.05}
+    a = consumer(
+        redis, uid, handler("a"), name="a", backoff_base_s=0.05, backoff_cap_s=0.1, **options
+    )
     async with running(a):
         await eventually_async(lambda: attempts["a"] >= 1)
         b = consumer(redis, uid, handler("b"), name="b", **options)
+        since = time.monotonic()
         async with running(b):
-            await eventually_async(lambda: attempts["a"] >= 15)  # well past the idle time
+            await eventually_async(  # well past the idle time, while b keeps claiming
+                lambda: time.monotonic() - since > 2.5 * idle_s and attempts["a"] >= 10,
+                timeout=10,
+            )
             assert a.stats.state == "waiting"
             down = False
             await eventually_async(lambda: a.stats.handled == 1)
@@ -336,8 +356,7 @@ async def test_out_of_memory_is_waited_out_not_fatal(redis: Redis, uid: str) -> 
     stream = f"s-{uid}"
     await publish(redis, stream, "during")
     await redis.config_set("maxmemory", 1)  # every write that needs memory now answers OOM
-    c = consumer(redis, uid, write_effect)
-    c.backoff.base, c.backoff.cap = 0.02, 0.1
+    c = consumer(redis, uid, write_effect, backoff_base_s=0.02, backoff_cap_s=0.1)
     try:
         async with running(c):
             await eventually_async(lambda: "OutOfMemoryError" in (c.stats.last_error or ""))

@@ -13,12 +13,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from eventkit import Event, EventStore, VersionConflict, connect
+from eventkit import Event, RedisEventStore, VersionConflict, connect
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from payments.commands import Payments, stream_of
 from payments.domain import RefundExceedsBalance
-from payments.service import Payments, stream_of
 
 from tests.helpers import RedisServer
 
@@ -34,7 +34,7 @@ class EventStoreMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.redis = connect(self.url)
         # The payments namespace (its public streams share the tag); every id here is unique.
-        self.store = EventStore(self.redis, "payments")
+        self.store = RedisEventStore(self.redis, "payments")
         self.service = Payments(self.store)
         self.model: dict[str, dict[str, Any]] = {}  # payment id → {"amount", "refunds"}
 

@@ -15,16 +15,17 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import redis
-from eventkit import Consumer, Event, Handler, connect, list_dead_letters
+from eventkit import Consumer, ConsumerOptions, Event, HandlerTable, connect, list_dead_letters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from notifications.adapters import PaymentsClient, http_client
+from notifications.adapters import HttpPaymentsClient, http_client
 from notifications.handlers import build_handlers as notification_handlers
-from notifications.store import NotificationStore
+from notifications.read_model import RedisNotificationStore, notification_key
 from orders.handlers import build_handlers as order_handlers
-from orders.store import PaymentCache
+from orders.read_model import RedisPaymentCache, payment_key
 
 from tests.helpers import RedisServer, ServiceProcess, eventually
 
@@ -54,8 +55,8 @@ arbitrary = st.dictionaries(st.binary(min_size=1, max_size=16), anything, min_si
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> dict[bytes, bytes]:
-    fields = {k.encode(): v.encode() for k, v in VALID.to_fields().items()}
+def mutated(draw: st.DrawFn, valid: Event) -> dict[bytes, bytes]:
+    fields = {k.encode(): v.encode() for k, v in valid.to_fields().items()}
     for name in draw(st.lists(st.sampled_from(sorted(fields)), max_size=3, unique=True)):
         action = draw(st.sampled_from(["drop", "junk", "json"]))
         if action == "drop":
@@ -66,7 +67,7 @@ def mutated(draw: st.DrawFn) -> dict[bytes, bytes]:
             fields[name] = json.dumps(draw(json_values)).encode()
     if draw(st.booleans()):
         data = {
-            **VALID_DATA,
+            **valid.data,
             **draw(st.dictionaries(st.sampled_from(sorted(VALID_DATA)), json_values)),
         }
         fields[b"data"] = json.dumps(data).encode()
@@ -80,7 +81,7 @@ class BackgroundConsumer:
         self,
         url: str,
         stream: str,
-        build: Callable[[Any], dict[str, Handler]],
+        build: Callable[[Any], HandlerTable],
         cleanup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
@@ -96,9 +97,7 @@ class BackgroundConsumer:
                 name="c",
                 handlers=build(client),
                 dead_letters=f"{stream}:dead",
-                block_ms=20,
-                max_deliveries=1,
-                retry_delay_s=0.01,
+                options=ConsumerOptions(block_ms=20, max_deliveries=1, retry_delay_s=0.01),
             )
             ready.set()
             try:
@@ -110,7 +109,7 @@ class BackgroundConsumer:
 
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),))
         self.thread.start()
-        ready.wait(10)
+        assert ready.wait(10), "the consumer thread did not start"
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.consumer.stop)
@@ -127,7 +126,7 @@ def orders_consumer(redis_server: RedisServer, uid: str) -> Iterator[BackgroundC
     background = BackgroundConsumer(
         redis_server.url,
         f"{{payments}}:fuzz-orders-{uid}",
-        lambda client: order_handlers(PaymentCache(client)),
+        lambda client: order_handlers(RedisPaymentCache(client)),
     )
     yield background
     background.stop()
@@ -139,9 +138,9 @@ def notifications_consumer(
 ) -> Iterator[BackgroundConsumer]:
     clients: list[Any] = []
 
-    def build(client: Any) -> dict[str, Handler]:
+    def build(client: Any) -> HandlerTable:
         clients.append(http_client(payments_service.url, 2.0))
-        return notification_handlers(PaymentsClient(clients[0]), NotificationStore(client))
+        return notification_handlers(HttpPaymentsClient(clients[0]), RedisNotificationStore(client))
 
     async def close() -> None:
         await clients[0].aclose()
@@ -152,11 +151,31 @@ def notifications_consumer(
     background.stop()
 
 
-def check_hostile_entries(background: BackgroundConsumer, url: str) -> Callable[..., None]:
+# What a handled entry must have left behind, read with a plain client: True when it is there.
+Effect = Callable[[redis.Redis, Event], bool]
+
+
+def orders_effect(client: redis.Redis, event: Event) -> bool:
+    """The cache holds this payment at this version or a newer one."""
+    copy = client.get(payment_key(str(event.data["payment_id"])))
+    return copy is not None and json.loads(copy)["version"] >= event.data["version"]
+
+
+def notifications_effect(client: redis.Redis, event: Event) -> bool:
+    """The event's notification was recorded."""
+    return bool(client.exists(notification_key(event.id)))
+
+
+def check_hostile_entries(
+    background: BackgroundConsumer, url: str, valid: Event, effect: Effect
+) -> Callable[..., None]:
+    """Each example entry is either handled, with its effect in Redis, or dead-lettered with
+    the reason and its fields as written; the loop keeps running, nothing stays pending."""
     client = redis.Redis.from_url(url)
+    handled: list[bytes] = []
 
     @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(fields=arbitrary | mutated())
+    @given(fields=arbitrary | mutated(valid))
     def feed(fields: dict[bytes, bytes]) -> None:
         before = background.consumer.stats.handled + background.consumer.stats.dead_lettered
         entry_id = client.xadd(background.stream, fields)
@@ -169,8 +188,16 @@ def check_hostile_entries(background: BackgroundConsumer, url: str) -> Callable[
         if mine:  # dead-lettered: with the reason, and the entry exactly as it was written
             assert mine[0].error
             assert mine[0].fields == fields
+        else:  # handled: so it was a valid event, and its effect is in Redis
+            assert effect(client, Event.from_fields(fields)), (fields, Event.from_fields(fields))
+            handled.append(entry_id)
 
-    return feed
+    def run() -> None:
+        feed()
+        # The strategies make valid events too: the test saw both outcomes.
+        assert handled, "no example was handled"
+
+    return run
 
 
 async def _letters(url: str, stream: str) -> list[Any]:
@@ -184,12 +211,23 @@ async def _letters(url: str, stream: str) -> list[Any]:
 def test_orders_consumer_survives_hostile_entries(
     orders_consumer: BackgroundConsumer, redis_server: RedisServer
 ) -> None:
-    check_hostile_entries(orders_consumer, redis_server.url)()
+    check_hostile_entries(orders_consumer, redis_server.url, VALID, orders_effect)()
     assert orders_consumer.consumer.stats.lost == 0
 
 
 def test_notifications_consumer_survives_hostile_entries(
-    notifications_consumer: BackgroundConsumer, redis_server: RedisServer
+    notifications_consumer: BackgroundConsumer,
+    redis_server: RedisServer,
+    payments_service: ServiceProcess,
 ) -> None:
-    check_hostile_entries(notifications_consumer, redis_server.url)()
+    body = {"order_id": "o-1", "customer_id": "c-1", "amount": 100, "currency": "EUR"}
+    created = httpx.post(f"{payments_service.url}/payments", json=body)
+    payment_id = created.json()["payment_id"]
+    valid = Event(
+        source="payments",
+        type="PaymentReceived",
+        subject=payment_id,
+        data={"payment_id": payment_id},
+    )
+    check_hostile_entries(notifications_consumer, redis_server.url, valid, notifications_effect)()
     assert notifications_consumer.consumer.stats.lost == 0

@@ -14,15 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from eventkit.web import whole_floats_as_int
 from fastapi import FastAPI
-from notifications.main import create_app as notifications_app
+from notifications.bootstrap import create_app as notifications_app
 from orders.api import NewOrder
-from orders.main import create_app as orders_app
+from orders.bootstrap import create_app as orders_app
 from payments import api as payments_api
 from payments.api import NewPayment, NewRefund
-from payments.main import create_app as payments_app
+from payments.bootstrap import create_app as payments_app
 from pydantic import ValidationError
+from servicekit.inputs import whole_floats_as_int
 
 FACTORIES: dict[str, Callable[[], FastAPI]] = {
     "payments": payments_app,
@@ -167,7 +167,7 @@ async def test_an_idempotency_key_that_is_not_visible_ascii_is_422(
 ) -> None:
     body = {"order_id": "o", "customer_id": "c", "amount": 1}
     response = await payments.post(
-        "/payments", json=body, headers={"Idempotency-Key": key.encode()}
+        "/payments", json=body, headers=[(b"Idempotency-Key", key.encode())]
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["header", "idempotency-key"]

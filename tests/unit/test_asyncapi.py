@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,31 +24,25 @@ import jsonschema
 import pytest
 import yaml
 from contracts import payments as public
-from eventkit import (
-    DeadLetter,
-    Event,
-    EventStore,
-    Publication,
-    StoredEvent,
-    dead_letter,
-    parse_data,
-)
-from eventkit.deadletter import FIELD_PREFIX, MAX_ERROR_CHARS
-from eventkit.settings import ConsumerSettings, ServiceSettings, dead_letter_stream
+from eventkit import DeadLetter, Event, dead_letter_stream, parse_data
+from eventkit.deadletter import FIELD_PREFIX, MAX_ERROR_CHARS, dead_letter
+from eventkit.event_store import entry_fields, key_of
+from eventkit.testing import InMemoryEventStore
+from notifications import bootstrap as notifications_bootstrap
 from notifications import handlers as notifications_handlers
-from notifications import main as notifications_main
+from orders import bootstrap as orders_bootstrap
 from orders import handlers as orders_handlers
-from orders import main as orders_main
 from payments import domain
+from payments.commands import Payments, stream_of
 from payments.config import Settings as PaymentsSettings
-from payments.service import Payments, stream_of
 from pydantic import BaseModel
+from servicekit import ConsumerSettings, ServiceSettings
 
 Schema = dict[str, Any]
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 DOC_URI = "urn:asyncapi"  # the document's base URI when its schemas are used by jsonschema
-STORE_NAMESPACE = "payments"  # as payments.main creates its EventStore
+STORE_NAMESPACE = "payments"  # as payments.bootstrap creates its event store
 
 NOTIFICATIONS = "paymentNotifications"
 STATE = "paymentState"
@@ -66,8 +61,8 @@ DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
 ORDERS_HANDLERS = orders_handlers.build_handlers(None)  # type: ignore[arg-type]
 NOTIFICATIONS_HANDLERS = notifications_handlers.build_handlers(None, None)  # type: ignore[arg-type]
 GROUPS = {
-    orders_main.GROUP: (public.STATE_STREAM, ORDERS_HANDLERS),
-    notifications_main.GROUP: (public.NOTIFICATION_STREAM, NOTIFICATIONS_HANDLERS),
+    orders_bootstrap.GROUP: (public.STATE_STREAM, ORDERS_HANDLERS),
+    notifications_bootstrap.GROUP: (public.NOTIFICATION_STREAM, NOTIFICATIONS_HANDLERS),
 }
 
 ANNOTATIONS = {"title", "description", "examples"}
@@ -220,7 +215,8 @@ def doc_schema(doc: Schema, pointer: str) -> Schema:
 
 def test_document_is_asyncapi_3(doc: Schema) -> None:
     assert re.fullmatch(r"3\.\d+\.\d+", str(doc["asyncapi"]))
-    assert doc["info"]["version"] == "0.1.0"
+    project = tomllib.loads((DOC_PATH.parents[1] / "pyproject.toml").read_text())
+    assert doc["info"]["version"] == project["project"]["version"]
     for pattern in ("event notification", "event-carried state transfer", "event sourcing"):
         assert pattern in doc["info"]["description"].lower()
     assert "GET /payments/{payment_id}" in doc["info"]["description"]
@@ -263,8 +259,7 @@ def test_channel_address_is_the_stream_in_the_code(doc: Schema, channel: str, ad
 
 
 def test_event_store_address_is_the_key_of_a_payments_stream(doc: Schema) -> None:
-    store = MemoryStore()
-    assert expand(doc, EVENT_STORE, payment_id="p-42") == store.key(stream_of("p-42"))
+    assert expand(doc, EVENT_STORE, payment_id="p-42") == key_of(STORE_NAMESPACE, stream_of("p-42"))
 
 
 def test_address_parameters_are_declared(doc: Schema) -> None:
@@ -403,43 +398,8 @@ def test_dead_letter_example_is_a_real_entry(doc: Schema) -> None:
     Event.from_fields(letter.fields)
 
 
-class _NoRedis:
-    def register_script(self, script: str) -> None:
-        return None
-
-
-class MemoryStore(EventStore):
-    """The event store's interface in memory; records every entry it would write, by key."""
-
-    def __init__(self) -> None:
-        super().__init__(_NoRedis(), STORE_NAMESPACE)
-        self.streams: dict[str, list[StoredEvent]] = {}
-        self.written: dict[str, list[dict[str, str]]] = {}
-
-    async def append(
-        self,
-        stream: str,
-        events: Any,
-        expected_version: int,
-        publish: Any = (),
-    ) -> int:
-        stored = self.streams.setdefault(stream, [])
-        assert len(stored) == expected_version
-        for event in events:
-            stored.append(StoredEvent(len(stored) + 1, f"{len(stored) + 1}-0", event))
-            fields = {**event.to_fields(), "version": str(len(stored))}
-            self.written.setdefault(self.key(stream), []).append(fields)
-        for publication in publish:
-            assert isinstance(publication, Publication)
-            self.written.setdefault(publication.stream, []).append(publication.event.to_fields())
-        return len(stored)
-
-    async def read(self, stream: str) -> list[StoredEvent]:
-        return list(self.streams.get(stream, []))
-
-
 async def test_what_payments_writes_is_what_the_document_says(doc: Schema) -> None:
-    store = MemoryStore()
+    store = InMemoryEventStore(STORE_NAMESPACE)
     payments = Payments(store)
     payment, _ = await payments.create("ord-1001", "cust-42", 2500, "EUR")
     await payments.refund(payment.payment_id, 500, "damaged in transit")
@@ -450,11 +410,13 @@ async def test_what_payments_writes_is_what_the_document_says(doc: Schema) -> No
         public.STATE_STREAM: STATE,
         expand(doc, EVENT_STORE, payment_id=payment.payment_id): EVENT_STORE,
     }
-    assert set(store.written) == set(channels)
-    for key, entries in store.written.items():
-        assert len(entries) == 3
-        for fields in entries:
-            check_entry(doc, channels[key], fields)
+    assert set(store.streams.keys()) == set(channels)
+    for key, channel in channels.items():
+        events = store.streams.events(key)
+        assert len(events) == 3
+        for version, event in enumerate(events, start=1):
+            fields = entry_fields(event, version) if channel == EVENT_STORE else event.to_fields()
+            check_entry(doc, channel, fields)
 
 
 async def test_dead_letters_are_what_the_document_says(doc: Schema) -> None:
@@ -528,10 +490,6 @@ def test_payments_sends_on_both_public_streams_and_its_event_store(doc: Schema) 
         if op["action"] == "send"
     }
     assert sends == {NOTIFICATIONS, STATE, EVENT_STORE}
-
-
-def test_consumer_groups_are_the_services_groups() -> None:
-    assert set(GROUPS) == {"orders", "notifications"}
 
 
 @pytest.mark.parametrize(("group", "stream", "handlers"), [(g, *v) for g, v in GROUPS.items()])

@@ -1,4 +1,4 @@
-from eventkit import Backoff
+from eventkit.backoff import Backoff
 
 
 def test_delays_grow_exponentially_up_to_the_cap_with_jitter() -> None:

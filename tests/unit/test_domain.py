@@ -2,6 +2,8 @@
 
 import pytest
 from contracts.payments import PaymentStatus
+from hypothesis import given
+from hypothesis import strategies as st
 from payments import domain
 from payments.domain import PaymentReceived, PaymentRefunded, RefundExceedsBalance
 
@@ -44,12 +46,29 @@ def test_partial_then_full_refund() -> None:
     assert fully.refundable == 0
 
 
-def test_fold_is_a_left_fold_of_evolve() -> None:
-    events = [received(900), refunded(100), refunded(200), refunded(600)]
-    state = None
-    for event in events:
-        state = domain.evolve(state, event)
-    assert domain.fold(events) == state
+@given(st.lists(st.integers(min_value=1, max_value=50), max_size=20))
+def test_the_fold_adds_up_every_refund_and_counts_every_event(refunds: list[int]) -> None:
+    """Whatever refunds were allowed, the folded state says what they add up to."""
+    amount = 500
+    events: list[domain.PaymentEvent] = [received(amount)]
+    for refund in refunds:
+        state = domain.fold(events)
+        assert state is not None
+        if refund <= state.refundable:  # the rule decides which refunds happen
+            events += domain.refund(state, refund, None)
+    state = domain.fold(events)
+    assert state is not None
+    refunded_total = sum(e.amount for e in events if isinstance(e, PaymentRefunded))
+    assert state.refunded_amount == refunded_total <= amount
+    assert state.version == len(events)
+    expected = (
+        PaymentStatus.RECEIVED
+        if refunded_total == 0
+        else PaymentStatus.REFUNDED
+        if refunded_total == amount
+        else PaymentStatus.PARTIALLY_REFUNDED
+    )
+    assert state.status == expected
 
 
 def test_refund_rule_allows_up_to_the_remaining_amount() -> None:

@@ -3,30 +3,16 @@
 import itertools
 
 import pytest
-from contracts.payments import PaymentSnapshot, PaymentStatus
+from contracts.payments import PaymentSnapshot
 from orders.domain import OrderStatus, PlacedOrder, settle
+
+from tests.helpers.factories import snapshot
 
 ORDER = PlacedOrder("o-1", "c-1", total=1000, currency="EUR")
 
 
 def payment(n: int, amount: int, refunded: int = 0, currency: str = "EUR") -> PaymentSnapshot:
-    status = (
-        PaymentStatus.RECEIVED
-        if refunded == 0
-        else PaymentStatus.REFUNDED
-        if refunded == amount
-        else PaymentStatus.PARTIALLY_REFUNDED
-    )
-    return PaymentSnapshot(
-        payment_id=f"p-{n}",
-        order_id="o-1",
-        customer_id="c-1",
-        amount=amount,
-        currency=currency,
-        refunded_amount=refunded,
-        status=status,
-        version=1 + (refunded > 0),
-    )
+    return snapshot(f"p-{n}", amount=amount, refunded=refunded, currency=currency)
 
 
 @pytest.mark.parametrize(

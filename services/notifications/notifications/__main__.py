@@ -1,9 +1,9 @@
 """``python -m notifications``: serve the API and consume the notification stream."""
 
-from eventkit.service import serve
+from servicekit import serve
 
+from notifications.bootstrap import create_app
 from notifications.config import Settings
-from notifications.main import create_app
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The call back to payments: one shared, pooled HTTP client, with timeouts."""
+"""The call back to payments (ports.PaymentsClient) over one shared, pooled HTTP client."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from contracts.payments import PaymentSnapshot
 from eventkit import InvalidEvent, RetryLater
 from httpx_aiohttp import AiohttpTransport
 
-
-class UnknownPayment(Exception):
-    """Payments does not know the payment: retried a few times, then dead-lettered."""
+from notifications.ports import UnknownPayment
 
 
 def http_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
@@ -27,7 +25,7 @@ def http_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
     )
 
 
-class PaymentsClient:
+class HttpPaymentsClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 

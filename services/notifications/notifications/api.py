@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from contracts.payments import Id
-from eventkit.web import absent_or, problem_responses
 from fastapi import APIRouter, Depends, Query, Request
+from servicekit import absent_or, problem_responses
 
 from notifications.domain import Notification
-from notifications.store import NotificationStore
+from notifications.ports import NotificationStore
 
 MAX_PAGE = 100
 
 
 def get_store(request: Request) -> NotificationStore:
-    return request.state.store  # set by main.lifespan
+    return request.state.store  # set by bootstrap.lifespan
 
 
 StoreDep = Annotated[NotificationStore, Depends(get_store)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from eventkit.settings import ConsumerSettings
 from pydantic import Field
+from servicekit import ConsumerSettings
 
 
 class Settings(ConsumerSettings):

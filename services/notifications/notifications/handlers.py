@@ -6,16 +6,15 @@ import asyncio
 from collections.abc import Sequence
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentNotice
-from eventkit import Event, Handler, RetryLater, parse_data
+from eventkit import Event, HandlerTable, RetryLater, parse_data
 
-from notifications.adapters import PaymentsClient
 from notifications.domain import Notification, compose
-from notifications.store import NotificationStore
+from notifications.ports import NotificationStore, PaymentsClient
 
 
 def build_handlers(
     payments: PaymentsClient, store: NotificationStore, concurrency: int = 16
-) -> dict[str, Handler]:
+) -> HandlerTable:
     limit = asyncio.Semaphore(concurrency)  # call backs in flight at once, across runs
 
     async def notify(events: Sequence[Event]) -> None:

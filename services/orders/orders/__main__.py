@@ -1,21 +1,21 @@
-"""``python -m orders`` serves the API; ``python -m orders rebuild`` replays the cache."""
+"""``python -m orders`` serves the API; ``python -m orders rebuild`` rebuilds the cache."""
 
 import argparse
 import asyncio
 
 from eventkit import connect
-from eventkit.service import serve
+from servicekit import serve
 
+from orders.bootstrap import create_app
 from orders.config import Settings
-from orders.main import create_app
+from orders.read_model import RedisPaymentCache
 from orders.rebuild import rebuild
-from orders.store import PaymentCache
 
 
 async def rebuild_cache(settings: Settings) -> None:
     redis = connect(settings.redis_url, name="orders-rebuild")
     try:
-        result = await rebuild(PaymentCache(redis))
+        result = await rebuild(RedisPaymentCache(redis))
     finally:
         await redis.aclose()
     print(

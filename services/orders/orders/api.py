@@ -6,16 +6,16 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
-from eventkit.web import JsonInteger, problem_responses
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
+from servicekit import JsonInteger, problem_responses
 
 from orders.domain import Order, PlacedOrder, settle
-from orders.store import OrderStore, PaymentCache
+from orders.ports import OrderStore, PaymentCache
 
 
 def get_orders(request: Request) -> OrderStore:
-    return request.state.orders  # set by main.lifespan
+    return request.state.orders  # set by bootstrap.lifespan
 
 
 def get_cache(request: Request) -> PaymentCache:

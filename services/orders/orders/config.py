@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventkit.settings import ConsumerSettings
+from servicekit import ConsumerSettings
 
 
 class Settings(ConsumerSettings):

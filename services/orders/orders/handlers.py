@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
-from eventkit import Event, Handler, parse_data
+from eventkit import Event, HandlerTable, parse_data
 
-from orders.store import PaymentCache
+from orders.ports import PaymentCache
 
 
-def build_handlers(cache: PaymentCache) -> dict[str, Handler]:
+def build_handlers(cache: PaymentCache) -> HandlerTable:
     async def keep_copies(events: Sequence[Event]) -> None:
         """Each event carries its payment's whole state: keep it, no call to payments.
 

@@ -1,4 +1,4 @@
-"""Replay: rebuild the payment cache from the start of payments' state stream."""
+"""Rebuild the payment cache by replaying payments' state stream from its start."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contracts.payments import STATE_STREAM
 from eventkit import replay
 
 from orders.handlers import build_handlers
-from orders.store import PaymentCache
+from orders.read_model import RedisPaymentCache
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Rebuilt:
     cached: int  # copies in the cache after
 
 
-async def rebuild(cache: PaymentCache) -> Rebuilt:
+async def rebuild(cache: RedisPaymentCache) -> Rebuilt:
     """Drop the cache, then apply every state event from the start of the stream.
 
     The same handlers as the live consumer, so the result equals the incrementally built

@@ -1,9 +1,9 @@
 """``python -m payments``: serve the API with the settings from the environment."""
 
-from eventkit.service import serve
+from servicekit import serve
 
+from payments.bootstrap import create_app
 from payments.config import Settings
-from payments.main import create_app
 
 
 def main() -> None:

@@ -7,22 +7,22 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
-from eventkit.web import JsonInteger, absent_or, problem_responses
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from servicekit import JsonInteger, absent_or, problem_responses
 
-from payments.domain import RefundExceedsBalance
-from payments.service import (
+from payments.commands import (
     IdempotencyKeyReused,
     PaymentNotFound,
     Payments,
     TooMuchContention,
-    snapshot_of,
 )
+from payments.domain import RefundExceedsBalance
+from payments.publications import snapshot_of
 
 
 def get_payments(request: Request) -> Payments:
-    return request.state.payments  # set by main.lifespan
+    return request.state.payments  # set by bootstrap.lifespan
 
 
 PaymentsDep = Annotated[Payments, Depends(get_payments)]
@@ -39,7 +39,7 @@ IdempotencyKey = Annotated[
 # A retried request answered from what the first one made.
 REPLAYED = {
     "Idempotent-Replayed": {
-        "description": "present (true) when the response replays an earlier request's",
+        "description": "present (true) when the response repeats the answer to an earlier request",
         "schema": {"type": "string", "enum": ["true"]},
     }
 }

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from eventkit.settings import ServiceSettings
 from pydantic import Field
+from servicekit import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from contracts.payments import Amount, Currency, Id, PaymentStatus
+from contracts.payments import (
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUNDED,
+    Amount,
+    Currency,
+    Id,
+    PaymentStatus,
+)
 from pydantic import BaseModel, ConfigDict
 
 # ---- Events (private to payments: what its event store holds) ---------------------------------
@@ -35,11 +42,13 @@ class PaymentRefunded(BaseModel):
 
 PaymentEvent = PaymentReceived | PaymentRefunded
 
-# The event type, as stored in the envelope's ``type``, names its class.
-EVENT_CLASSES: dict[str, type[PaymentEvent]] = {
-    "PaymentReceived": PaymentReceived,
-    "PaymentRefunded": PaymentRefunded,
+# The type stored in the envelope of each event: the published language's names, so that a
+# stored fact and its publications share one type.
+EVENT_TYPES: dict[type[PaymentEvent], str] = {
+    PaymentReceived: PAYMENT_RECEIVED,
+    PaymentRefunded: PAYMENT_REFUNDED,
 }
+EVENT_CLASSES: dict[str, type[PaymentEvent]] = {name: cls for cls, name in EVENT_TYPES.items()}
 
 
 # ---- State -----------------------------------------------------------------------------------

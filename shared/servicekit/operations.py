@@ -11,16 +11,20 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
+from eventkit import (
+    REDIS_DOWN,
+    Consumer,
+    DeadLetter,
+    InvalidEvent,
+    RetryLater,
+    list_dead_letters,
+    redrive,
+)
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from redis import exceptions as redis_errors
 
-from eventkit.connection import REDIS_DOWN
-from eventkit.consumer import Consumer
-from eventkit.deadletter import DeadLetter, list_dead_letters, redrive
-from eventkit.dispatch import RetryLater
-from eventkit.envelope import InvalidEvent
-from eventkit.web import problem, problem_responses
+from servicekit.problems import problem, problem_responses
 
 # Nineteen digits a part: always below 2**64, so every id the pattern admits is one Redis can
 # look up (a 20-digit part may overflow, which Redis refuses as an invalid id).
@@ -73,6 +77,8 @@ class ConsumerReport(BaseModel):
     failed: int
     dead_lettered: int
     lost: int = Field(description="pending entries that retention trimmed before they were handled")
+    waits: int = Field(description="times a handler asked to retry later (a dependency was down)")
+    retry_in_s: float | None = Field(description="while waiting on a dependency: current backoff")
     last_error: str | None
     pending: int | None = Field(description="delivered to the group, not yet acked")
     lag: int | None = Field(description="not yet delivered; null when Redis cannot count it")
@@ -131,10 +137,10 @@ class DeadLetterView(BaseModel):
         return cls(**{**letter.__dict__, "fields": fields})
 
 
-dead_letters = APIRouter(prefix="/dead-letters", tags=["operations"])
+dead_letters_router = APIRouter(prefix="/dead-letters", tags=["operations"])
 
 
-@dead_letters.get("", responses=problem_responses(422, 503))
+@dead_letters_router.get("", responses=problem_responses(422, 503))
 async def list_letters(
     request: Request, count: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterView]:
@@ -146,7 +152,9 @@ async def list_letters(
     return letters
 
 
-@dead_letters.post("/{dead_letter_id}/redrive", responses=problem_responses(404, 409, 422, 503))
+@dead_letters_router.post(
+    "/{dead_letter_id}/redrive", responses=problem_responses(404, 409, 422, 503)
+)
 async def redrive_letter(request: Request, dead_letter_id: EntryId) -> DeadLetterView:
     """Handle a dead letter again (after a fix); on success it leaves the dead-letter stream."""
     for consumer in consumers_of(request):

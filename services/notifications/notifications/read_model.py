@@ -1,4 +1,5 @@
-"""Notifications' own keys: each notification once, indexed by customer and by payment.
+"""Notifications' read model in Redis: each notification once, indexed by customer and by
+payment. It implements ports.NotificationStore.
 
 Every key starts with the hash tag ``{notifications}`` (one slot on Redis Cluster, one ACL
 pattern).
@@ -46,7 +47,7 @@ return new
 """
 
 
-class NotificationStore:
+class RedisNotificationStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._record = redis.register_script(RECORD)

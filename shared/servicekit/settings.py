@@ -1,17 +1,15 @@
-"""Settings every service reads from the environment (names are the fields, upper-cased)."""
+"""Settings every service reads from the environment (names are the fields, upper-cased).
+
+Plain data: each service's composition root builds its clients, stores and consumers from them.
+"""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
 
+from eventkit import ConsumerOptions
 from pydantic import Field
 from pydantic_settings import BaseSettings
-from redis.asyncio import Redis
-
-from eventkit.backoff import Backoff
-from eventkit.consumer import Consumer
-from eventkit.dispatch import Handler
 
 
 class ServiceSettings(BaseSettings):
@@ -28,7 +26,7 @@ class ServiceSettings(BaseSettings):
 
 
 class ConsumerSettings(ServiceSettings):
-    """A service that consumes a stream: how its consumer behaves."""
+    """A service that consumes a stream: how its consumer behaves (see ConsumerOptions)."""
 
     # Stable per replica and unique within the group. The hostname is both in Docker Compose
     # (each replica is its own container); local processes on one host set CONSUMER_NAME.
@@ -43,27 +41,14 @@ class ConsumerSettings(ServiceSettings):
     backoff_base_s: float = Field(0.1, gt=0)
     backoff_cap_s: float = Field(5.0, gt=0)
 
-    def consumer(
-        self, redis: Redis, *, stream: str, group: str, handlers: Mapping[str, Handler]
-    ) -> Consumer:
-        """A consumer in ``group``; its dead letters go to ``{group}:dead-letters``."""
-        return Consumer(
-            redis,
-            stream=stream,
-            group=group,
-            name=self.consumer_name,
-            handlers=handlers,
-            dead_letters=dead_letter_stream(group),
+    def consumer_options(self) -> ConsumerOptions:
+        return ConsumerOptions(
             batch_size=self.consumer_batch_size,
             block_ms=self.consumer_block_ms,
             claim_idle_ms=self.claim_idle_ms,
             claim_every_s=self.claim_every_s,
             max_deliveries=self.max_deliveries,
             retry_delay_s=self.retry_delay_s,
-            backoff=Backoff(base=self.backoff_base_s, cap=self.backoff_cap_s),
+            backoff_base_s=self.backoff_base_s,
+            backoff_cap_s=self.backoff_cap_s,
         )
-
-
-def dead_letter_stream(group: str) -> str:
-    """Each consuming service owns its dead letters, under its own hash tag."""
-    return f"{{{group}}}:dead-letters"

@@ -1,14 +1,19 @@
-"""Command handlers: load a payment's events, fold, decide, append + publish in one atomic step."""
+"""The command side of payments: load a payment's events, fold, decide, append + publish.
+
+It depends on the event store's port (eventkit.EventStore), so unit tests run it against
+eventkit.testing.InMemoryEventStore and the service runs it against Redis.
+"""
 
 from __future__ import annotations
 
 import uuid
 
-from contracts import payments as public
-from eventkit import Event, EventStore, Publication, StoredEvent, VersionConflict
+from contracts.payments import SOURCE
+from eventkit import Event, EventStore, StoredEvent, VersionConflict
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
+from payments.publications import publications
 
 # Bounds the retries of a decision that keeps losing the race to concurrent writers. Each round
 # lets at least one writer win, so N concurrent writers need at most N rounds.
@@ -55,7 +60,7 @@ class Payments:
         currency: str,
         idempotency_key: str | None = None,
     ) -> tuple[Payment, bool]:
-        """Receive a payment; return it and whether it was created now (False: a replay).
+        """Receive a payment; return it and whether it was created now (False: a retry).
 
         With an Idempotency-Key the payment id is derived from the key, so a retried request
         collides with the first one in the event store itself (expected version 0): no extra
@@ -74,12 +79,12 @@ class Payments:
             if idempotency_key is None:
                 raise  # a fresh uuid4 cannot collide: something is badly wrong
         stored = await self.history(payment_id)
-        return _replay(stored, stored[0], events[0], idempotency_key), False
+        return _first_outcome(stored, stored[0], events[0], idempotency_key), False
 
     async def refund(
         self, payment_id: str, amount: int, reason: str | None, idempotency_key: str | None = None
     ) -> tuple[Payment, bool]:
-        """Refund; return the state and whether it was refunded now (False: a replay).
+        """Refund; return the state and whether it was refunded now (False: a retry).
 
         On a concurrent change, re-read and decide again: the rule may now say no. With an
         Idempotency-Key the refund event's id is derived from the key, so a retry finds the
@@ -93,7 +98,7 @@ class Payments:
             earlier = next((s for s in stored if s.event.id == event_id), None)
             if earlier is not None:
                 wanted = domain.PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason)
-                return _replay(stored, earlier, wanted, idempotency_key), False
+                return _first_outcome(stored, earlier, wanted, idempotency_key), False
             payment = _fold(stored)
             events = domain.refund(payment, amount, reason)
             try:
@@ -105,63 +110,40 @@ class Payments:
     async def _append(
         self, payment: Payment | None, events: list[PaymentEvent], event_id: str | None = None
     ) -> Payment:
-        """Store ``events`` and publish each as a thin and a state-carrying event, atomically."""
-        expected = payment.version if payment else 0
-        stored, publications = [], []
+        """Store ``events`` with their publications (publications.py), in one atomic step."""
+        facts, publish = [], []
         state = payment
         for event in events:
             state = domain.evolve(state, event)
             fact = Event(
                 id=event_id or str(uuid.uuid4()),
-                source=public.SOURCE,
-                type=type(event).__name__,
+                source=SOURCE,
+                type=domain.EVENT_TYPES[type(event)],
                 subject=state.payment_id,
                 data=event.model_dump(),
             )
-            notice = public.PaymentNotice(payment_id=state.payment_id)
-            snapshot = snapshot_of(state)
-            stored.append(fact)
-            publications += [
-                Publication(public.NOTIFICATION_STREAM, _public(fact, notice.model_dump())),
-                Publication(public.STATE_STREAM, _public(fact, snapshot.model_dump(mode="json"))),
-            ]
-        await self.store.append(stream_of(events[0].payment_id), stored, expected, publications)
-        assert state is not None
+            facts.append(fact)
+            publish += publications(fact, state)
+        assert state is not None, "a decision returns at least one event"
+        expected = payment.version if payment else 0
+        await self.store.append(stream_of(state.payment_id), facts, expected, publish)
         return state
 
 
-def snapshot_of(payment: Payment) -> public.PaymentSnapshot:
-    return public.PaymentSnapshot(
-        payment_id=payment.payment_id,
-        order_id=payment.order_id,
-        customer_id=payment.customer_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        refunded_amount=payment.refunded_amount,
-        status=payment.status,
-        version=payment.version,
-    )
-
-
-def _public(fact: Event, data: dict[str, object]) -> Event:
-    """A public view of a stored fact: same type, subject and time; its own id and data."""
-    return Event(
-        source=fact.source, type=fact.type, subject=fact.subject, time=fact.time, data=data
-    )
-
-
-def _replay(
+def _first_outcome(
     stored: list[StoredEvent], earlier: StoredEvent, wanted: PaymentEvent, key: str | None
 ) -> Payment:
     """The answer to a retried request: the state right after the event it made back then."""
-    made = domain.EVENT_CLASSES[earlier.event.type].model_validate(earlier.event.data)
-    if made != wanted:
+    if _decode(earlier) != wanted:
         raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
     return _fold(stored[: earlier.version])
 
 
+def _decode(stored: StoredEvent) -> PaymentEvent:
+    return domain.EVENT_CLASSES[stored.event.type].model_validate(stored.event.data)
+
+
 def _fold(stored: list[StoredEvent]) -> Payment:
-    events = [domain.EVENT_CLASSES[s.event.type].model_validate(s.event.data) for s in stored]
-    payment = domain.fold(events)
+    payment = domain.fold([_decode(s) for s in stored])
     assert payment is not None, "a stored stream is never empty"
     return payment

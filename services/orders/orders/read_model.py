@@ -1,4 +1,6 @@
-"""Orders' own keys in Redis: the orders, and its local copy of payments (the cache).
+"""Orders' read models in Redis: the orders, and its local copy of payments (the cache).
+
+They implement the protocols of ports.py.
 
 Every key starts with the hash tag ``{orders}``: the service's scripts stay legal on Redis
 Cluster and its access rule is one pattern (``~{orders}:*``).
@@ -55,7 +57,7 @@ return changed
 """
 
 
-class PaymentCache:
+class RedisPaymentCache:
     """Orders' copy of payments, kept from the state stream. Never asks payments anything."""
 
     def __init__(self, redis: Redis) -> None:
@@ -101,7 +103,7 @@ class PaymentCache:
         return len(ids)
 
 
-class OrderStore:
+class RedisOrderStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import redis
 
-from tests.helpers.polling import eventually
-from tests.helpers.processes import ROOT, free_port
+from harness.polling import eventually
+from harness.processes import ROOT, free_port
 
 USERS = ("admin", "payments", "orders", "notifications")
 
@@ -47,8 +47,13 @@ class RedisServer:
         self.aclfile = directory / "users.acl"
         if acl:
             env = {f"{u.upper()}_REDIS_PASSWORD": p for u, p in self.passwords.items()}
-            acl = ROOT / "redis-acl"
-            render = ["sh", str(acl / "render-acl.sh"), str(acl / "users.acl"), str(self.aclfile)]
+            source = ROOT / "redis-acl"
+            render = [
+                "sh",
+                str(source / "render-acl.sh"),
+                str(source / "users.acl"),
+                str(self.aclfile),
+            ]
             subprocess.run(render, env={**os.environ, **env}, check=True)
 
     @property
@@ -63,7 +68,7 @@ class RedisServer:
 
     def client(self, **options: object) -> redis.Redis:
         """A synchronous admin client, for tests to look inside."""
-        return redis.Redis.from_url(self.url, **options)  # type: ignore[arg-type]
+        return redis.Redis.from_url(self.url, **options)
 
     def start(self) -> RedisServer:
         args = [

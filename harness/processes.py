@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers.polling import eventually
+from harness.polling import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:

@@ -1,4 +1,8 @@
-"""An event store on Redis Streams: one append-only stream per aggregate, optimistic concurrency.
+"""The event store: one append-only stream per aggregate, optimistic concurrency.
+
+:class:`EventStore` is the port a command service depends on; :class:`RedisEventStore` keeps
+the events in Redis Streams, and ``eventkit.testing.InMemoryEventStore`` keeps them in memory
+for unit tests. Both pass the same contract tests (tests/contracts/test_event_store.py).
 
 The version of a stream is the number of events in it. ``append`` succeeds only if the caller
 saw the current version (``expected_version``), so two writers that decided on the same state
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.crc import key_slot
@@ -82,7 +87,41 @@ class Publication:
     event: Event
 
 
-class EventStore:
+class EventStore(Protocol):
+    """What a command service needs of an event store."""
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        publish: Sequence[Publication] = (),
+    ) -> int:
+        """Append ``events`` to the aggregate's ``stream`` if its version is still
+        ``expected_version``, and publish ``publish`` in the same atomic step; return the new
+        version. :class:`VersionConflict` if the stream moved on (unless these very events are
+        what moved it: a retried append whose reply was lost)."""
+        ...
+
+    async def read(self, stream: str) -> list[StoredEvent]:
+        """Every event of ``stream`` in order (an empty list if it has none)."""
+        ...
+
+
+def check_one_slot(keys: Sequence[str]) -> None:
+    """A script (or a transaction) may touch keys of one hash slot only: refuse others early."""
+    if len({key_slot(k.encode()) for k in keys}) > 1:
+        raise ValueError(f"keys {list(keys)} are in different hash slots: give them one hash tag")
+
+
+def key_of(namespace: str, stream: str) -> str:
+    """An aggregate's key: stream ``payment-42`` in ``payments`` is ``{payments}:payment-42``."""
+    if "{" in stream or "}" in stream:
+        raise ValueError(f"stream {stream!r}: pass the name within the namespace, not a key")
+    return f"{{{namespace}}}:{stream}"
+
+
+class RedisEventStore:
     def __init__(self, redis: Redis, namespace: str, *, publish_maxlen: int | None = None):
         self.redis = redis
         self.namespace = namespace
@@ -90,10 +129,7 @@ class EventStore:
         self._script = redis.register_script(APPEND_AND_PUBLISH)
 
     def key(self, stream: str) -> str:
-        """The Redis key of an aggregate's stream: ``payment-42`` → ``{payments}:payment-42``."""
-        if "{" in stream or "}" in stream:
-            raise ValueError(f"stream {stream!r}: pass the name within the namespace, not a key")
-        return f"{{{self.namespace}}}:{stream}"
+        return key_of(self.namespace, stream)
 
     async def append(
         self,
@@ -107,11 +143,10 @@ class EventStore:
         key = self.key(stream)
         public_keys = list(dict.fromkeys(p.stream for p in publish))
         keys = [key, *public_keys]
-        if len({key_slot(k.encode()) for k in keys}) > 1:
-            raise ValueError(f"keys {keys} are in different hash slots: give them one hash tag")
+        check_one_slot(keys)
         args: list[str | int] = [expected_version, self.publish_maxlen or 0, len(events)]
         for version, event in enumerate(events, start=expected_version + 1):
-            args += _flat({**event.to_fields(), "version": str(version)})
+            args += _flat(entry_fields(event, version))
         args.append(len(publish))
         for publication in publish:
             args.append(keys.index(publication.stream) + 1)  # Lua's KEYS is 1-based
@@ -135,6 +170,11 @@ class EventStore:
     async def _already_appended(self, stream: str, events: Sequence[Event], after: int) -> bool:
         stored = (await self.read(stream))[after : after + len(events)]
         return [s.event.id for s in stored] == [e.id for e in events]
+
+
+def entry_fields(event: Event, version: int) -> dict[str, str]:
+    """An event as its entry in an aggregate's stream: the envelope's fields and its version."""
+    return {**event.to_fields(), "version": str(version)}
 
 
 def _flat(fields: dict[str, str]) -> list[str | int]:

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from eventkit import HandlerTable
 from fastapi import APIRouter, FastAPI
 
-from eventkit import operations
-from eventkit.settings import ServiceSettings
-from eventkit.web import BodySizeLimit, install_error_handlers
+from servicekit import operations
+from servicekit.inputs import BodySizeLimit
+from servicekit.problems import install_error_handlers
+from servicekit.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+def unchanged(handlers: HandlerTable) -> HandlerTable:
+    return handlers
+
+
+@dataclass(frozen=True)
+class ConsumerOverrides:
+    """What a test changes in a consuming service's composition root, instead of patching its
+    modules; the defaults change nothing. ``wrap_handlers`` gets the real handler table and
+    returns the one the consumer runs (tests/helpers/crashing.py crashes around an event)."""
+
+    wrap_handlers: Callable[[HandlerTable], HandlerTable] = unchanged
 
 
 def service_app(

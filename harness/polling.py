@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -37,13 +37,33 @@ def eventually(
         time.sleep(interval)
 
 
+@overload
 async def eventually_async(
-    check: Callable[[], Awaitable[T] | T],
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    check: Callable[[], T],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+async def eventually_async(
+    check: Callable[[], Any],
     *,
     timeout: float = 15.0,
     interval: float = 0.05,
     what: str = "condition",
-) -> T:
+) -> Any:
     """The async twin of :func:`eventually`; ``check`` may be a plain or an async callable."""
     deadline = time.monotonic() + timeout
     last: object = None

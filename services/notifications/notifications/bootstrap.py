@@ -1,0 +1,62 @@
+"""Composition root: Redis, the HTTP client for call backs, the consumer of thin events, the API.
+
+``create_app(settings, overrides)``: a test can wrap the handler table
+(``servicekit.ConsumerOverrides``) instead of patching modules; tests/helpers/crashing.py does,
+to crash around a chosen event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from contracts.payments import NOTIFICATION_STREAM
+from eventkit import Consumer, connect, dead_letter_stream
+from fastapi import FastAPI
+from servicekit import ConsumerOverrides, dead_letters_router, service_app
+
+from notifications import api
+from notifications.adapters import HttpPaymentsClient, http_client
+from notifications.config import Settings
+from notifications.handlers import build_handlers
+from notifications.read_model import RedisNotificationStore
+
+GROUP = "notifications"  # the consumer group is named after the consuming service
+
+
+def create_app(
+    settings: Settings | None = None, overrides: ConsumerOverrides | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    overrides = overrides or ConsumerOverrides()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        redis = connect(settings.redis_url, name="notifications")
+        store = RedisNotificationStore(redis)
+        try:
+            async with http_client(settings.payments_url, settings.callback_timeout_s) as http:
+                handlers = build_handlers(
+                    HttpPaymentsClient(http), store, settings.callback_concurrency
+                )
+                consumer = Consumer(
+                    redis,
+                    stream=NOTIFICATION_STREAM,
+                    group=GROUP,
+                    name=settings.consumer_name,
+                    handlers=overrides.wrap_handlers(handlers),
+                    dead_letters=dead_letter_stream(GROUP),
+                    options=settings.consumer_options(),
+                )
+                async with consumer.running():
+                    yield {"redis": redis, "store": store, "consumers": [consumer]}
+        finally:
+            await redis.aclose()
+
+    return service_app(
+        title="notifications",
+        summary="Notifications built from thin events and a call back to payments.",
+        lifespan=lifespan,
+        routers=[api.router, dead_letters_router],
+    )

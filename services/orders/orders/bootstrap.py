@@ -1,0 +1,62 @@
+"""Composition root: Redis, the read models, the consumer of payments' state stream, the API.
+
+``create_app(settings, overrides)``: a test can wrap the handler table
+(``servicekit.ConsumerOverrides``) instead of patching modules; tests/helpers/crashing.py does,
+to crash around a chosen event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from contracts.payments import STATE_STREAM
+from eventkit import Consumer, connect, dead_letter_stream
+from fastapi import FastAPI
+from servicekit import ConsumerOverrides, dead_letters_router, service_app
+
+from orders import api
+from orders.config import Settings
+from orders.handlers import build_handlers
+from orders.read_model import RedisOrderStore, RedisPaymentCache
+
+GROUP = "orders"  # the consumer group is named after the consuming service
+
+
+def create_app(
+    settings: Settings | None = None, overrides: ConsumerOverrides | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    overrides = overrides or ConsumerOverrides()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        redis = connect(settings.redis_url, name="orders")
+        cache = RedisPaymentCache(redis)
+        consumer = Consumer(
+            redis,
+            stream=STATE_STREAM,
+            group=GROUP,
+            name=settings.consumer_name,
+            handlers=overrides.wrap_handlers(build_handlers(cache)),
+            dead_letters=dead_letter_stream(GROUP),
+            options=settings.consumer_options(),
+        )
+        try:
+            async with consumer.running():
+                yield {
+                    "redis": redis,
+                    "orders": RedisOrderStore(redis),
+                    "cache": cache,
+                    "consumers": [consumer],
+                }
+        finally:
+            await redis.aclose()
+
+    return service_app(
+        title="orders",
+        summary="Orders, paid from a local copy of payments (event-carried state transfer).",
+        lifespan=lifespan,
+        routers=[api.router, dead_letters_router],
+    )

@@ -1,0 +1,40 @@
+"""What orders' handlers and API need, as small protocols.
+
+read_model.py keeps them in Redis; tests/helpers/fakes.py keeps them in memory; both pass the
+same contract tests (tests/contracts/test_orders_read_model.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from contracts.payments import PaymentSnapshot
+
+from orders.domain import PlacedOrder
+
+
+class PaymentCache(Protocol):
+    """Orders' own copy of payments, kept from the state stream."""
+
+    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+        """Keep each copy, in order, unless the cache holds a newer version of that payment;
+        return how many copies changed. Idempotent: applying the same copies again changes
+        nothing."""
+        ...
+
+    async def get(self, payment_id: str) -> PaymentSnapshot | None: ...
+
+    async def copies(self) -> dict[str, PaymentSnapshot]:
+        """The whole cache: payment id → copy."""
+        ...
+
+
+class OrderStore(Protocol):
+    """The orders customers placed, read together with the cached copies of their payments."""
+
+    async def place(self, order: PlacedOrder) -> None: ...
+
+    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
+        """The order and the copies of its payments; None if there is no such order."""
+        ...

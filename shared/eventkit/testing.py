@@ -1,0 +1,133 @@
+"""In-memory stand-ins for unit tests: an event store, and streams read by consumer groups.
+
+They keep the semantics the service layer relies on (expected versions, append and publish in
+one step, retried appends recognised, one hash slot per append; handlers fed in runs in stream
+order, one cursor per group, malformed events set aside), so that commands and handler tables
+can be tested without Redis. tests/contracts/ runs the same tests against these and against the
+Redis originals: a fake that drifts from the real thing fails there.
+
+Demo-grade on purpose: nothing here is safe to share between threads or processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eventkit.dispatch import Handler, HandlerTable, handler_for, runs
+from eventkit.envelope import Event, InvalidEvent
+from eventkit.event_store import (
+    Publication,
+    StoredEvent,
+    VersionConflict,
+    check_one_slot,
+    key_of,
+)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """An event a group could not handle (the consumer would dead-letter it), and why."""
+
+    stream: str
+    group: str
+    event: Event
+    error: str
+
+
+class InMemoryStreams:
+    """Streams in memory, keyed like Redis keys: what the in-memory store writes, what
+    :meth:`deliver` hands to a handler table."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, list[tuple[str, Event]]] = defaultdict(list)
+        self._cursors: dict[tuple[str, str], int] = {}
+        self._ids = itertools.count(1)
+        self.set_aside: list[SetAside] = []
+
+    def add(self, stream: str, event: Event) -> str:
+        """Append ``event`` to ``stream``; return its entry id (increasing, like Redis's)."""
+        entry_id = f"{next(self._ids)}-0"
+        self._entries[stream].append((entry_id, event))
+        return entry_id
+
+    def keys(self) -> list[str]:
+        return [key for key, entries in self._entries.items() if entries]
+
+    def entries(self, stream: str) -> list[tuple[str, Event]]:
+        return list(self._entries.get(stream, ()))
+
+    def events(self, stream: str) -> list[Event]:
+        return [event for _, event in self.entries(stream)]
+
+    async def deliver(self, stream: str, group: str, handlers: HandlerTable) -> int:
+        """Hand the events ``group`` has not had yet to their handlers, in runs and in stream
+        order, as the consumer does; return how many were handled.
+
+        An event without a handler, or one its handler rejects as invalid (alone in its run),
+        is set aside as the consumer would dead-letter it. Any other exception propagates and
+        the group's cursor stays at the start of the run that raised: the next call hands it
+        over again, as a retry would.
+        """
+        position = self._cursors.get((stream, group), 0)
+        pending: list[tuple[int, Event, Handler]] = []
+        for index, (_, event) in enumerate(self._entries.get(stream, ())[position:], position):
+            try:
+                pending.append((index, event, handler_for(handlers, event)))
+            except InvalidEvent as exc:
+                self.set_aside.append(SetAside(stream, group, event, str(exc)))
+        handled = 0
+        for run in runs(pending, lambda item: item[2]):
+            self._cursors[(stream, group)] = run[0][0]
+            handled += await self._handle(stream, group, run[0][2], [e for _, e, _ in run])
+        self._cursors[(stream, group)] = len(self._entries.get(stream, ()))
+        return handled
+
+    async def _handle(self, stream: str, group: str, handler: Handler, run: list[Event]) -> int:
+        try:
+            await handler(run)
+            return len(run)
+        except InvalidEvent as exc:
+            if len(run) == 1:
+                self.set_aside.append(SetAside(stream, group, run[0], str(exc)))
+                return 0
+        return sum([await self._handle(stream, group, handler, [event]) for event in run])
+
+
+class InMemoryEventStore:
+    """The event store's contract, in memory. An append has no await inside, so it is atomic
+    under asyncio exactly as the Redis script is atomic in Redis."""
+
+    def __init__(self, namespace: str, streams: InMemoryStreams | None = None) -> None:
+        self.namespace = namespace
+        self.streams = streams or InMemoryStreams()
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        publish: Sequence[Publication] = (),
+    ) -> int:
+        key = key_of(self.namespace, stream)
+        check_one_slot([key, *(p.stream for p in publish)])
+        stored = self.streams.entries(key)
+        if len(stored) != expected_version:
+            already = [event.id for _, event in stored[expected_version:]][: len(events)]
+            if already == [event.id for event in events]:  # a retry whose reply was lost
+                return expected_version + len(events)
+            raise VersionConflict(stream, expected_version, len(stored))
+        for event in events:
+            self.streams.add(key, event)
+        for publication in publish:
+            self.streams.add(publication.stream, publication.event)
+        return expected_version + len(events)
+
+    async def read(self, stream: str) -> list[StoredEvent]:
+        entries = self.streams.entries(key_of(self.namespace, stream))
+        return [
+            StoredEvent(version, position, event)
+            for version, (position, event) in enumerate(entries, start=1)
+        ]

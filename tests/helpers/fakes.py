@@ -1,0 +1,119 @@
+"""In-memory fakes of the services' ports, for unit tests of handlers, commands and flows.
+
+Each passes the same contract tests as its Redis implementation (tests/contracts/), so a unit
+test that uses one tests the behaviour the service really gets. The library's own fakes (event
+store, streams) are in eventkit.testing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from contracts.payments import PaymentSnapshot
+from eventkit import InvalidEvent, RetryLater
+from notifications.domain import Notification
+from notifications.ports import UnknownPayment
+from orders.domain import PlacedOrder
+
+
+class InMemoryPaymentCache:
+    """orders.ports.PaymentCache in memory."""
+
+    def __init__(self) -> None:
+        self._copies: dict[str, PaymentSnapshot] = {}
+
+    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+        changed = 0
+        for payment in payments:
+            cached = self._copies.get(payment.payment_id)
+            if cached is None or cached.version < payment.version:
+                self._copies[payment.payment_id] = payment
+                changed += 1
+        return changed
+
+    async def get(self, payment_id: str) -> PaymentSnapshot | None:
+        return self._copies.get(payment_id)
+
+    async def copies(self) -> dict[str, PaymentSnapshot]:
+        return dict(sorted(self._copies.items()))
+
+    def of_order(self, order_id: str) -> list[PaymentSnapshot]:
+        return [p for p in self._copies.values() if p.order_id == order_id]
+
+
+class InMemoryOrderStore:
+    """orders.ports.OrderStore in memory, reading the copies of ``cache``."""
+
+    def __init__(self, cache: InMemoryPaymentCache) -> None:
+        self.cache = cache
+        self._orders: dict[str, PlacedOrder] = {}
+
+    async def place(self, order: PlacedOrder) -> None:
+        if order.order_id in self._orders:
+            raise ValueError(f"order {order.order_id} exists")
+        self._orders[order.order_id] = order
+
+    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
+        order = self._orders.get(order_id)
+        return None if order is None else (order, self.cache.of_order(order_id))
+
+
+class InMemoryNotificationStore:
+    """notifications.ports.NotificationStore in memory."""
+
+    def __init__(self) -> None:
+        self._notes: dict[str, Notification] = {}
+
+    async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
+        return {i for i in notification_ids if i in self._notes}
+
+    async def record(self, notifications: Sequence[Notification]) -> int:
+        new = [n for n in notifications if n.notification_id not in self._notes]
+        self._notes.update({n.notification_id: n for n in new})
+        return len(new)
+
+    async def latest(
+        self, *, customer_id: str | None, payment_id: str | None, limit: int
+    ) -> list[Notification]:
+        found = [
+            n
+            for n in self._notes.values()
+            if (customer_id is None or n.customer_id == customer_id)
+            and (payment_id is None or n.payment_id == payment_id)
+        ]
+        # Newest first; ties by id, as Redis's ZREVRANGE orders equal scores.
+        found.sort(key=lambda n: (n.time, n.notification_id), reverse=True)
+        return found[:limit]
+
+
+Lookup = Callable[[str], Awaitable[PaymentSnapshot | None]]
+
+
+class FakePaymentsClient:
+    """notifications.ports.PaymentsClient answering from ``lookup`` (a payment id → its state,
+    or None when payments does not know it); ``down`` makes every call a RetryLater."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        self.lookup = lookup
+        self.down = False
+        self.calls: list[str] = []
+
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+        self.calls.append(payment_id)
+        if self.down:
+            raise RetryLater("payments is down (fake)")
+        if not payment_id:
+            raise InvalidEvent("payments refused payment id ''")
+        payment = await self.lookup(payment_id)
+        if payment is None:
+            raise UnknownPayment(f"payments does not know payment {payment_id}")
+        return payment
+
+
+def lookup_in(payments: Mapping[str, PaymentSnapshot]) -> Lookup:
+    """A lookup that answers from a fixed table."""
+
+    async def lookup(payment_id: str) -> PaymentSnapshot | None:
+        return payments.get(payment_id)
+
+    return lookup

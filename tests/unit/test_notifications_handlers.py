@@ -1,0 +1,94 @@
+"""Notifications' handler table with fakes of its store and of the call back: one notification
+per event, one call back per payment, a dependency that is down, a payment nobody knows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
+from eventkit import Event, InvalidEvent, RetryLater
+from notifications.handlers import build_handlers
+from notifications.ports import UnknownPayment
+
+from tests.helpers.factories import snapshot
+from tests.helpers.fakes import FakePaymentsClient, InMemoryNotificationStore, lookup_in
+
+
+def notice(payment_id: str, kind: str = PAYMENT_RECEIVED) -> Event:
+    return Event(
+        source="payments",
+        type=kind,
+        subject=payment_id,
+        time=datetime(2026, 12, 1, tzinfo=UTC),
+        data={"payment_id": payment_id},
+    )
+
+
+PAYMENTS = {"p-1": snapshot("p-1", refunded=300), "p-2": snapshot("p-2")}
+
+
+async def test_one_notification_per_event_and_one_call_back_per_payment() -> None:
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore()
+    events = [notice("p-1"), notice("p-2"), notice("p-1", PAYMENT_REFUNDED)]
+    await build_handlers(client, store)[PAYMENT_RECEIVED](events)
+    assert sorted(client.calls) == ["p-1", "p-2"]
+    notes = await store.latest(customer_id="c-1", payment_id=None, limit=10)
+    assert sorted(n.notification_id for n in notes) == sorted(e.id for e in events)
+    [refund] = [n for n in notes if n.kind == "payment_refunded"]
+    assert refund.message == "Refund for order o-1: 3.00 EUR of 10.00 EUR refunded so far."
+
+
+async def test_a_redelivered_event_is_skipped_without_a_call_back() -> None:
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore()
+    handle = build_handlers(client, store)[PAYMENT_RECEIVED]
+    event = notice("p-2")
+    await handle([event])
+    await handle([event])
+    assert client.calls == ["p-2"]
+    assert len(await store.latest(customer_id=None, payment_id="p-2", limit=10)) == 1
+
+
+async def test_while_payments_is_down_the_run_waits_and_nothing_is_recorded() -> None:
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore()
+    client.down = True
+    with pytest.raises(RetryLater):
+        await build_handlers(client, store)[PAYMENT_RECEIVED]([notice("p-1"), notice("p-2")])
+    assert await store.recorded([]) == set()
+    assert await store.latest(customer_id="c-1", payment_id=None, limit=10) == []
+
+
+async def test_an_unknown_payment_fails_alone_and_the_others_are_recorded() -> None:
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore()
+    known, unknown = notice("p-2"), notice("p-9")
+    with pytest.raises(UnknownPayment):
+        await build_handlers(client, store)[PAYMENT_RECEIVED]([unknown, known])
+    assert await store.recorded([known.id, unknown.id]) == {known.id}
+
+
+async def test_a_notice_without_a_payment_id_is_invalid() -> None:
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore()
+    bad = Event(source="payments", type=PAYMENT_RECEIVED, subject="x", data={"id": "p-1"})
+    with pytest.raises(InvalidEvent, match="payment_id: Field required"):
+        await build_handlers(client, store)[PAYMENT_RECEIVED]([bad])
+    assert client.calls == []
+
+
+async def test_call_backs_in_flight_never_exceed_the_limit() -> None:
+    in_flight = peak = 0
+
+    async def slow(payment_id: str) -> PaymentSnapshot:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0)  # let the others start, if the limit allows it
+        await asyncio.sleep(0)
+        in_flight -= 1
+        return snapshot(payment_id)
+
+    client, store = FakePaymentsClient(slow), InMemoryNotificationStore()
+    events = [notice(f"p-{n}") for n in range(20)]
+    await build_handlers(client, store, concurrency=3)[PAYMENT_RECEIVED](events)
+    assert peak == 3
+    assert len(await store.recorded([e.id for e in events])) == 20
