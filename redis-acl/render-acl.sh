@@ -3,7 +3,11 @@
 # POSIX sh and sed only, so it runs in the redis image, under `make run` and in the tests.
 # Redis 7.0 reads no comments in an ACL file, so comment and blank lines are dropped here.
 # Passwords are letters and digits, 16 to 128 of them: nothing sed or the ACL syntax could
-# misread, and long enough. The rendered file holds secrets: it is written with mode 600.
+# misread, and long enough.
+# Secrets stay off command lines (anyone on the host sees those in `ps`): the sed script that
+# holds them is read from a pipe fed by printf, a shell builtin. The rendered file holds them
+# too: it is written to a new file of mode 600 and moved over <out>, so an <out> that existed
+# with a looser mode is replaced, not reused.
 set -eu
 template=$1
 out=$2
@@ -25,8 +29,13 @@ done
 hash=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
 script="$script s/\${DEFAULT_PASSWORD_HASH}/#$hash/g;"
 umask 077
-sed -e '/^#/d' -e '/^[[:space:]]*$/d' -e "$script" "$template" > "$out"
-if grep -q '\${' "$out"; then
+tmp=$(mktemp "$out.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+printf '%s\n' "$script" | sed -e '/^#/d' -e '/^[[:space:]]*$/d' -f /dev/stdin "$template" > "$tmp"
+if grep -q '\${' "$tmp"; then
     echo "render-acl: unknown placeholder left in $out" >&2
     exit 1
 fi
+chmod 600 "$tmp"
+mv -f "$tmp" "$out"
+trap - EXIT

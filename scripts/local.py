@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -52,6 +54,24 @@ def redis_url(user: str) -> str:
         return os.environ["REDIS_URL"]
     password = passwords()[f"{user.upper()}_REDIS_PASSWORD"]
     return f"redis://{user}:{password}@127.0.0.1:{port()}/0"
+
+
+def masked(url: str) -> str:
+    """``url`` without its password, for printing: redis://orders:***@127.0.0.1:6380/0."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
+        f":{parts.port}" if parts.port else ""
+    )
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def service_env(name: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """What a service process gets: the environment without anybody's Redis password (its own
+    credentials are in its REDIS_URL, set by the caller), so a service never holds another
+    user's password, nor the admin's."""
+    return {k: v for k, v in environment.items() if not k.endswith("_REDIS_PASSWORD")}
 
 
 def render_acl(out: Path) -> None:

@@ -88,7 +88,7 @@ async def start_redis(color: str) -> asyncio.subprocess.Process | None:
         "--aclfile",
         str(aclfile),
     ]
-    process = await start("redis", args, dict(os.environ), color)
+    process = await start("redis", args, local.service_env("redis", os.environ), color)
     for _ in range(50):
         if redis_answers(local.redis_url("admin")):
             break
@@ -104,9 +104,9 @@ async def main() -> int:
     processes: dict[str, asyncio.subprocess.Process] = {}
     if "REDIS_URL" in os.environ:
         if not redis_answers(os.environ["REDIS_URL"]):
-            log("run", f"nothing answers at REDIS_URL={os.environ['REDIS_URL']}")
+            log("run", f"nothing answers at REDIS_URL={local.masked(os.environ['REDIS_URL'])}")
             return 1
-        log("run", f"using the Redis at {os.environ['REDIS_URL']} for every service")
+        log("run", f"using the Redis at {local.masked(os.environ['REDIS_URL'])} for every service")
     else:
         redis_process = await start_redis(COLORS[-1] if color else "")
         if redis_process is None:
@@ -115,7 +115,7 @@ async def main() -> int:
 
     for i, (name, port) in enumerate(SERVICES.items()):
         env = {
-            **os.environ,
+            **local.service_env(name, os.environ),
             "REDIS_URL": local.redis_url(name),
             "PORT": os.environ.get(f"{name.upper()}_PORT", str(port)),
         }

@@ -14,7 +14,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from iso4217 import Currency as Iso4217
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 SOURCE = "payments"
 NOTIFICATION_STREAM = "{payments}:notifications"
@@ -27,8 +36,28 @@ EVENT_TYPES = (PAYMENT_RECEIVED, PAYMENT_REFUNDED)
 # Shared value types: the same rules wherever an amount or an id crosses a boundary.
 MAX_AMOUNT = 1_000_000_000_000  # minor units: ten billion in a two-decimal currency
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="minor units, e.g. cents")]
+# ISO 4217 codes of money (the list in the iso4217 package, refreshed with each of its
+# releases), without the codes that name no currency's minor units (XXX, gold, SDR …).
+CURRENCIES: dict[str, int] = {c.code: c.exponent for c in Iso4217 if c.exponent is not None}
+
+
+def minor_units(currency: str) -> int:
+    """How many decimals a currency's amounts have: 2 for EUR, 0 for JPY, 3 for BHD."""
+    return CURRENCIES[currency]
+
+
+def _iso_4217(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    return code
+
+
 Currency = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code")
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_iso_4217),
+    # The schema lists the codes, so that a client (and schemathesis) knows which are valid.
+    WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES), "description": "ISO 4217 code"}),
 ]
 Id = Annotated[
     str,

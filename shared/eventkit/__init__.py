@@ -7,7 +7,7 @@ letters, and the event store. No web framework in here: the HTTP side of a servi
 ``__all__`` is the whole public surface; services import from here and copy nothing.
 """
 
-from eventkit.connection import REDIS_DOWN, connect
+from eventkit.connection import connect, misconfigured, unavailable
 from eventkit.consumer import Consumer, ConsumerOptions, ConsumerStats
 from eventkit.deadletter import (
     DeadLetter,
@@ -15,13 +15,21 @@ from eventkit.deadletter import (
     list_dead_letters,
     redrive,
 )
-from eventkit.dispatch import Handler, HandlerTable, RetryLater, each, handler_for
-from eventkit.envelope import Event, InvalidEvent, parse_data
+from eventkit.dispatch import (
+    ConfigurationFault,
+    Handler,
+    HandlerTable,
+    RetryLater,
+    each,
+    handler_for,
+)
+from eventkit.envelope import Event, InvalidEvent, parse_data, utc_now
 from eventkit.event_store import (
     EventStore,
     Publication,
     RedisEventStore,
     StoredEvent,
+    StreamDamaged,
     VersionConflict,
 )
 from eventkit.publisher import Publisher
@@ -30,8 +38,8 @@ from eventkit.replay import Replayed, replay
 
 __all__ = [
     "NOW",
-    "REDIS_DOWN",
     "START",
+    "ConfigurationFault",
     "Consumer",
     "ConsumerOptions",
     "ConsumerStats",
@@ -47,6 +55,7 @@ __all__ = [
     "Replayed",
     "RetryLater",
     "StoredEvent",
+    "StreamDamaged",
     "StreamEntry",
     "VersionConflict",
     "connect",
@@ -54,8 +63,11 @@ __all__ = [
     "each",
     "handler_for",
     "list_dead_letters",
+    "misconfigured",
     "parse_data",
     "read_stream",
     "redrive",
     "replay",
+    "unavailable",
+    "utc_now",
 ]

@@ -1,8 +1,22 @@
-"""How every part of the project connects to Redis: one place, one convention.
+"""How every part of the project connects to Redis, and how it reads Redis's errors.
 
 Convention: ``decode_responses=False``. Replies are bytes and eventkit decodes stream entries
 itself, strictly, so that an entry that is not UTF-8 is dead-lettered with its bytes intact
 instead of crashing the read that fetched it.
+
+Errors come in three kinds, and every caller treats each kind the same way:
+
+- **unavailable** (:func:`unavailable`): Redis cannot serve us *now* and will later — refused,
+  reset, timed out, loading, out of memory, a read-only replica after a failover, too few
+  replicas for ``min-replicas-to-write`` (NOREPLICAS), a failed append-only-file write
+  (MISCONF), a long script running (BUSY), a cluster failing over (CLUSTERDOWN, TRYAGAIN,
+  MASTERDOWN). Wait with backoff and retry; never a reason to fail an event; HTTP answers 503.
+- **misconfigured** (:func:`misconfigured`): it will not pass by itself — wrong credentials, a
+  command or key the ACL refuses (NOPERM), a command this Redis does not know. A consumer stops
+  and the process exits non-zero with the reason, so a supervisor restarts it or an operator
+  sees it, rather than looking healthy while it consumes nothing.
+- anything else: the command's own fault (e.g. WRONGTYPE on a key an event named): the caller
+  decides (a handler's failure is retried, then dead-lettered).
 """
 
 from __future__ import annotations
@@ -12,19 +26,61 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-# Redis cannot serve us right now (refused, reset, timed out, still loading its data, out of
-# memory, a read-only replica after a failover): wait and try again. Never a reason to fail an
-# event for good, and an HTTP request answers 503.
-REDIS_DOWN = (
-    exceptions.ConnectionError,
-    exceptions.TimeoutError,
-    exceptions.OutOfMemoryError,
-    exceptions.ReadOnlyError,
+# Error replies that pass by themselves (the first word of the reply).
+TRANSIENT_REPLIES = frozenset(
+    {
+        "NOREPLICAS",  # fewer replicas than min-replicas-to-write
+        "MISCONF",  # the last RDB save or AOF write failed; writes resume once it works again
+        "BUSY",  # a script or function runs past lua-time-limit
+        "LOADING",  # still loading the dataset after a restart
+        "MASTERDOWN",  # a replica lost its primary
+        "TRYAGAIN",  # a cluster slot is being migrated
+        "CLUSTERDOWN",  # a cluster is failing over or lost a slot
+        "READONLY",  # a replica, promoted or demoted under us
+        "OOM",  # maxmemory reached: a trim or an eviction frees it
+    }
 )
+# Error replies that will not pass without an operator.
+MISCONFIGURED_REPLIES = frozenset({"NOPERM", "WRONGPASS", "NOAUTH"})
 
-# Longer than any blocking read (see Consumer.block_ms): a BLOCK longer than the socket
+# Longer than any blocking read (see ConsumerOptions.block_ms): a BLOCK longer than the socket
 # timeout would surface as a TimeoutError although nothing is wrong.
 SOCKET_TIMEOUT_S = 10.0
+
+
+def _code(exc: BaseException) -> str:
+    """The error reply's code: redis-py keeps it apart for the codes it maps to a class of its
+    own (OOM → OutOfMemoryError, with the code cut from the message), in the message for the
+    others (NOREPLICAS, MISCONF, BUSY …)."""
+    return getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0].upper()
+
+
+def misconfigured(exc: BaseException) -> bool:
+    """True for an error that no retry will fix: credentials, ACL, an unknown command."""
+    if isinstance(exc, exceptions.AuthenticationError | exceptions.AuthorizationError):
+        return True
+    if isinstance(exc, exceptions.NoPermissionError):
+        return True
+    if isinstance(exc, exceptions.ResponseError):
+        message = str(exc)
+        return (
+            _code(exc) in MISCONFIGURED_REPLIES
+            or message.startswith("unknown command")
+            # The ACL refusing a command inside a script: Redis 7.0 says so without NOPERM.
+            or "The user executing the script can't" in message
+        )
+    return False
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when Redis cannot serve this now but will later: wait, then retry."""
+    if misconfigured(exc):
+        return False
+    if isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError):
+        return True
+    if isinstance(exc, exceptions.ResponseError):
+        return _code(exc) in TRANSIENT_REPLIES
+    return False
 
 
 def connect(url: str, *, name: str | None = None) -> Redis:

@@ -15,7 +15,11 @@ Handlers take a list of events (see eventkit.dispatch): the consumer hands each 
 consecutive entries that go to the same handler over at once, in stream order, so that a handler
 can write all their effects in one round trip. If a run fails, its entries are handled again one
 by one, to find the one at fault: the others go on, and the rest of that one's subject (the
-same payment) waits with it for the retry.
+same payment) waits with it for the retry, without being charged a delivery for waiting.
+
+Redis errors (see eventkit.connection): one that passes is waited out with backoff; one that
+needs an operator (NOPERM, wrong credentials) stops the loop, and ``running(on_failure=…)``
+lets the service stop its process with the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +36,24 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from eventkit.backoff import Backoff
-from eventkit.connection import REDIS_DOWN
-from eventkit.deadletter import dead_letter
-from eventkit.dispatch import Handler, HandlerTable, RetryLater, handler_for, runs
+from eventkit.connection import misconfigured, unavailable
+from eventkit.deadletter import dead_letter, dead_letter_stream
+from eventkit.dispatch import (
+    ConfigurationFault,
+    Handler,
+    HandlerTable,
+    RetryLater,
+    handler_for,
+    runs,
+)
 from eventkit.envelope import Event, InvalidEvent
-from eventkit.lease import leased
+from eventkit.event_store import check_one_slot
+from eventkit.pending import deliveries, leased, uncount
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
+MAX_RETRY_AFTER_S = 300.0  # a dependency's Retry-After is honoured up to this
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,9 @@ class ConsumerOptions:
 
 @dataclass
 class ConsumerStats:
-    state: str = "starting"  # starting | running | waiting | reconnecting | stopped | failed
+    # starting | running | waiting (on a dependency) | blocked (a configuration fault) |
+    # reconnecting (to Redis) | stopped | failed
+    state: str = "starting"
     handled: int = 0
     failed: int = 0
     dead_lettered: int = 0
@@ -79,18 +94,27 @@ class ConsumerStats:
 
 
 @dataclass
+class Outcome:
+    """What became of a batch's entries: acked at the end, or read but never attempted."""
+
+    acks: list[bytes] = field(default_factory=list)
+    unattempted: list[bytes] = field(default_factory=list)
+
+
+@dataclass
 class Consumer:
     redis: Redis
     stream: str
     group: str
     name: str  # stable per replica: a new name per start would orphan the old pending entries
     handlers: HandlerTable
-    dead_letters: str  # the stream that receives entries no handler could process
     options: ConsumerOptions = field(default_factory=ConsumerOptions)
     start_id: str = "0"  # where a new group starts: "0" = the whole history, "$" = from now
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     def __post_init__(self) -> None:
+        self.dead_letters = dead_letter_stream(self.stream, self.group)
+        check_one_slot([self.stream, self.dead_letters])
         self.backoff = Backoff(base=self.options.backoff_base_s, cap=self.options.backoff_cap_s)
         self._stopping = asyncio.Event()
         self._drain_at: float | None = 0.0  # when to re-read own pending; None: nothing to do
@@ -101,22 +125,41 @@ class Consumer:
         self._stopping.set()
 
     @contextlib.asynccontextmanager
-    async def running(self, stop_timeout_s: float = 30.0) -> AsyncIterator[asyncio.Task[None]]:
-        """Run the loop in a background task for the duration of the block (a lifespan)."""
+    async def running(
+        self,
+        stop_timeout_s: float = 30.0,
+        on_failure: Callable[[BaseException], None] | None = None,
+    ) -> AsyncIterator[asyncio.Task[None]]:
+        """Run the loop in a background task for the duration of the block (a lifespan).
+
+        ``on_failure`` is called if the loop stops on an error it cannot wait out."""
         task = asyncio.create_task(self.run(), name=f"consumer {self.group}/{self.name}")
+        if on_failure is not None:
+            report = on_failure
+
+            def reported(done: asyncio.Task[None]) -> None:
+                if not done.cancelled() and (error := done.exception()) is not None:
+                    report(error)
+
+            task.add_done_callback(reported)
         try:
             yield task
         finally:
             self.stop()
-            # Bounded: a blocked read returns within block_ms, a handler's own timeouts bound it.
-            await asyncio.wait_for(task, timeout=stop_timeout_s)
+            try:
+                # Bounded: a blocked read returns within block_ms, a handler's timeouts bound it.
+                await asyncio.wait_for(task, timeout=stop_timeout_s)
+            except Exception:
+                if on_failure is None:
+                    raise
+                # Otherwise on_failure was told already, when the loop stopped.
 
     async def run(self) -> None:
         try:
             await self._loop()
         except BaseException as exc:
-            self.stats.state, self.stats.last_error = "failed", repr(exc)
-            log.exception("consumer %s/%s stopped by an unexpected error", self.group, self.name)
+            self.stats.state, self.stats.last_error = "failed", f"{type(exc).__name__}: {exc}"
+            log.critical("consumer %s/%s stopped: %s", self.group, self.name, self.stats.last_error)
             raise
         self.stats.state = "stopped"
 
@@ -128,15 +171,16 @@ class Consumer:
                     await self._step()
                     self.stats.state = "running"
                     self.backoff.reset()
-            except REDIS_DOWN as exc:
-                await self._pause(f"redis unavailable: {type(exc).__name__}: {exc}")
-            except redis_errors.ResponseError as exc:
-                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
-                    raise
-                # The stream or the group vanished (deleted, or Redis restarted without
-                # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):
-                # recreate it and go on.
-                await self._pause(f"group missing, recreating: {exc}")
+            except redis_errors.RedisError as exc:
+                if unavailable(exc):
+                    await self._pause(f"redis unavailable: {type(exc).__name__}: {exc}")
+                elif str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                    # The stream or the group vanished (deleted, or Redis restarted without
+                    # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):
+                    # recreate it and go on.
+                    await self._pause(f"group missing, recreating: {exc}")
+                else:
+                    raise  # NOPERM, WRONGTYPE on the stream, …: waiting will not fix it
 
     async def _pause(self, reason: str) -> None:
         self.stats.state, self.stats.last_error = "reconnecting", reason
@@ -202,15 +246,15 @@ class Consumer:
 
     async def _handle_batch(self, entries: Sequence[Entry]) -> None:
         in_hand = [entry_id for entry_id, _ in entries]
+        outcome = Outcome()
         async with leased(
             self.redis, self.stream, self.group, self.name, in_hand, self.options.claim_idle_ms
         ):
-            acks: list[bytes] = []
             decoded: list[Decoded] = []
             for entry_id, fields in entries:
                 if not fields:  # an entry always has fields: this one was trimmed while pending
                     self._lost(entry_id)
-                    acks.append(entry_id)
+                    outcome.acks.append(entry_id)
                     continue
                 try:
                     event = Event.from_fields(fields)
@@ -219,62 +263,70 @@ class Consumer:
                     )
                 except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
                     await self._dead_letter(entry_id, fields, exc)
-                    acks.append(entry_id)
             try:
                 for run in runs(decoded, lambda item: item.handler):
-                    if self._stopping.is_set():
-                        break  # not acked: handled after a restart, or claimed by a peer
-                    acks += await self._handle_run(run)
+                    if self._stopping.is_set():  # not acked: handled after a restart or by a peer
+                        outcome.unattempted += [item.entry_id for item in run]
+                    else:
+                        await self._handle_run(run, outcome)
             finally:  # also when Redis went away halfway: ack what succeeded, if we can
-                if acks:
-                    await self.redis.xack(self.stream, self.group, *acks)
+                if outcome.acks:
+                    await self.redis.xack(self.stream, self.group, *outcome.acks)
+        if outcome.unattempted:  # read, never handed to their handler: that read did not count
+            await uncount(self.redis, self.stream, self.group, self.name, outcome.unattempted)
 
-    async def _handle_run(self, run: list[Decoded]) -> list[bytes]:
-        """Handle a run at once; if that fails, one by one. Returns the entries to ack."""
+    async def _handle_run(self, run: list[Decoded], outcome: Outcome) -> None:
+        """Handle a run at once; if that fails, one by one, to find the entry at fault."""
+        ids = [item.entry_id for item in run]
         try:
             if await self._call(run[0].handler, [item.event for item in run]):
-                return [item.entry_id for item in run]
-            return []  # stopped while waiting for a dependency
-        except REDIS_DOWN:
-            raise  # not the entries' fault: the loop reconnects and they are retried
+                outcome.acks += ids
+            else:
+                outcome.unattempted += ids  # stopped while waiting for a dependency
+            return
         except Exception as exc:
+            self._raise_if_not_the_events_fault(exc)
             if len(run) == 1:
-                return [run[0].entry_id] if await self._failed(run[0], exc) else []
-        done: list[bytes] = []
+                await self._failed(run[0], exc)
+                return
         held: set[str] = set()  # subjects whose earlier entry failed: keep their order
         for item in run:
-            if self._stopping.is_set():
-                break
-            if item.event.subject in held:
+            if self._stopping.is_set() or item.event.subject in held:
+                outcome.unattempted.append(item.entry_id)
                 continue
             try:
                 if await self._call(item.handler, [item.event]):
-                    done.append(item.entry_id)
-            except REDIS_DOWN:
-                raise
-            except Exception as exc:
-                if await self._failed(item, exc):
-                    done.append(item.entry_id)
+                    outcome.acks.append(item.entry_id)
                 else:
+                    outcome.unattempted.append(item.entry_id)
+            except Exception as exc:
+                self._raise_if_not_the_events_fault(exc)
+                if not await self._failed(item, exc):
                     held.add(item.event.subject)
-        return done
+
+    @staticmethod
+    def _raise_if_not_the_events_fault(exc: Exception) -> None:
+        """Redis being down (the loop waits it out) or misconfigured (the loop stops) is not the
+        fault of the entries in hand: they are neither charged nor dead-lettered for it."""
+        if isinstance(exc, redis_errors.RedisError) and (unavailable(exc) or misconfigured(exc)):
+            raise exc
 
     async def _failed(self, item: Decoded, exc: Exception) -> bool:
-        """An entry's handler raised. True: it was dead-lettered (ack it); False: retry it."""
+        """An entry's handler raised. True: it was dead-lettered (and acked); False: retry it."""
         if isinstance(exc, InvalidEvent):  # its data does not fit the event's model
             await self._dead_letter(item.entry_id, item.fields, exc)
             return True
-        deliveries = await self._deliveries(item.entry_id)
+        attempts = await deliveries(self.redis, self.stream, self.group, item.entry_id)
         self.stats.failed += 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
-        if deliveries >= self.options.max_deliveries:
-            await self._dead_letter(item.entry_id, item.fields, exc, deliveries)
+        if attempts >= self.options.max_deliveries:
+            await self._dead_letter(item.entry_id, item.fields, exc, attempts)
             return True
         log.warning(
             "%s %s failed (delivery %d of %d), will retry",
             self.stream,
             item.entry_id.decode(),
-            deliveries,
+            attempts,
             self.options.max_deliveries,
             exc_info=exc,
         )
@@ -292,7 +344,12 @@ class Consumer:
                 return True
             except RetryLater as exc:
                 delay = retry.next()
-                self.stats.state, self.stats.retry_in_s = "waiting", delay
+                if exc.retry_after_s is not None:  # the dependency said how long
+                    delay = min(max(exc.retry_after_s, 0.0), MAX_RETRY_AFTER_S)
+                state = "waiting"
+                if isinstance(exc, ConfigurationFault):  # only an operator fixes it: go slow
+                    state, delay = "blocked", self.backoff.cap
+                self.stats.state, self.stats.retry_in_s = state, delay
                 self.stats.waits += 1
                 first = events[0]
                 self.stats.last_error = f"retrying {first.type} {first.subject}: {exc}"
@@ -301,25 +358,18 @@ class Consumer:
                 if self._stopping.is_set():
                     return False
 
-    async def _deliveries(self, entry_id: bytes) -> int:
-        pending = await self.redis.xpending_range(
-            self.stream, self.group, min=entry_id, max=entry_id, count=1
-        )
-        return int(pending[0]["times_delivered"]) if pending else 1
-
     async def _dead_letter(
-        self, entry_id: bytes, fields: dict[bytes, bytes], exc: Exception, deliveries: int = 0
+        self, entry_id: bytes, fields: dict[bytes, bytes], exc: Exception, attempts: int = 0
     ) -> None:
         await dead_letter(
             self.redis,
-            self.dead_letters,
+            self.stream,
+            self.group,
             entry_id,
             fields,
-            source=self.stream,
-            group=self.group,
             consumer=self.name,
             error=f"{type(exc).__name__}: {exc}",
-            deliveries=deliveries or await self._deliveries(entry_id),
+            deliveries=attempts or await deliveries(self.redis, self.stream, self.group, entry_id),
         )
         self.stats.dead_lettered += 1
         log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc)

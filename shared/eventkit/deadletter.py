@@ -3,6 +3,11 @@
 A dead-letter entry holds the original entry id, where it came from, the error, how many times
 it was delivered, and every original field verbatim under a ``field:`` prefix (bytes intact, so
 even an entry that is not UTF-8 is kept exactly as it was written).
+
+Recording the dead letter and acknowledging the original are **one script**: a crash between
+two commands would dead-letter the entry again on its redelivery. A script's keys must share a
+hash slot (on Redis Cluster), so a group's dead letters live beside the stream it reads:
+``{payments}:state`` → ``{payments}:state:dead-letters:orders``.
 """
 
 from __future__ import annotations
@@ -14,14 +19,27 @@ from redis.asyncio import Redis
 
 from eventkit.dispatch import HandlerTable, handler_for
 from eventkit.envelope import Event, utc_now
+from eventkit.event_store import check_one_slot
 
 FIELD_PREFIX = b"field:"
 MAX_ERROR_CHARS = 2000
 
+# KEYS: the source stream, its dead-letter stream. ARGV: the group, the entry id, then the
+# dead letter's field-value pairs. XACK first: if the entry is no longer pending (a peer
+# dead-lettered or handled it meanwhile), nothing is recorded twice. Returns 1 if recorded.
+DEAD_LETTER_AND_ACK = """
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+return 1
+"""
 
-def dead_letter_stream(group: str) -> str:
-    """Each consuming service owns its dead letters, under its own hash tag."""
-    return f"{{{group}}}:dead-letters"
+
+def dead_letter_stream(stream: str, group: str) -> str:
+    """Where ``group`` keeps the entries of ``stream`` it could not handle: beside ``stream``
+    (same hash tag, so recording and acking stay one script), named after the group."""
+    return f"{stream}:dead-letters:{group}"
 
 
 @dataclass(frozen=True)
@@ -61,20 +79,22 @@ class DeadLetter:
 async def dead_letter(
     redis: Redis,
     stream: str,
+    group: str,
     entry_id: bytes,
     fields: Mapping[bytes, bytes],
     *,
-    source: str,
-    group: str,
     consumer: str,
     error: str,
     deliveries: int,
-) -> bytes:
-    """Record a dead letter. The caller acks the original afterwards (two keys, two slots: a
-    crash in between dead-letters the entry twice, never zero times)."""
+) -> bool:
+    """Record a dead letter for ``entry_id`` of ``stream`` and ack it, in one step.
+
+    False if the entry was not pending any more (nothing recorded)."""
+    dead_letters = dead_letter_stream(stream, group)
+    check_one_slot([stream, dead_letters])
     record: dict[bytes | str, bytes | str | int] = {
         "original_id": entry_id,
-        "source": source,
+        "source": stream,
         "group": group,
         "consumer": consumer,
         "error": error[:MAX_ERROR_CHARS],
@@ -82,8 +102,9 @@ async def dead_letter(
         "dead_lettered_at": utc_now().isoformat(),
     }
     record.update({FIELD_PREFIX + key: value for key, value in fields.items()})
-    entry: bytes = await redis.xadd(stream, record)
-    return entry
+    args = [group, entry_id, *(item for pair in record.items() for item in pair)]
+    script = redis.register_script(DEAD_LETTER_AND_ACK)  # EVALSHA, loaded on first use
+    return bool(await script(keys=[stream, dead_letters], args=args))
 
 
 async def list_dead_letters(redis: Redis, stream: str, count: int = 100) -> list[DeadLetter]:

@@ -20,8 +20,25 @@ T = TypeVar("T")
 class RetryLater(Exception):
     """Raised by a handler whose dependency is unavailable (not the events' fault).
 
-    The consumer hands the same events over again after a capped backoff, until they succeed or
-    the consumer stops; it never dead-letters them for this. Meanwhile its state is ``waiting``.
+    The consumer hands the same events over again after a capped backoff (or after
+    ``retry_after_s`` when the dependency said how long, e.g. HTTP ``Retry-After``), until they
+    succeed or the consumer stops; it never dead-letters them for this, and the wait counts no
+    delivery. Meanwhile its state is ``waiting``.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ConfigurationFault(RetryLater):
+    """Raised by a handler that cannot work until an operator fixes something (a dependency
+    refuses its credentials, a URL points at the wrong service).
+
+    The consumer stops consuming: it holds these events (never acked, never dead-lettered —
+    every event would fail the same way), retries them at the backoff's cap so it resumes by
+    itself once the fault is fixed, and reports state ``blocked`` with the reason, which makes
+    the service not ready.
     """
 
 

@@ -27,21 +27,40 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.crc import key_slot
+from redis.exceptions import ResponseError
 
 from eventkit.envelope import Event
 
 # Validate first, write last: Redis does not roll back a script that fails halfway, so every
 # check happens before the first XADD.
+#
+# The version of a stream is the number of events appended to it. Not its length alone: the
+# owner's Redis user may XADD (it must, to append), and `XADD … MAXLEN 0` empties a stream —
+# Redis 7.0's ACL cannot forbid an argument. A stream that holds fewer entries than were ever
+# added to it (XINFO STREAM's entries-added) has lost events, and appending to it would reuse
+# their versions: the script refuses it with EVENTSLOST.
 APPEND_AND_PUBLISH = """
-local version = redis.call('XLEN', KEYS[1])
-if version ~= tonumber(ARGV[1]) then
-  return {0, version}
-end
 for _, key in ipairs(KEYS) do
   local kind = redis.call('TYPE', key)['ok']
   if kind ~= 'stream' and kind ~= 'none' then
     return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a stream')
   end
+end
+local version = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info, length, added = redis.call('XINFO', 'STREAM', KEYS[1]), 0, 0
+  for i = 1, #info, 2 do
+    if info[i] == 'length' then length = info[i + 1] end
+    if info[i] == 'entries-added' then added = info[i + 1] end
+  end
+  if length ~= added then
+    return redis.error_reply('EVENTSLOST ' .. KEYS[1] .. ' holds ' .. length ..
+      ' of the ' .. added .. ' events ever appended to it')
+  end
+  version = length
+end
+if version ~= tonumber(ARGV[1]) then
+  return {0, version}
 end
 local maxlen, pos = ARGV[2], 3
 local function xadd(key, trim)
@@ -64,6 +83,11 @@ for _ = 1, publications do
 end
 return {1, version + events}
 """
+
+
+class StreamDamaged(Exception):
+    """An aggregate's stream lost events (trimmed or deleted by hand): its history is not
+    whole, so the store refuses to fold it or to append to it until an operator restores it."""
 
 
 class VersionConflict(Exception):
@@ -151,7 +175,12 @@ class RedisEventStore:
         for publication in publish:
             args.append(keys.index(publication.stream) + 1)  # Lua's KEYS is 1-based
             args += _flat(publication.event.to_fields())
-        ok, version = await self._script(keys=keys, args=args)
+        try:
+            ok, version = await self._script(keys=keys, args=args)
+        except ResponseError as exc:
+            if str(exc).startswith("EVENTSLOST"):
+                raise StreamDamaged(str(exc).split(" script: ")[0]) from exc
+            raise
         if ok:
             return int(version)
         if await self._already_appended(stream, events, expected_version):
@@ -160,16 +189,22 @@ class RedisEventStore:
         raise VersionConflict(stream, expected_version, int(version))
 
     async def read(self, stream: str) -> list[StoredEvent]:
-        """Every event of ``stream`` in order (an empty list if the stream does not exist)."""
+        """Every event of ``stream`` in order (an empty list if the stream does not exist);
+        :class:`StreamDamaged` if events are missing from it."""
         entries = await self.redis.xrange(self.key(stream))
-        return [
+        stored = [
             StoredEvent(int(fields[b"version"]), entry_id.decode(), Event.from_fields(fields))
             for entry_id, fields in entries
         ]
+        if [s.version for s in stored] != list(range(1, len(stored) + 1)):
+            raise StreamDamaged(f"{self.key(stream)} does not hold its events from version 1")
+        return stored
 
     async def _already_appended(self, stream: str, events: Sequence[Event], after: int) -> bool:
+        """These very events (same id and content, not just an event with the same id) are
+        stored right after version ``after``: an earlier attempt of this append landed."""
         stored = (await self.read(stream))[after : after + len(events)]
-        return [s.event.id for s in stored] == [e.id for e in events]
+        return [s.event for s in stored] == list(events)
 
 
 def entry_fields(event: Event, version: int) -> dict[str, str]:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 class Replayed:
     replayed: int = 0  # events handled
     skipped: int = 0  # entries that are not valid events (the live consumer dead-letters them)
+    last_id: str | None = None  # the last entry read: where to resume (None: read nothing)
 
 
 async def replay(
@@ -45,6 +46,7 @@ async def replay(
         if not entries:
             return result
         cursor = entries[-1][0]
+        result.last_id = cursor.decode()
         decoded: list[tuple[Event, Handler]] = []
         for entry_id, fields in entries:
             try:

@@ -115,8 +115,8 @@ class InMemoryEventStore:
         check_one_slot([key, *(p.stream for p in publish)])
         stored = self.streams.entries(key)
         if len(stored) != expected_version:
-            already = [event.id for _, event in stored[expected_version:]][: len(events)]
-            if already == [event.id for event in events]:  # a retry whose reply was lost
+            already = [event for _, event in stored[expected_version:]][: len(events)]
+            if already == list(events):  # these very events: a retry whose reply was lost
                 return expected_version + len(events)
             raise VersionConflict(stream, expected_version, len(stored))
         for event in events:

@@ -7,9 +7,9 @@ letters; the settings base classes.
 ``__all__`` is the whole public surface.
 """
 
-from servicekit.app import ConsumerOverrides, serve, service_app
+from servicekit.app import ConsumerOverrides, fail_fast, serve, service_app
 from servicekit.inputs import BodySizeLimit, JsonInteger, absent_or
-from servicekit.operations import dead_letters_router
+from servicekit.operator import operator_router
 from servicekit.problems import install_error_handlers, problem, problem_responses
 from servicekit.settings import ConsumerSettings, ServiceSettings
 
@@ -20,8 +20,9 @@ __all__ = [
     "JsonInteger",
     "ServiceSettings",
     "absent_or",
-    "dead_letters_router",
+    "fail_fast",
     "install_error_handlers",
+    "operator_router",
     "problem",
     "problem_responses",
     "serve",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -11,10 +12,12 @@ import uvicorn
 from eventkit import HandlerTable
 from fastapi import APIRouter, FastAPI
 
-from servicekit import operations
+from servicekit import health
 from servicekit.inputs import BodySizeLimit
 from servicekit.problems import install_error_handlers
 from servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
@@ -35,16 +38,40 @@ class ConsumerOverrides:
 def service_app(
     *, title: str, summary: str, lifespan: Lifespan, routers: Sequence[APIRouter]
 ) -> FastAPI:
-    """A service's app: its routers, ``/health`` and ``/ready``, errors as problem details,
-    and a limit on the size of request bodies."""
+    """A service's app: its routers, ``/live``, ``/ready`` and ``/health``, errors as problem
+    details, and a limit on the size of request bodies."""
     app = FastAPI(title=title, summary=summary, version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
-    for router in (*routers, operations.router):
+    for router in (*routers, health.router):
         app.include_router(router)
     return app
 
 
+def fail_fast(app: FastAPI) -> Callable[[BaseException], None]:
+    """For ``Consumer.running(on_failure=…)``: when a consumer stops on an error that waiting
+    will not fix (a refused permission, wrong credentials), shut the server down so that
+    ``serve`` exits non-zero with the reason. A process that stays up while it consumes nothing
+    looks alive to every supervisor; one that exits gets restarted, or seen."""
+
+    def stop(exc: BaseException) -> None:
+        app.state.fatal = f"{type(exc).__name__}: {exc}"
+        log.critical("%s: stopping the process: %s", app.title, app.state.fatal)
+        server = getattr(app.state, "server", None)
+        if server is not None:  # under serve(); in a test's own event loop there is none
+            server.should_exit = True
+
+    return stop
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run ``app`` with uvicorn, one worker, on the host and port of ``settings``."""
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    """Run ``app`` with uvicorn, one worker, on the host and port of ``settings``; exit
+    non-zero if a consumer stopped it (``fail_fast``)."""
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+    app.state.server = server = uvicorn.Server(config)
+    server.run()
+    fatal = getattr(app.state, "fatal", None)
+    if fatal is not None:
+        raise SystemExit(f"{app.title} stopped: {fatal}")

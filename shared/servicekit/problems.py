@@ -12,16 +12,19 @@ the document's components.
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
-from eventkit import REDIS_DOWN
+from eventkit import unavailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
+log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_S = 1  # what a 503 for an unreachable Redis asks the client to wait
 
@@ -112,17 +115,23 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers.update(headers)
         return response
 
-    async def on_redis_down(_: Request, exc: Exception) -> JSONResponse:
+    async def on_redis_error(request: Request, exc: Exception) -> JSONResponse:
+        # The body says what kind of failure, never where Redis is (no host or port for
+        # anyone who can reach the API); the log has the details.
+        log.warning(
+            "%s %s: redis: %s: %s", request.method, request.url.path, type(exc).__name__, exc
+        )
+        if not unavailable(exc):  # refused permission, wrong type, …: ours to fix, not theirs
+            return problem(500, f"the service cannot use its Redis ({type(exc).__name__})")
         # Nothing is ever half-written (the event store's append is one script), but after a
         # timeout the write may have happened: retry with the same Idempotency-Key.
-        response = problem(503, f"redis unavailable, retry shortly: {type(exc).__name__}: {exc}")
+        response = problem(503, f"redis unavailable, retry shortly ({type(exc).__name__})")
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
-    for error in REDIS_DOWN:
-        app.add_exception_handler(error, on_redis_down)
+    app.add_exception_handler(RedisError, on_redis_error)
     _document_problems(app)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 
 from eventkit import ConsumerOptions
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
 
@@ -23,6 +23,15 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int  # each service sets its own default
     log_level: str = "info"
+    # The bearer token of the operator endpoints (dead letters); unset or empty: they answer
+    # 404. A secret: from the environment, never from git (.env.example documents it).
+    operator_token: SecretStr | None = Field(None, min_length=16)
+
+    @field_validator("operator_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes ${OPERATOR_TOKEN:-} through as "" when .env has none.
+        return None if value == "" else value
 
 
 class ConsumerSettings(ServiceSettings):

@@ -100,3 +100,18 @@ async def test_a_retried_append_whose_reply_was_lost_is_not_a_conflict(subject: 
     # The same call again, as a client retry after a lost reply would send it.
     assert await subject.store.append("a", events, expected_version=0) == 1
     assert len(await subject.store.read("a")) == 1
+
+
+async def test_the_same_event_id_with_other_content_is_a_conflict(subject: Subject) -> None:
+    """An append is recognised as its own earlier attempt by its events' ids *and* content:
+    two requests that derive one id (one Idempotency-Key) but carry other data are a conflict,
+    so the loser re-reads and answers from what is stored."""
+    first = fact("a", 1)
+    await subject.store.append("a", [first], expected_version=0)
+    for other in (
+        first.model_copy(update={"data": {"n": 2}}),
+        first.model_copy(update={"time": first.time.replace(year=2000)}),
+    ):
+        with pytest.raises(VersionConflict):
+            await subject.store.append("a", [other], expected_version=0)
+    assert [s.event for s in await subject.store.read("a")] == [first]

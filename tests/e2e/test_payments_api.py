@@ -135,6 +135,8 @@ def test_refunding_more_than_is_left_is_409(api: httpx.Client, uid: str) -> None
         ({"amount": 10**13}, "body.amount: Input should be less than or equal to"),
         ({"currency": "eur"}, "body.currency: String should match pattern"),
         ({"currency": "EURO"}, "body.currency: String should match pattern"),
+        ({"currency": "ZZZ"}, "body.currency: Value error, 'ZZZ' is not an ISO 4217 currency"),
+        ({"currency": "XXX"}, "body.currency: Value error, 'XXX' is not an ISO 4217 currency"),
         ({"order_id": ""}, "body.order_id: String should have at least 1 character"),
         ({"customer_id": "x" * 65}, "body.customer_id: String should have at most 64"),
         ({"surprise": 1}, "body.surprise: Extra inputs are not permitted"),

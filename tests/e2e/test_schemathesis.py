@@ -38,7 +38,7 @@ from orders.bootstrap import create_app as orders_app
 from payments.bootstrap import create_app as payments_app
 
 from tests.helpers import RedisServer, ServiceProcess
-from tests.helpers.stack import FAST_CONSUMERS
+from tests.helpers.stack import FAST_CONSUMERS, OPERATOR, OPERATOR_TOKEN
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason='schemathesis is not installed: the dev group needs "schemathesis>=4.32"'
@@ -79,7 +79,7 @@ def base_urls(
     redis_server: RedisServer, payments_service: ServiceProcess, logs: Path
 ) -> Iterator[dict[str, str]]:
     """The session's payments, and orders and notifications started beside it on its Redis."""
-    common = {"REDIS_URL": redis_server.url, **FAST_CONSUMERS}
+    common = {"REDIS_URL": redis_server.url, "OPERATOR_TOKEN": OPERATOR_TOKEN, **FAST_CONSUMERS}
     started = [
         ServiceProcess(
             name,
@@ -111,6 +111,14 @@ def exempt(response: Any) -> list[Any]:
     return []
 
 
+def operator_token_for(case: Any) -> dict[str, str]:
+    """The operator endpoints answer to the stack's token: a valid request carries it; a
+    request generated to be invalid keeps what schemathesis gave it (no token, or a wrong
+    one), so that its refusal (401, 403) is checked too."""
+    positive = case.meta is None or case.meta.generation.mode.name == "POSITIVE"
+    return OPERATOR if positive and "Authorization" in (case.headers or {}) else {}
+
+
 def test_each_process_serves_the_schema_under_test(base_urls: dict[str, str]) -> None:
     for name, url in base_urls.items():
         assert httpx.get(f"{url}/openapi.json").json() == DOCUMENTS[name], name
@@ -123,7 +131,7 @@ def test_every_operation_answers_as_documented(case: Any, base_urls: dict[str, s
         "base_url": base_urls[case.operation.schema.raw_schema["info"]["title"]],
         "timeout": REQUEST_TIMEOUT_S,
     }
-    response = case.call(**transport)
+    response = case.call(**transport, headers=operator_token_for(case))
     # transport_kwargs: the checks that send requests of their own send them there too.
     case.validate_response(response, excluded_checks=exempt(response), transport_kwargs=transport)
 

@@ -66,6 +66,12 @@ def test_redis_killed_and_restarted_under_traffic_loses_no_acknowledged_payment(
     stack.redis.kill()  # SIGKILL; appendfsync always, so every acknowledged write is on disk
     for service in stack.services.values():
         service.wait_health(503)
+        # Not ready (no requests for it), yet alive (no restart): the outage is Redis's.
+        ready = httpx.get(f"{service.url}/ready")
+        assert ready.status_code == 503, f"{service.name} /ready: {ready.text}"
+        assert ready.json()["detail"] == "redis unreachable"
+        assert str(stack.redis.port) not in ready.text  # where Redis is stays private
+        assert httpx.get(f"{service.url}/live").status_code == 200
     before_restart = traffic.count()
     stack.redis.start()
     for service in stack.services.values():  # nobody restarted them: they reconnect
@@ -74,6 +80,20 @@ def test_redis_killed_and_restarted_under_traffic_loses_no_acknowledged_payment(
     paid = traffic.stop()
     assert traffic.refused["503"] > 0, "payments answered 503 while Redis was down"
     check_exactly_once(stack, paid)
-    for name in ("orders", "notifications"):
+    for name in ("payments", "orders", "notifications"):
         ready = httpx.get(f"{stack[name].url}/ready")
         assert ready.status_code == 200, ready.text
+
+
+def test_a_consumer_the_acl_refuses_stops_its_process_with_the_reason(
+    make_stack: Callable[..., Stack],
+) -> None:
+    """NOPERM will not pass by itself: rather than stay up consuming nothing (and look alive),
+    the process exits non-zero and says why, for a supervisor to restart or an operator to see."""
+    stack = make_stack("payments", "orders")
+    stack.redis.client().execute_command("ACL", "SETUSER", "orders", "clearselectors")
+    orders = stack["orders"]
+    eventually(lambda: orders.exited, timeout=20, what="orders exits")
+    assert orders.process is not None
+    assert orders.process.returncode == 1
+    assert "orders stopped: NoPermissionError" in orders.log()

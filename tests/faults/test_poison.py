@@ -5,8 +5,8 @@ import sys
 import uuid
 from collections.abc import Callable
 
-import httpx
-from eventkit import Event
+from contracts.payments import NOTIFICATION_STREAM
+from eventkit import Event, dead_letter_stream
 from payments.commands import IDEMPOTENCY_NAMESPACE
 
 from tests.helpers import Stack, check_exactly_once, eventually
@@ -15,7 +15,8 @@ from tests.helpers import Stack, check_exactly_once, eventually
 def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     make_stack: Callable[..., Stack],
 ) -> None:
-    stack = make_stack(env={"MAX_DELIVERIES": "3"})
+    # A payment unknown for longer than the grace period fails like any other event.
+    stack = make_stack(env={"MAX_DELIVERIES": "3", "UNKNOWN_PAYMENT_GRACE_S": "1"})
     admin = stack.redis.client()
     malformed = admin.xadd("{payments}:state", {"surprise": "not an event"}).decode()
     unknown = Event(source="payments", type="PaymentExploded", subject="p", data={})
@@ -34,16 +35,14 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     check_exactly_once(stack, paid, dead_letters=True)
     stack.wait_order(order["order_id"], "paid", 300)
 
-    orders_dead = eventually(lambda: httpx.get(f"{stack['orders'].url}/dead-letters").json())
+    orders_dead = eventually(lambda: stack.dead_letters("orders"))
     assert {d["original_id"]: d["deliveries"] for d in orders_dead} == {malformed: 1, unknown_id: 1}
     by_id = {d["original_id"]: d for d in orders_dead}
     assert "missing field: data" in by_id[malformed]["error"]
     assert by_id[malformed]["fields"] == {"surprise": "not an event"}
     assert "no handler for event type 'PaymentExploded'" in by_id[unknown_id]["error"]
 
-    [letter] = eventually(
-        lambda: httpx.get(f"{stack['notifications'].url}/dead-letters").json(), timeout=30
-    )
+    [letter] = eventually(lambda: stack.dead_letters("notifications"), timeout=30)
     assert (letter["original_id"], letter["deliveries"]) == (early_id, 3)
     assert letter["error"] == f"UnknownPayment: payments does not know payment {future_id}"
     assert letter["fields"] == early.to_fields()
@@ -57,7 +56,7 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
             "--url",
             stack.redis.url,
             "dead-letters",
-            "{notifications}:dead-letters",
+            dead_letter_stream(NOTIFICATION_STREAM, "notifications"),
         ],
         capture_output=True,
         text=True,
@@ -67,18 +66,17 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     assert "UnknownPayment" in listed
 
     # Re-driving before the fix fails and keeps the letter; after the fix it succeeds.
-    redrive = f"{stack['notifications'].url}/dead-letters/{letter['id']}/redrive"
-    assert httpx.post(redrive).status_code == 409
+    assert stack.redrive("notifications", letter["id"]).status_code == 409
     stack.pay("o-late", "cust", 100, **{"Idempotency-Key": future_key})  # the fix: it exists now
-    assert httpx.post(redrive).status_code == 200
+    assert stack.redrive("notifications", letter["id"]).status_code == 200
     # One notification per event: the re-driven early one, and the payment's own event.
     notes = eventually(
         lambda: n if len(n := stack.notifications(payment_id=future_id)) == 2 else []
     )
     assert early.id in {n["notification_id"] for n in notes}
-    assert httpx.get(f"{stack['notifications'].url}/dead-letters").json() == []
-    assert httpx.post(redrive).status_code == 404
+    assert stack.dead_letters("notifications") == []
+    assert stack.redrive("notifications", letter["id"]).status_code == 404
     # A malformed entry cannot be fixed by re-driving it: it says so and stays.
-    still = httpx.post(f"{stack['orders'].url}/dead-letters/{by_id[malformed]['id']}/redrive")
+    still = stack.redrive("orders", by_id[malformed]["id"])
     assert still.status_code == 422
     assert "still not a valid event" in still.json()["detail"]

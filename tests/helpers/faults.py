@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import redis
+from eventkit import dead_letter_stream
+from orders.read_model import GENERATION, copy_key
 
 from harness import eventually
 from tests.helpers.stack import Stack
@@ -102,7 +104,8 @@ def check_exactly_once(
     try:
         versions = _versions(client, payment_ids)
         eventually(lambda: _groups_drained(client), timeout=timeout, what="both groups drained")
-        copies = _pipeline(client, [f"{{orders}}:payment:{p}" for p in payment_ids], "get")
+        generation = int(client.get(GENERATION) or 0)
+        copies = _pipeline(client, [copy_key(generation, p) for p in payment_ids], "get")
         wrong_copies = [
             p
             for p, c in zip(payment_ids, copies, strict=True)
@@ -118,8 +121,9 @@ def check_exactly_once(
             if n != versions[p]
         }
         assert wrong_counts == {}, f"notifications per payment (found, expected): {wrong_counts}"
-        for group in STREAMS if not dead_letters else ():
-            assert client.xlen(f"{{{group}}}:dead-letters") == 0, f"{group} dead-lettered events"
+        for group, stream in STREAMS.items() if not dead_letters else ():
+            dead = client.xlen(dead_letter_stream(stream, group))
+            assert dead == 0, f"{group} dead-lettered {dead} events"
     finally:
         client.close()
 

@@ -17,6 +17,9 @@ FAST_CONSUMERS = {
     "RETRY_DELAY_S": "0.2",
     "CALLBACK_TIMEOUT_S": "1.0",
 }
+# The operator endpoints (dead letters) answer only to this token; send OPERATOR with them.
+OPERATOR_TOKEN = "operator-token-of-the-test-stack"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 class Stack:
@@ -30,7 +33,7 @@ class Stack:
         self.directory = directory
         # With the project's ACL: each service connects as its own Redis user, as in compose.
         self.redis = RedisServer(directory / "redis", appendonly=True, acl=True, extra=redis_args)
-        self.env = {**FAST_CONSUMERS, **(env or {})}
+        self.env = {**FAST_CONSUMERS, "OPERATOR_TOKEN": OPERATOR_TOKEN, **(env or {})}
         self.services: dict[str, ServiceProcess] = {}
 
     def start(self, *services: str) -> Stack:
@@ -123,6 +126,15 @@ class Stack:
         response = httpx.get(url, params={"limit": "100", **query})
         response.raise_for_status()
         return response.json()
+
+    def dead_letters(self, service: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self[service].url}/dead-letters", headers=OPERATOR)
+        response.raise_for_status()
+        return response.json()
+
+    def redrive(self, service: str, dead_letter_id: str) -> httpx.Response:
+        url = f"{self[service].url}/dead-letters/{dead_letter_id}/redrive"
+        return httpx.post(url, headers=OPERATOR)
 
     def wait_order(self, order_id: str, status: str, paid: int, timeout: float = 15) -> None:
         eventually(

@@ -5,6 +5,9 @@ the keys it runs them on, plus the admin commands nobody but admin may run. The 
 show what a service gets through redis-py when it oversteps: NoPermissionError.
 """
 
+import os
+import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 import redis
 from eventkit import Event
 
+from harness.redis_server import USERS
 from tests.helpers import RedisServer
 
 SERVICES = ("payments", "orders", "notifications")
@@ -25,10 +29,14 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("PING", EVERYONE),
     ("CLIENT SETNAME svc", EVERYONE),
     # payments: the event store and its public streams (the append + publish script).
-    (f"EVALSHA {SHA} 1 {{payments}}:payment-1", {PAY}),
+    (
+        f"EVALSHA {SHA} 3 {{payments}}:payment-1 {{payments}}:state {{payments}}:notifications",
+        {PAY},
+    ),
     ("SCRIPT LOAD return", EVERYONE),
-    ("XLEN {payments}:payment-1", {PAY}),
     ("TYPE {payments}:state", {PAY}),
+    ("EXISTS {payments}:payment-1", {PAY}),
+    ("XINFO STREAM {payments}:payment-1", {PAY}),
     ("XADD {payments}:payment-1 * type PaymentReceived", {PAY}),
     ("XADD {payments}:state * type PaymentReceived", {PAY}),
     ("XADD {payments}:notifications * type PaymentReceived", {PAY}),
@@ -42,8 +50,10 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("XACK {payments}:state orders 1-1", {ORD}),
     ("XAUTOCLAIM {payments}:state orders c 1000 0-0 COUNT 10", {ORD}),
     ("XCLAIM {payments}:state orders c 0 1-1 JUSTID", {ORD}),
+    ("XCLAIM {payments}:state orders c 0 1-1 JUSTID RETRYCOUNT 0", {ORD}),
     ("XPENDING {payments}:state orders - + 1", {ORD}),
     ("XINFO GROUPS {payments}:state", {ORD}),
+    ("XINFO STREAM {payments}:state", {PAY, ORD}),
     ("XGROUP CREATE {payments}:notifications notifications 0 MKSTREAM", {NOTE}),
     ("XREADGROUP GROUP notifications c COUNT 10 STREAMS {payments}:notifications >", {NOTE}),
     ("XACK {payments}:notifications notifications 1-1", {NOTE}),
@@ -51,29 +61,44 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("XCLAIM {payments}:notifications notifications c 0 1-1 JUSTID", {NOTE}),
     ("XPENDING {payments}:notifications notifications - + 1", {NOTE}),
     ("XINFO GROUPS {payments}:notifications", {NOTE}),
-    # orders' own keys
-    (f"EVALSHA {SHA} 3 {{orders}}:payment:1 {{orders}}:payments-of:o {{orders}}:cached", {ORD}),
-    ("GET {orders}:order:o", {ORD}),
+    # dead letters beside the stream a group reads: recorded and acked by one script
+    (f"EVALSHA {SHA} 2 {{payments}}:state {{payments}}:state:dead-letters:orders", {ORD}),
+    ("XADD {payments}:state:dead-letters:orders * original_id 1-1", {ORD}),
+    ("XRANGE {payments}:state:dead-letters:orders - +", {ORD}),
+    ("XDEL {payments}:state:dead-letters:orders 1-1", {ORD}),
+    ("XLEN {payments}:state:dead-letters:orders", {ORD}),
+    (
+        f"EVALSHA {SHA} 2 {{payments}}:notifications "
+        "{payments}:notifications:dead-letters:notifications",
+        {NOTE},
+    ),
+    ("XADD {payments}:notifications:dead-letters:notifications * original_id 1-1", {NOTE}),
+    ("XDEL {payments}:notifications:dead-letters:notifications 1-1", {NOTE}),
+    ("XLEN {payments}:notifications:dead-letters:notifications", {NOTE}),
+    # nobody writes into another group's dead letters; payments does not touch them
+    ("XADD {payments}:notifications:dead-letters:notifications * a b", {NOTE}),
+    ("XADD {payments}:state:dead-letters:orders * a b", {ORD}),
+    ("XRANGE {payments}:state:dead-letters:orders - +", {ORD}),
+    # orders' own keys: the orders and the generations of the cache
+    (f"EVALSHA {SHA} 1 {{orders}}:cache:generation", {ORD}),
+    (f"EVALSHA {SHA} 2 {{orders}}:cache:generation {{orders}}:order:o", {ORD}),
+    ("GET {orders}:cache:generation", {ORD}),
+    ("HVALS {orders}:cache:1:payments-of:o", {ORD}),
+    ("HSET {orders}:cache:1:payments-of:o p x", {ORD}),
+    ("SADD {orders}:cache:1:cached p", {ORD}),
+    ("INCRBY {orders}:cache:next-generation 1", {ORD}),
     ("SET {orders}:order:o x NX", {ORD}),
-    ("MGET {orders}:payment:1", {ORD}),
-    ("HVALS {orders}:payments-of:o", {ORD}),
-    ("SMEMBERS {orders}:cached-payments", {ORD}),
-    ("SCARD {orders}:cached-payments", {ORD}),
-    ("DEL {orders}:payment:1 {orders}:payments-of:o", {ORD}),
-    ("XADD {orders}:dead-letters * original_id 1-1", {ORD}),
-    ("XRANGE {orders}:dead-letters - +", {ORD}),
-    ("XDEL {orders}:dead-letters 1-1", {ORD}),
-    ("XLEN {orders}:dead-letters", {ORD}),
+    ("MGET {orders}:cache:1:payment:1", {ORD}),
+    ("SMEMBERS {orders}:cache:1:cached", {ORD}),
+    ("UNLINK {orders}:cache:1:payment:1 {orders}:cache:1:payments-of:o", {ORD}),
     # notifications' own keys
     (f"EVALSHA {SHA} 2 {{notifications}}:notification:1 {{notifications}}:all", {NOTE}),
     ("EXISTS {notifications}:notification:1", {NOTE}),
     ("ZREVRANGE {notifications}:all 0 9", {NOTE}),
     ("MGET {notifications}:notification:1", {NOTE}),
-    ("XADD {notifications}:dead-letters * original_id 1-1", {NOTE}),
-    ("XDEL {notifications}:dead-letters 1-1", {NOTE}),
-    ("XLEN {notifications}:dead-letters", {NOTE}),
     # nobody's business but admin's: trimming or deleting events, reading others' keys, admin
     ("XDEL {payments}:state 1-1", NOBODY),
+    ("XSETID {payments}:payment-1 1-1 ENTRIESADDED 1", NOBODY),
     ("XTRIM {payments}:state MAXLEN 0", NOBODY),
     ("DEL {payments}:payment-1", NOBODY),
     ("GET {payments}:payment-1", NOBODY),
@@ -158,6 +183,15 @@ def test_a_consumer_cannot_publish_into_payments_streams(server: RedisServer) ->
     ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             connect_as(server, user).xadd(stream, forged.to_fields())
+    # Not even through a script that names the stream beside its dead letters, as the
+    # dead-letter script does: each command in it is checked against the user.
+    with pytest.raises(redis.exceptions.ResponseError, match="user executing the script can't"):
+        connect_as(server, "orders").eval(
+            "return redis.call('XADD', KEYS[1], '*', 'type', 'PaymentReceived')",
+            2,
+            "{payments}:state",
+            "{payments}:state:dead-letters:orders",
+        )
     assert server.client().xlen("{payments}:state") == 0
 
 
@@ -185,3 +219,29 @@ def test_the_acl_file_loads_and_renders_no_secret_into_git(tmp_path: Path) -> No
     assert "${" not in rendered
     assert server.passwords["orders"] in rendered
     assert (tmp_path / "users.acl").stat().st_mode & 0o077 == 0  # owner-only
+
+
+def test_rendering_keeps_passwords_off_command_lines_and_the_file_private(tmp_path: Path) -> None:
+    """`ps` shows every process's arguments to every user of the host: the passwords must not
+    be in sed's. An output file that existed with a looser mode must not keep it."""
+    calls = tmp_path / "sed-calls"
+    spy = tmp_path / "bin"
+    spy.mkdir()
+    (spy / "sed").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec /bin/sed "$@"\n')
+    (spy / "sed").chmod(0o755)
+    out = tmp_path / "users.acl"
+    out.write_text("an older rendering")
+    out.chmod(0o644)
+    passwords = {f"{u.upper()}_REDIS_PASSWORD": f"{u}Password0123456" for u in USERS}
+    template = Path(__file__).parents[2] / "redis-acl" / "users.acl"
+    render = Path(__file__).parents[2] / "redis-acl" / "render-acl.sh"
+    subprocess.run(
+        ["sh", str(render), str(template), str(out)],
+        env={**os.environ, **passwords, "PATH": f"{spy}:{os.environ['PATH']}"},
+        check=True,
+    )
+    assert calls.read_text(), "the spy saw sed run"
+    for password in passwords.values():
+        assert password not in calls.read_text()
+        assert password in out.read_text()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import inspect
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eventkit import (
+    ConfigurationFault,
     Consumer,
     ConsumerOptions,
     Event,
@@ -19,6 +22,7 @@ from eventkit import (
     each,
     list_dead_letters,
 )
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from tests.helpers import Recorder, RedisServer, eventually_async, running
@@ -40,13 +44,17 @@ def consumer(redis: Redis, uid: str, handler: Any, **overrides: Any) -> Consumer
         k: v for k, v in overrides.items() if k in OPTIONS
     }
     fields: dict[str, Any] = {
-        "stream": f"s-{uid}",
+        "stream": f"{{s-{uid}}}",
         "group": "g",
         "name": "c1",
         "handlers": {"Happened": handler},
-        "dead_letters": f"dlq-{uid}",
     } | {k: v for k, v in overrides.items() if k not in OPTIONS}
     return Consumer(redis, **fields, options=ConsumerOptions(**options))
+
+
+# Where the group "g" of the test's stream keeps its dead letters (beside the stream).
+def dlq(uid: str) -> str:
+    return f"{{s-{uid}}}:dead-letters:g"
 
 
 async def publish(redis: Redis, stream: str, *subjects: str) -> None:
@@ -60,31 +68,31 @@ async def pending(redis: Redis, stream: str, group: str = "g") -> int:
 
 async def test_handles_in_order_and_acks_after_success(redis: Redis, uid: str) -> None:
     seen = Recorder()
-    await publish(redis, f"s-{uid}", "a", "b", "c")
+    await publish(redis, f"{{s-{uid}}}", "a", "b", "c")
     async with running(consumer(redis, uid, seen)) as c:
         await eventually_async(lambda: len(seen.events) == 3)
         await eventually_async(lambda: c.stats.handled == 3)
     assert seen.subjects() == ["a", "b", "c"]
-    assert await pending(redis, f"s-{uid}") == 0
+    assert await pending(redis, f"{{s-{uid}}}") == 0
 
 
 async def test_a_new_group_starts_at_the_beginning_unless_told_otherwise(
     redis: Redis, uid: str
 ) -> None:
-    await publish(redis, f"s-{uid}", "old")
+    await publish(redis, f"{{s-{uid}}}", "old")
     history, from_now = Recorder(), Recorder()
     async with (
         running(consumer(redis, uid, history)),
         running(consumer(redis, uid, from_now, group="late", start_id="$")),
     ):
         await eventually_async(lambda: history.subjects() == ["old"])
-        await publish(redis, f"s-{uid}", "new")
+        await publish(redis, f"{{s-{uid}}}", "new")
         await eventually_async(lambda: from_now.subjects() == ["new"])
     assert history.subjects() == ["old", "new"]
 
 
 async def test_own_pending_entries_are_handled_first_after_a_crash(redis: Redis, uid: str) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     await redis.xgroup_create(stream, "g", id="0", mkstream=True)
     await publish(redis, stream, "read-before-crash")
     # What a crash leaves behind: delivered to c1, never acked.
@@ -98,7 +106,7 @@ async def test_own_pending_entries_are_handled_first_after_a_crash(redis: Redis,
 
 
 async def test_entries_of_a_dead_consumer_are_claimed(redis: Redis, uid: str) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     await redis.xgroup_create(stream, "g", id="0", mkstream=True)
     await publish(redis, stream, "x", "y")
     await redis.xreadgroup("g", "dead-replica", {stream: ">"}, count=10)
@@ -120,7 +128,7 @@ async def test_a_failing_entry_is_retried_then_dead_lettered_and_the_rest_flows(
             raise RuntimeError("cannot handle poison")
         seen.events.append(e)
 
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     await publish(redis, stream, "before", "poison", "after")
     async with running(consumer(redis, uid, handler, max_deliveries=3)) as c:
         await eventually_async(lambda: c.stats.dead_lettered == 1)
@@ -129,7 +137,7 @@ async def test_a_failing_entry_is_retried_then_dead_lettered_and_the_rest_flows(
     # The run [before, poison, after] failed, so its entries were handled again one by one:
     # "before" twice, which is why effects must be idempotent.
     assert list(dict.fromkeys(seen.subjects())) == ["before", "after", "later"]
-    [letter] = await list_dead_letters(redis, f"dlq-{uid}")
+    [letter] = await list_dead_letters(redis, dlq(uid))
     poison_id = (await redis.xrange(stream))[1][0].decode()
     assert letter.original_id == poison_id
     assert letter.deliveries == 3
@@ -152,14 +160,14 @@ async def test_a_failing_entry_is_retried_then_dead_lettered_and_the_rest_flows(
 async def test_malformed_or_unknown_entries_are_dead_lettered_at_once(
     redis: Redis, uid: str, fields: dict[Any, Any], reason: str
 ) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     seen = Recorder()
     await redis.xadd(stream, fields)
     await publish(redis, stream, "good")
     async with running(consumer(redis, uid, seen)) as c:
         await eventually_async(lambda: seen.subjects() == ["good"])
         await eventually_async(lambda: c.stats.dead_lettered == 1)
-    [letter] = await list_dead_letters(redis, f"dlq-{uid}")
+    [letter] = await list_dead_letters(redis, dlq(uid))
     assert reason in letter.error
     assert letter.deliveries == 1
     # The original fields are kept verbatim, bytes included.
@@ -181,18 +189,18 @@ async def test_retry_later_waits_for_the_dependency_and_never_dead_letters(
         if attempts < 8:
             raise RetryLater("payments is down")
 
-    await publish(redis, f"s-{uid}", "a")
+    await publish(redis, f"{{s-{uid}}}", "a")
     c = consumer(redis, uid, flaky, max_deliveries=2, backoff_base_s=0.01, backoff_cap_s=0.05)
     async with running(c):
         await eventually_async(lambda: c.stats.handled == 1)
     assert attempts == 8
     assert c.stats.dead_lettered == 0
-    assert await redis.xlen(f"dlq-{uid}") == 0
-    assert await pending(redis, f"s-{uid}") == 0
+    assert await redis.xlen(dlq(uid)) == 0
+    assert await pending(redis, f"{{s-{uid}}}") == 0
 
 
 async def test_a_vanished_group_is_recreated(redis: Redis, uid: str) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     seen = Recorder()
     c = consumer(redis, uid, seen, backoff_base_s=0.01)
     async with running(c):
@@ -205,7 +213,7 @@ async def test_a_vanished_group_is_recreated(redis: Redis, uid: str) -> None:
 
 
 async def test_a_pending_entry_trimmed_away_is_reported_not_fatal(redis: Redis, uid: str) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     await redis.xgroup_create(stream, "g", id="0", mkstream=True)
     await publish(redis, stream, "lost")
     await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)
@@ -227,7 +235,7 @@ async def test_a_batch_goes_to_its_handler_as_runs_in_stream_order(redis: Redis,
     async def second(events: Any) -> None:
         calls.append([f"second:{e.subject}" for e in events])
 
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     for n, kind in enumerate(["A", "A", "B", "B", "A"]):
         await Publisher(redis).publish(
             stream, Event(source="t", type=kind, subject=str(n), data={})
@@ -249,13 +257,13 @@ async def test_a_failing_run_is_retried_one_by_one_to_find_the_culprit(
             raise RuntimeError("one of these is bad")
         handled.extend(e.subject for e in events)
 
-    await publish(redis, f"s-{uid}", "a", "bad", "c")
+    await publish(redis, f"{{s-{uid}}}", "a", "bad", "c")
     c = consumer(redis, uid, Recorder(), max_deliveries=2)
     c.handlers = {"Happened": all_or_nothing}
     async with running(c):
         await eventually_async(lambda: c.stats.dead_lettered == 1)
     assert handled == ["a", "c"]
-    [letter] = await list_dead_letters(redis, f"dlq-{uid}")
+    [letter] = await list_dead_letters(redis, dlq(uid))
     assert Event.from_fields(letter.fields).subject == "bad"
 
 
@@ -275,13 +283,13 @@ async def test_survives_a_redis_restart(tmp_path: Path, uid: str) -> None:
         seen = Recorder()
         c = consumer(client, uid, seen, backoff_base_s=0.05, backoff_cap_s=0.5)
         async with running(c):
-            await publish(client, f"s-{uid}", "before")
+            await publish(client, f"{{s-{uid}}}", "before")
             await eventually_async(lambda: seen.subjects() == ["before"])
             server.kill()
             await eventually_async(lambda: c.stats.state == "reconnecting")
             server.start()
             await eventually_async(lambda: c.stats.state == "running")
-            await publish(client, f"s-{uid}", "after")
+            await publish(client, f"{{s-{uid}}}", "after")
             await eventually_async(lambda: seen.subjects() == ["before", "after"])
     finally:
         await client.aclose()
@@ -289,7 +297,7 @@ async def test_survives_a_redis_restart(tmp_path: Path, uid: str) -> None:
 
 
 async def test_a_slow_batch_is_not_claimed_by_a_peer_while_in_hand(redis: Redis, uid: str) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     calls: list[tuple[str, str]] = []
 
     def slow(replica: str) -> Any:
@@ -315,7 +323,7 @@ async def test_a_slow_batch_is_not_claimed_by_a_peer_while_in_hand(redis: Redis,
 async def test_an_entry_waiting_on_a_dependency_stays_with_its_consumer(
     redis: Redis, uid: str
 ) -> None:
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     attempts: dict[str, int] = {"a": 0, "b": 0}
     down = True
 
@@ -353,7 +361,7 @@ async def test_out_of_memory_is_waited_out_not_fatal(redis: Redis, uid: str) -> 
     async def write_effect(e: Event) -> None:  # like the real handlers, it writes to Redis
         await redis.set(f"effect-{uid}-{e.subject}", "done")
 
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     await publish(redis, stream, "during")
     await redis.config_set("maxmemory", 1)  # every write that needs memory now answers OOM
     c = consumer(redis, uid, write_effect, backoff_base_s=0.02, backoff_cap_s=0.1)
@@ -381,7 +389,7 @@ async def test_a_failed_entry_holds_back_the_rest_of_its_subject(redis: Redis, u
             raise RuntimeError("first attempt fails")
         order.append(f"{e.subject}{e.data['n']}")
 
-    stream = f"s-{uid}"
+    stream = f"{{s-{uid}}}"
     for n in (1, 2, 3):
         await Publisher(redis).publish(
             stream, Event(source="t", type="Happened", subject="p", data={"n": n})
@@ -389,3 +397,220 @@ async def test_a_failed_entry_holds_back_the_rest_of_its_subject(redis: Redis, u
     async with running(consumer(redis, uid, handler)):
         await eventually_async(lambda: len(order) == 3)
     assert order == ["p1", "p2", "p3"]
+
+
+# ---- Redis errors that pass, and ones that do not ------------------------------------------
+
+
+async def test_an_error_that_passes_is_waited_out_never_fatal(tmp_path: Path, uid: str) -> None:
+    """NOREPLICAS (min-replicas-to-write not met) refuses every write, the consumer's XACK and
+    its handler's effects included, until a replica is back: wait it out, lose nothing."""
+    server = RedisServer(tmp_path).start()
+    client = connect(server.url)
+    try:
+
+        async def write_effect(e: Event) -> None:
+            await client.set(f"effect-{e.subject}", "done")
+
+        await publish(client, f"{{s-{uid}}}", "during")
+        await client.config_set("min-replicas-to-write", 1)
+        c = consumer(client, uid, write_effect, backoff_base_s=0.02, backoff_cap_s=0.1)
+        async with running(c):
+            await eventually_async(lambda: "NOREPLICAS" in (c.stats.last_error or ""))
+            assert c.stats.state == "reconnecting"
+            await client.config_set("min-replicas-to-write", 0)
+            await eventually_async(lambda: c.stats.handled == 1)
+        assert await client.get("effect-during") == b"done"
+        assert (c.stats.failed, c.stats.dead_lettered) == (0, 0)
+        assert await pending(client, f"{{s-{uid}}}") == 0
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+async def test_a_busy_redis_is_waited_out(tmp_path: Path, uid: str) -> None:
+    """A script that runs past busy-reply-threshold makes every other command answer BUSY."""
+    server = RedisServer(tmp_path, extra=("--busy-reply-threshold", "50")).start()
+    client = connect(server.url)
+    busy = server.client(socket_timeout=30)  # its script runs until the test kills it
+    try:
+        seen = Recorder()
+        c = consumer(client, uid, seen, backoff_base_s=0.02, backoff_cap_s=0.1)
+        async with running(c):
+            await eventually_async(lambda: c.stats.state == "running")
+            spinner = asyncio.create_task(
+                asyncio.to_thread(busy.eval, "while true do end", 0)  # until SCRIPT KILL
+            )
+            await eventually_async(lambda: "BUSY" in (c.stats.last_error or ""))
+            assert c.stats.state == "reconnecting"
+            server.client().script_kill()
+            with contextlib.suppress(redis_errors.ResponseError):  # "script killed by user"
+                await spinner
+            await publish(client, f"{{s-{uid}}}", "after")
+            await eventually_async(lambda: seen.subjects() == ["after"])
+    finally:
+        busy.close()
+        await client.aclose()
+        server.stop()
+
+
+async def test_an_error_that_cannot_pass_stops_the_loop_and_is_reported(
+    tmp_path: Path, uid: str
+) -> None:
+    """NOPERM will not pass by itself: the loop stops, says why, and tells its owner, who
+    stops the process (servicekit.fail_fast) so that a supervisor or an operator acts."""
+    server = RedisServer(tmp_path, acl=True).start()
+    admin = server.client()
+    orders = connect(server.url_for("orders"))
+    try:
+        reported: list[BaseException] = []
+        c = Consumer(
+            orders,
+            stream="{payments}:state",
+            group="orders",
+            name="c1",
+            handlers={"Happened": Recorder()},
+            options=ConsumerOptions(block_ms=50),
+        )
+        async with c.running(on_failure=reported.append):
+            await eventually_async(lambda: c.stats.state == "running")
+            admin.execute_command("ACL", "SETUSER", "orders", "clearselectors")
+            await eventually_async(lambda: reported)
+        assert c.stats.state == "failed"
+        assert "NoPermissionError" in (c.stats.last_error or "")
+        assert isinstance(reported[0], redis_errors.NoPermissionError)
+    finally:
+        admin.close()
+        await orders.aclose()
+        server.stop()
+
+
+# ---- What a delivery counts, and how a dead letter is written --------------------------------
+
+
+async def test_entries_held_behind_a_failing_one_are_not_charged_for_its_retries(
+    redis: Redis, uid: str
+) -> None:
+    """p1 always fails; p2 (same subject) waits behind it. When p1 is dead-lettered after its
+    attempts, p2's first real failure must be one failure, not the last straw."""
+    attempts: dict[int, int] = {1: 0, 2: 0}
+
+    async def handler(e: Event) -> None:
+        n = e.data["n"]
+        attempts[n] += 1
+        if n == 1 or attempts[n] == 1:  # p1 always fails, p2 fails only its first attempt
+            raise RuntimeError(f"attempt {attempts[n]} of p{n} fails")
+
+    stream = f"{{s-{uid}}}"
+    for n in (1, 2):
+        await Publisher(redis).publish(
+            stream, Event(source="t", type="Happened", subject="p", data={"n": n})
+        )
+    c = consumer(redis, uid, handler, max_deliveries=3)
+    async with running(c):
+        await eventually_async(lambda: c.stats.handled == 1)
+    assert c.stats.dead_lettered == 1  # p1 only
+    assert attempts[2] == 2  # p2: one failure, then success
+    [letter] = await list_dead_letters(redis, dlq(uid))
+    assert Event.from_fields(letter.fields).data == {"n": 1}
+    assert letter.deliveries == 3
+    assert await pending(redis, stream) == 0
+
+
+class CrashAfter:
+    """The consumer's Redis, which 'crashes' the consumer (raises a BaseException the loop does
+    not catch) on the first command after one that touched ``key``."""
+
+    def __init__(self, redis: Redis, key: str) -> None:
+        self.redis, self.key, self.armed = redis, key, False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.redis, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.armed:
+                raise Crash(f"crashed before {name}")
+            result = attribute(*args, **kwargs)
+            if inspect.isawaitable(result):  # redis-py's commands return their coroutine
+                result = await result
+            if self.key in repr((args, kwargs)):
+                self.armed = True
+            return result
+
+        return call
+
+    def register_script(self, script: str) -> Any:
+        real = self.redis.register_script(script)
+
+        async def call(*, keys: list[str], args: list[Any]) -> Any:
+            if self.armed:
+                raise Crash("crashed before a script")
+            result = await real(keys=keys, args=args)
+            if self.key in keys:
+                self.armed = True
+            return result
+
+        return call
+
+
+class Crash(BaseException):
+    pass
+
+
+async def test_a_crash_right_after_dead_lettering_does_not_dead_letter_twice(
+    redis: Redis, uid: str
+) -> None:
+    stream = f"{{s-{uid}}}"
+    await redis.xadd(stream, {"not": "an event"})  # dead-lettered at once
+    crashing = consumer(CrashAfter(redis, dlq(uid)), uid, Recorder())
+    with pytest.raises(Crash):
+        await crashing.run()
+    # Restarted (same name): it finds its own pending entries first.
+    restarted = consumer(redis, uid, Recorder())
+    async with running(restarted):
+        await eventually_async(lambda: restarted.stats.state == "running")
+    assert await redis.xlen(dlq(uid)) == 1
+    assert await pending(redis, stream) == 0
+
+
+async def test_a_dependency_that_refuses_our_credentials_blocks_the_consumer(
+    redis: Redis, uid: str
+) -> None:
+    """A configuration fault: hold the events (never dead-letter them all), report `blocked`,
+    and resume by itself once the fault is fixed."""
+    fixed = False
+
+    async def handler(_: Event) -> None:
+        if not fixed:
+            raise ConfigurationFault("payments answered 401 Unauthorized")
+
+    await publish(redis, f"{{s-{uid}}}", "a", "b")
+    c = consumer(redis, uid, handler, max_deliveries=1, backoff_base_s=0.01, backoff_cap_s=0.05)
+    async with running(c):
+        await eventually_async(lambda: c.stats.state == "blocked" and c.stats.waits >= 5)
+        assert "401 Unauthorized" in (c.stats.last_error or "")
+        assert await redis.xlen(dlq(uid)) == 0
+        fixed = True
+        await eventually_async(lambda: c.stats.handled == 2)
+    assert c.stats.dead_lettered == 0
+    assert await pending(redis, f"{{s-{uid}}}") == 0
+
+
+async def test_retry_after_sets_the_wait(redis: Redis, uid: str) -> None:
+    waits: list[float] = []
+
+    async def handler(_: Event) -> None:
+        if len(waits) < 2:
+            raise RetryLater("payments answered 429", retry_after_s=0.25)
+
+    await publish(redis, f"{{s-{uid}}}", "a")
+    c = consumer(redis, uid, handler, backoff_base_s=0.01, backoff_cap_s=0.02)
+    async with running(c):
+        await eventually_async(lambda: c.stats.retry_in_s is not None)
+        waits.append(c.stats.retry_in_s or 0)
+        await eventually_async(lambda: c.stats.waits >= 2)
+        waits.append(c.stats.retry_in_s or 0)
+        await eventually_async(lambda: c.stats.handled == 1)
+    assert waits == [0.25, 0.25]  # the dependency's figure, not the 0.01 to 0.02 s backoff

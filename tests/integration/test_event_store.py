@@ -2,9 +2,14 @@
 readable with redis-cli. The contract it shares with the in-memory store is in
 tests/contracts/test_event_store.py."""
 
+from pathlib import Path
+from uuid import uuid4
+
 import pytest
-from eventkit import Event, Publication, RedisEventStore
+from eventkit import Event, Publication, RedisEventStore, StreamDamaged, VersionConflict, connect
 from redis.asyncio import Redis
+
+from tests.helpers import RedisServer
 
 
 def fact(subject: str, n: int = 0) -> Event:
@@ -34,3 +39,47 @@ async def test_stream_entries_are_readable_in_redis(
     assert fields[b"type"] == b"Happened"
     assert fields[b"version"] == b"1"
     assert fields[b"data"] == b'{"n":7}'
+
+
+async def test_a_stream_its_owner_emptied_is_refused_not_reused(tmp_path: Path) -> None:
+    """Redis 7.0's ACL cannot forbid XADD's MAXLEN: the payments user can empty a payment's
+    stream. Its version must not start again at 0 (the next append would reuse version 1)."""
+    server = RedisServer(tmp_path, acl=True).start()
+    payments, admin = connect(server.url_for("payments")), connect(server.url)
+    store = RedisEventStore(payments, "payments")
+    stream = f"payment-{uuid4()}"
+    try:
+        await store.append(stream, [fact("p", 1), fact("p", 2)], 0)
+        await payments.xadd(store.key(stream), {"x": "y"}, maxlen=0)  # its ACL lets it
+        assert await admin.xlen(store.key(stream)) == 0
+        with pytest.raises(StreamDamaged, match="holds 0 of the 3 events ever appended"):
+            await store.append(stream, [fact("p", 1)], 0)
+        with pytest.raises(StreamDamaged, match="holds 0 of the 3"):
+            await store.append(stream, [fact("p", 1)], 3)
+        assert await admin.xlen(store.key(stream)) == 0  # nothing written
+    finally:
+        await payments.aclose()
+        await admin.aclose()
+        server.stop()
+
+
+async def test_a_stream_that_lost_its_first_events_cannot_be_read(
+    store: RedisEventStore, redis: Redis
+) -> None:
+    await store.append("a", [fact("a", 1), fact("a", 2), fact("a", 3)], 0)
+    first = (await redis.xrange(store.key("a")))[0][0]
+    await redis.xdel(store.key("a"), first)  # an operator's mistake
+    with pytest.raises(StreamDamaged, match="does not hold its events from version 1"):
+        await store.read("a")
+    with pytest.raises(StreamDamaged, match="holds 2 of the 3"):
+        await store.append("a", [fact("a", 4)], 2)
+
+
+async def test_the_same_event_id_with_other_content_is_a_conflict_not_a_retry(
+    store: RedisEventStore,
+) -> None:
+    first = fact("a", 1)
+    await store.append("a", [first], 0)
+    imposter = first.model_copy(update={"data": {"n": 2}})  # same id, another fact
+    with pytest.raises(VersionConflict):
+        await store.append("a", [imposter], 0)

@@ -249,8 +249,11 @@ def test_server_is_the_default_redis(doc: Schema) -> None:
     [
         (NOTIFICATIONS, public.NOTIFICATION_STREAM),
         (STATE, public.STATE_STREAM),
-        ("ordersDeadLetters", dead_letter_stream("orders")),
-        ("notificationsDeadLetters", dead_letter_stream("notifications")),
+        ("ordersDeadLetters", dead_letter_stream(public.STATE_STREAM, "orders")),
+        (
+            "notificationsDeadLetters",
+            dead_letter_stream(public.NOTIFICATION_STREAM, "notifications"),
+        ),
     ],
 )
 def test_channel_address_is_the_stream_in_the_code(doc: Schema, channel: str, address: str) -> None:
@@ -421,28 +424,37 @@ async def test_what_payments_writes_is_what_the_document_says(doc: Schema) -> No
 
 async def test_dead_letters_are_what_the_document_says(doc: Schema) -> None:
     class Recorder:
-        def __init__(self) -> None:
-            self.entries: list[tuple[str, dict[Any, Any]]] = []
+        """Stands in for Redis: records the dead-letter script's keys and arguments."""
 
-        async def xadd(self, stream: str, record: dict[Any, Any]) -> bytes:
-            self.entries.append((stream, record))
-            return b"2-0"
+        def __init__(self) -> None:
+            self.calls: list[tuple[list[str], list[Any]]] = []
+
+        def register_script(self, _script: str) -> Any:
+            async def run(keys: list[str], args: list[Any]) -> int:
+                self.calls.append((keys, args))
+                return 1
+
+            return run
 
     redis = Recorder()
     original = {k.encode(): v.encode() for k, v in an_event().to_fields().items()}
     await dead_letter(
         redis,
-        dead_letter_stream("orders"),
+        public.STATE_STREAM,
+        "orders",
         b"1-0",
         original,
-        source=public.STATE_STREAM,
-        group="orders",
         consumer="orders-1",
         error="x" * (MAX_ERROR_CHARS + 1),
         deliveries=5,
     )
-    ((stream, record),) = redis.entries
+    ((keys, args),) = redis.calls
+    source, stream = keys
+    assert source == public.STATE_STREAM
     assert stream == doc["channels"]["ordersDeadLetters"]["address"]
+    group, entry_id, *pairs = args
+    assert (group, entry_id) == ("orders", b"1-0")
+    record = dict(zip(pairs[::2], pairs[1::2], strict=True))
 
     schema = doc["components"]["schemas"]["DeadLetterFields"]
     as_stored = {  # what Redis keeps: every name and value as a string
@@ -505,11 +517,11 @@ def test_consumer_group_receives_its_stream_and_dead_letters_its_failures(
     assert doc["channels"][channel]["address"] == stream
     handled = {cloudevents_type(deref(doc, resolve(doc, m["$ref"]))) for m in receive["messages"]}
     assert handled == set(handlers)
-    assert receive["x-redis-dead-letter-stream"] == dead_letter_stream(group)
+    assert receive["x-redis-dead-letter-stream"] == dead_letter_stream(stream, group)
     max_deliveries = ConsumerSettings.model_fields["max_deliveries"].default
     assert receive["x-redis-max-deliveries"] == max_deliveries
 
     sends = [op for op in ops.values() if op["action"] == "send"]
     assert [doc["channels"][channel_of(doc, op)]["address"] for op in sends] == [
-        dead_letter_stream(group)
+        dead_letter_stream(stream, group)
     ]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from eventkit import InvalidEvent, RetryLater
+from eventkit import ConfigurationFault, InvalidEvent, RetryLater
 from notifications.adapters import HttpPaymentsClient
 from notifications.ports import UnknownPayment
 
@@ -37,9 +37,36 @@ async def test_a_200_is_the_payment() -> None:
     assert payment.model_dump(mode="json") == PAYMENT
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
-async def test_a_server_error_or_too_many_requests_means_retry_later(status: int) -> None:
-    with pytest.raises(RetryLater, match=f"payments answered {status}"):
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
+async def test_a_server_error_a_timeout_or_too_many_requests_means_retry_later(
+    status: int,
+) -> None:
+    with pytest.raises(RetryLater, match=f"payments answered {status}") as caught:
+        await client(lambda _: httpx.Response(status)).get_payment("p-1")
+    assert not isinstance(caught.value, ConfigurationFault)
+    assert caught.value.retry_after_s is None
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), ("Wed, 01 Dec 2100 00:00:00 GMT", None), ("soon", None)],
+)
+async def test_retry_after_is_honoured_in_both_forms(header: str, seconds: float | None) -> None:
+    answer = httpx.Response(503, headers={"Retry-After": header})
+    with pytest.raises(RetryLater) as caught:
+        await client(lambda _: answer).get_payment("p-1")
+    if header == "soon":  # unreadable: the consumer's own backoff applies
+        assert caught.value.retry_after_s is None
+    elif seconds is not None:
+        assert caught.value.retry_after_s == seconds
+    else:  # an HTTP date: the seconds until then
+        assert (caught.value.retry_after_s or 0) > 60 * 60 * 24 * 365
+
+
+@pytest.mark.parametrize("status", [401, 403, 405, 410])
+async def test_a_refusal_of_our_credentials_or_url_is_a_configuration_fault(status: int) -> None:
+    # Dead-lettering would put every event in the dead letters; an operator must act instead.
+    with pytest.raises(ConfigurationFault, match=f"payments answered {status}"):
         await client(lambda _: httpx.Response(status)).get_payment("p-1")
 
 

@@ -363,9 +363,16 @@ def test_starts_after_what_it_needs_is_healthy(name: str) -> None:
     assert services()[name]["restart"] == "unless-stopped"
 
 
+def test_every_published_port_is_on_loopback_only() -> None:
+    # The APIs (dead letters included) are for this host: publishing one needs a proxy with TLS.
+    for name, service in services().items():
+        for mapping in service.get("ports", []):
+            assert str(mapping).startswith("127.0.0.1:"), f"{name}: {mapping}"
+
+
 def test_notifications_publishes_a_host_port_range_so_it_can_scale() -> None:
     (mapping,) = services()["notifications"]["ports"]
-    host = str(mapping).rsplit(":", 1)[0]
+    _address, host, _container = str(mapping).split(":")
     first, _, last = host.partition("-")
     assert int(first) == default_port("notifications") < int(last)
 

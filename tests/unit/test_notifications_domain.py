@@ -17,9 +17,12 @@ PAYMENT = PaymentSnapshot(
 WHEN = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def test_money_reads_minor_units() -> None:
+def test_money_reads_minor_units_as_the_currency_has_them() -> None:
     assert money(2550, "EUR") == "25.50 EUR"
     assert money(123456789, "USD") == "1,234,567.89 USD"
+    assert money(5, "EUR") == "0.05 EUR"
+    assert money(2550, "JPY") == "2,550 JPY"  # no minor units
+    assert money(2550, "BHD") == "2.550 BHD"  # three
 
 
 def test_a_received_notification_carries_the_details_from_the_call_back() -> None:

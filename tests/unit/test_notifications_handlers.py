@@ -4,7 +4,8 @@ per event, one call back per payment, a dependency that is down, a payment nobod
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
@@ -92,3 +93,20 @@ async def test_call_backs_in_flight_never_exceed_the_limit() -> None:
     await build_handlers(client, store, concurrency=3)[PAYMENT_RECEIVED](events)
     assert peak == 3
     assert len(await store.recorded([e.id for e in events])) == 20
+
+
+async def test_an_unknown_payment_waits_out_the_grace_period_then_fails() -> None:
+    """A 404 right after the event is likely a replica that lags: wait. Long after, it is an
+    answer: the event fails (and is dead-lettered after its deliveries)."""
+    event = notice("p-9")  # 2026-12-01 00:00 UTC
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore()
+
+    def at(seconds: float) -> Callable[[], datetime]:
+        return lambda: event.time + timedelta(seconds=seconds)
+
+    soon = build_handlers(client, store, unknown_grace_s=30, now=at(5))[PAYMENT_RECEIVED]
+    with pytest.raises(RetryLater, match="does not know payment p-9, yet"):
+        await soon([event])
+    late = build_handlers(client, store, unknown_grace_s=30, now=at(31))[PAYMENT_RECEIVED]
+    with pytest.raises(UnknownPayment):
+        await late([event])

@@ -153,3 +153,59 @@ async def test_an_unknown_payment_is_not_found(store: InMemoryEventStore) -> Non
 
 def test_stored_and_published_types_are_the_contracts_names() -> None:
     assert set(domain.EVENT_TYPES.values()) == set(public.EVENT_TYPES)
+
+
+class SameKeyRace(InMemoryEventStore):
+    """A retry of the same request with the same Idempotency-Key lands first: just before our
+    first append, the other request's event (same id, the body it carried) is stored."""
+
+    def __init__(self, rival_amount: int) -> None:
+        super().__init__("payments")
+        self.rival_amount, self.raced = rival_amount, False
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        publish: Sequence[Publication] = (),
+    ) -> int:
+        if not self.raced:
+            self.raced = True
+            mine = events[0]
+            data = {**mine.data, "amount": self.rival_amount}
+            rival = mine.model_copy(update={"data": data, "time": mine.time.replace(year=2025)})
+            await super().append(stream, [rival], expected_version)
+        return await super().append(stream, events, expected_version, publish)
+
+
+@pytest.mark.parametrize(("rival_amount", "answer"), [(300, "replayed"), (301, "reused")])
+async def test_concurrent_refunds_with_one_key_make_one_refund(
+    rival_amount: int, answer: str
+) -> None:
+    store = SameKeyRace(rival_amount)
+    store.raced = True  # not for the payment itself
+    payments = Payments(store)
+    payment, _ = await payments.create("o-1", "c-1", 1000, "EUR")
+    store.raced = False
+    if answer == "reused":  # same key, another body: never a made-up state
+        with pytest.raises(IdempotencyKeyReused):
+            await payments.refund(payment.payment_id, 300, "damaged", "r-1")
+    else:  # same key, same body: the answer of the one that landed, marked as a replay
+        state, refunded_now = await payments.refund(payment.payment_id, 300, None, "r-1")
+        assert (refunded_now, state.refunded_amount, state.version) == (False, 300, 2)
+    history = await payments.history(payment.payment_id)
+    assert [s.event.data.get("amount") for s in history] == [1000, rival_amount]  # one refund
+
+
+@pytest.mark.parametrize(("rival_amount", "answer"), [(1000, "replayed"), (999, "reused")])
+async def test_concurrent_payments_with_one_key_make_one_payment(
+    rival_amount: int, answer: str
+) -> None:
+    payments = Payments(SameKeyRace(rival_amount))
+    if answer == "reused":
+        with pytest.raises(IdempotencyKeyReused):
+            await payments.create("o-1", "c-1", 1000, "EUR", "k-1")
+    else:
+        state, created = await payments.create("o-1", "c-1", 1000, "EUR", "k-1")
+        assert (created, state.amount, state.version) == (False, 1000, 1)

@@ -1,10 +1,30 @@
-"""The call back to payments (ports.PaymentsClient) over one shared, pooled HTTP client."""
+"""The call back to payments (ports.PaymentsClient) over one shared, pooled HTTP client.
+
+How each answer is read — the difference between "wait", "this event is bad" and "an operator
+must act" decides whether events are retried, dead-lettered or held:
+
+| answer                                   | means                          | the event…          |
+|------------------------------------------|--------------------------------|---------------------|
+| 200                                      | the payment                    | is notified         |
+| no answer in time, connection failed,    | payments (or a proxy before    | waits (RetryLater,  |
+| 408, 429, 5xx                            | it) cannot answer now          | honouring           |
+|                                          |                                | Retry-After)        |
+| 404                                      | not known (yet: a replica may  | waits a grace       |
+|                                          | lag), see handlers.py          | period, then fails  |
+| 400, 422                                 | not a payment id at all        | is dead-lettered    |
+| 401, 403, any other                      | our credentials or URL are     | is held, and the    |
+|                                          | wrong                          | service is blocked  |
+"""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import httpx
 from contracts.payments import PaymentSnapshot
-from eventkit import InvalidEvent, RetryLater
+from eventkit import ConfigurationFault, InvalidEvent, RetryLater
 from httpx_aiohttp import AiohttpTransport
 
 from notifications.ports import UnknownPayment
@@ -26,21 +46,47 @@ def http_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
 
 
 class HttpPaymentsClient:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, deadline_s: float = 2.0) -> None:
         self.http = http
+        # For the whole call, body included: httpx's timeouts bound each read, so a server
+        # that trickles one byte at a time would otherwise hold a batch for ever.
+        self.deadline_s = deadline_s
 
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
-        """GET /payments/{id}. While payments cannot answer, raise RetryLater: the event waits
-        (pending, not dead-lettered) and the consumer tries again with backoff."""
+        """GET /payments/{id}, read as the table in this module's docstring says."""
         try:
-            response = await self.http.get(f"/payments/{payment_id}")
-        except httpx.TransportError as exc:  # refused, reset, timed out
+            async with asyncio.timeout(self.deadline_s):
+                response = await self.http.get(f"/payments/{payment_id}")
+        except TimeoutError as exc:
+            raise RetryLater(f"payments did not answer within {self.deadline_s}s") from exc
+        except httpx.TransportError as exc:  # refused, reset, per-read timeout
             raise RetryLater(f"payments unreachable: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetryLater(f"payments answered {response.status_code}")
-        if response.status_code == 404:
+        status = response.status_code
+        if status == 200:
+            return PaymentSnapshot.model_validate_json(response.content)
+        if status in (408, 429) or status >= 500:
+            raise RetryLater(
+                f"payments answered {status}", retry_after_s=retry_after(response.headers)
+            )
+        if status == 404:
             raise UnknownPayment(f"payments does not know payment {payment_id}")
-        if response.is_client_error:  # e.g. 422: not a payment id at all; asking again won't help
+        if status in (400, 422):  # not a payment id at all: asking again won't help
             raise InvalidEvent(f"payments refused payment id {payment_id!r}: {response.text}")
-        response.raise_for_status()
-        return PaymentSnapshot.model_validate_json(response.content)
+        raise ConfigurationFault(
+            f"payments answered {status} {response.reason_phrase}: check PAYMENTS_URL and "
+            "the credentials notifications calls it with"
+        )
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Retry-After in seconds, from either of its forms (delay-seconds or an HTTP date)."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable: the consumer's own backoff applies
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from contracts.payments import NOTIFICATION_STREAM
-from eventkit import Consumer, connect, dead_letter_stream
+from eventkit import Consumer, connect
 from fastapi import FastAPI
-from servicekit import ConsumerOverrides, dead_letters_router, service_app
+from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
 from notifications import api
 from notifications.adapters import HttpPaymentsClient, http_client
@@ -32,13 +32,17 @@ def create_app(
     overrides = overrides or ConsumerOverrides()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         redis = connect(settings.redis_url, name="notifications")
         store = RedisNotificationStore(redis)
         try:
             async with http_client(settings.payments_url, settings.callback_timeout_s) as http:
+                payments = HttpPaymentsClient(http, deadline_s=settings.callback_timeout_s)
                 handlers = build_handlers(
-                    HttpPaymentsClient(http), store, settings.callback_concurrency
+                    payments,
+                    store,
+                    settings.callback_concurrency,
+                    settings.unknown_payment_grace_s,
                 )
                 consumer = Consumer(
                     redis,
@@ -46,10 +50,9 @@ def create_app(
                     group=GROUP,
                     name=settings.consumer_name,
                     handlers=overrides.wrap_handlers(handlers),
-                    dead_letters=dead_letter_stream(GROUP),
                     options=settings.consumer_options(),
                 )
-                async with consumer.running():
+                async with consumer.running(on_failure=fail_fast(app)):
                     yield {"redis": redis, "store": store, "consumers": [consumer]}
         finally:
             await redis.aclose()
@@ -58,5 +61,5 @@ def create_app(
         title="notifications",
         summary="Notifications built from thin events and a call back to payments.",
         lifespan=lifespan,
-        routers=[api.router, dead_letters_router],
+        routers=[api.router, operator_router(settings.operator_token)],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot, minor_units
 from pydantic import BaseModel, ConfigDict
 
 KINDS = {PAYMENT_RECEIVED: "payment_received", PAYMENT_REFUNDED: "payment_refunded"}
@@ -25,10 +25,14 @@ class Notification(BaseModel):
     time: datetime  # when the payment event happened
 
 
-def money(minor_units: int, currency: str) -> str:
-    # Demo shortcut: two decimals for every currency. Production: ISO 4217 minor units
-    # (JPY has none, BHD three), e.g. from babel.
-    return f"{minor_units / 100:,.2f} {currency}"
+def money(amount: int, currency: str) -> str:
+    """An amount in minor units, written with its currency's decimals: 2550 EUR is "25.50 EUR",
+    2550 JPY is "2,550 JPY", 2550 BHD is "2.550 BHD". Integer arithmetic: no float rounding.
+    (Demo shortcut: one format for every reader; production formats per the reader's locale,
+    e.g. with babel.)"""
+    digits = minor_units(currency)
+    whole, fraction = divmod(amount, 10**digits)
+    return f"{whole:,}{f'.{fraction:0{digits}d}' if digits else ''} {currency}"
 
 
 def compose(

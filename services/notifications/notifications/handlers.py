@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentNotice
-from eventkit import Event, HandlerTable, RetryLater, parse_data
+from eventkit import Event, HandlerTable, RetryLater, parse_data, utc_now
 
 from notifications.domain import Notification, compose
-from notifications.ports import NotificationStore, PaymentsClient
+from notifications.ports import NotificationStore, PaymentsClient, UnknownPayment
 
 
 def build_handlers(
-    payments: PaymentsClient, store: NotificationStore, concurrency: int = 16
+    payments: PaymentsClient,
+    store: NotificationStore,
+    concurrency: int = 16,
+    unknown_grace_s: float = 30.0,
+    now: Callable[[], datetime] = utc_now,
 ) -> HandlerTable:
+    """``unknown_grace_s``: how long after an event payments may still not know its payment
+    (a replica that lags behind the primary answers 404 for a moment): the event waits that
+    long before a 404 counts as the event's failure."""
     limit = asyncio.Semaphore(concurrency)  # call backs in flight at once, across runs
 
     async def notify(events: Sequence[Event]) -> None:
@@ -34,7 +42,13 @@ def build_handlers(
 
         async def call_back(payment_id: str, its_events: list[Event]) -> list[Notification]:
             async with limit:
-                payment = await payments.get_payment(payment_id)
+                try:
+                    payment = await payments.get_payment(payment_id)
+                except UnknownPayment as exc:
+                    age = (now() - max(e.time for e in its_events)).total_seconds()
+                    if age < unknown_grace_s:
+                        raise RetryLater(f"{exc}, yet ({age:.1f}s after the event)") from exc
+                    raise
             return [compose(e.id, e.type, e.time, payment) for e in its_events]
 
         results = await asyncio.gather(

@@ -2,39 +2,51 @@
 
 import argparse
 import asyncio
+import sys
 
 from eventkit import connect
 from servicekit import serve
 
 from orders.bootstrap import create_app
 from orders.config import Settings
-from orders.read_model import RedisPaymentCache
-from orders.rebuild import rebuild
+from orders.rebuild import RebuildRefused, rebuild
 
 
-async def rebuild_cache(settings: Settings) -> None:
+async def rebuild_cache(settings: Settings, force: bool) -> int:
     redis = connect(settings.redis_url, name="orders-rebuild")
     try:
-        result = await rebuild(RedisPaymentCache(redis))
+        result = await rebuild(redis, force=force)
+    except RebuildRefused as exc:
+        print(f"rebuild refused: {exc}", file=sys.stderr)
+        return 1
     finally:
         await redis.aclose()
     print(
-        f"dropped {result.dropped} cached payments, replayed {result.replayed} state events "
-        f"({result.skipped} skipped), cache now holds {result.cached} payments"
+        f"replayed {result.replayed} state events ({result.skipped} skipped) into cache "
+        f"generation {result.generation}, now in use with {result.cached} payments "
+        f"(the one it replaced held {result.replaced}"
+        + (f"; {result.lost} trimmed from the stream were dropped)" if result.lost else ")")
     )
+    return 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m orders")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve the API and consume the state stream (default)")
-    commands.add_parser("rebuild", help="rebuild the payment cache from the start of the stream")
+    rebuild_cmd = commands.add_parser(
+        "rebuild", help="rebuild the payment cache aside from the state stream, then switch"
+    )
+    rebuild_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even if retention trimmed the stream and cached payments would be lost",
+    )
     args = parser.parse_args()
     settings = Settings()
     if args.command == "rebuild":
-        asyncio.run(rebuild_cache(settings))
-    else:
-        serve(create_app(settings), settings)
+        sys.exit(asyncio.run(rebuild_cache(settings, args.force)))
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from contracts.payments import STATE_STREAM
-from eventkit import Consumer, connect, dead_letter_stream
+from eventkit import Consumer, connect
 from fastapi import FastAPI
-from servicekit import ConsumerOverrides, dead_letters_router, service_app
+from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
 from orders import api
 from orders.config import Settings
@@ -31,7 +31,7 @@ def create_app(
     overrides = overrides or ConsumerOverrides()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         redis = connect(settings.redis_url, name="orders")
         cache = RedisPaymentCache(redis)
         consumer = Consumer(
@@ -40,11 +40,10 @@ def create_app(
             group=GROUP,
             name=settings.consumer_name,
             handlers=overrides.wrap_handlers(build_handlers(cache)),
-            dead_letters=dead_letter_stream(GROUP),
             options=settings.consumer_options(),
         )
         try:
-            async with consumer.running():
+            async with consumer.running(on_failure=fail_fast(app)):
                 yield {
                     "redis": redis,
                     "orders": RedisOrderStore(redis),
@@ -58,5 +57,5 @@ def create_app(
         title="orders",
         summary="Orders, paid from a local copy of payments (event-carried state transfer).",
         lifespan=lifespan,
-        routers=[api.router, dead_letters_router],
+        routers=[api.router, operator_router(settings.operator_token)],
     )

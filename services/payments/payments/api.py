@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from servicekit import JsonInteger, absent_or, problem_responses
+from servicekit import JsonInteger, absent_or, problem, problem_responses
 
 from payments.commands import (
     IdempotencyKeyReused,
@@ -19,6 +21,15 @@ from payments.commands import (
 )
 from payments.domain import RefundExceedsBalance
 from payments.publications import snapshot_of
+
+log = logging.getLogger(__name__)
+
+
+async def damaged(request: Request, exc: Exception) -> JSONResponse:
+    """A payment's stream lost events (trimmed or deleted by hand): its state cannot be trusted
+    and nothing may be appended to it. An operator must restore it from a backup."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return problem(500, f"this payment's history is incomplete, so it is frozen: {exc}")
 
 
 def get_payments(request: Request) -> Payments:
@@ -91,7 +102,7 @@ router = APIRouter(prefix="/payments", tags=["payments"])
 @router.post(
     "",
     status_code=201,
-    responses={201: {"headers": REPLAYED}, **problem_responses(400, 413, 422, 503)},
+    responses={201: {"headers": REPLAYED}, **problem_responses(400, 413, 422, 500, 503)},
 )
 async def create_payment(
     body: NewPayment,
@@ -111,7 +122,7 @@ async def create_payment(
     return snapshot_of(payment)
 
 
-@router.get("/{payment_id}", responses=problem_responses(404, 422, 503))
+@router.get("/{payment_id}", responses=problem_responses(404, 422, 500, 503))
 async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapshot:
     """The payment's current state, rebuilt by folding its events."""
     try:
@@ -120,7 +131,7 @@ async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapsho
         raise HTTPException(404, f"payment {payment_id} not found") from exc
 
 
-@router.get("/{payment_id}/events", responses=problem_responses(404, 422, 503))
+@router.get("/{payment_id}/events", responses=problem_responses(404, 422, 500, 503))
 async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[HistoryEntry]:
     """The payment's stored events, oldest first, each with its version."""
     try:
@@ -143,7 +154,7 @@ async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[Hi
 @router.post(
     "/{payment_id}/refunds",
     status_code=201,
-    responses={201: {"headers": REPLAYED}, **problem_responses(400, 404, 409, 413, 422, 503)},
+    responses={201: {"headers": REPLAYED}, **problem_responses(400, 404, 409, 413, 422, 500, 503)},
 )
 async def refund_payment(
     payment_id: UUID,

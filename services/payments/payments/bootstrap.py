@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eventkit import EventStore, RedisEventStore, connect
+from eventkit import EventStore, RedisEventStore, StreamDamaged, connect
 from fastapi import FastAPI
 from servicekit import service_app
 
@@ -42,9 +42,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         finally:
             await redis.aclose()
 
-    return service_app(
+    app = service_app(
         title="payments",
         summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
         lifespan=lifespan,
         routers=[api.router],
     )
+    app.add_exception_handler(StreamDamaged, api.damaged)
+    return app
