@@ -6,6 +6,7 @@ Plain data: each service's composition root builds its clients, stores and consu
 from __future__ import annotations
 
 import socket
+from typing import Literal
 
 from eventkit import ConsumerOptions
 from pydantic import Field
@@ -23,6 +24,11 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int  # each service sets its own default
     log_level: str = "info"
+    # How log lines are written: "text" for a person at a terminal (`make run`), "json" (one
+    # object a line) for a log collector; docker-compose.yml sets LOG_FORMAT=json. A field,
+    # not a bare environment variable, so that a misspelt value stops the service at start
+    # instead of being ignored. The logging setup is what reads it (docs/observability.md).
+    log_format: Literal["json", "text"] = "text"
 
 
 class ConsumerSettings(ServiceSettings):
