@@ -1,6 +1,8 @@
 # Every command a user or CI needs. `make help` lists them.
 # A new machine needs only python3 (3.11+): the pinned uv is installed into .tools/ when it is
-# not on the PATH, and redis-server is the one thing `make run` and `make test` ask for.
+# not on the PATH, and redis-server is the one thing `make run` and `make test` ask for;
+# `make lint` also asks for promtool (Debian's `prometheus` package), and the tests skip the
+# Prometheus checks without it.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 VENV := .venv
@@ -40,7 +42,7 @@ soak: install ## the fault suite's soak at full size: 10,000 payments, a kill an
 	$(NEED_REDIS)
 	SOAK_PAYMENTS=10000 $(VENV)/bin/pytest tests/faults/test_shutdown_and_soak.py -k test_soak -s
 
-lint: install ## ruff (lint + format check), mypy, import contracts, the offline container checks
+lint: install ## ruff (lint + format check), mypy, import contracts, the offline container and Prometheus checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Static checks of the container files; no Docker engine needed. Run from the repository root
-# (`make lint` calls it). Every tool comes from .venv, pinned by uv.lock.
+# Static checks of the container files and of the observability stack's configuration; no
+# Docker engine needed. Run from the repository root (`make lint` calls it). Every tool comes
+# from .venv, pinned by uv.lock, except promtool, which comes with Debian's `prometheus`
+# package (.ci/run installs it).
 set -euo pipefail
 
 VENV=${VENV:-.venv}
@@ -18,10 +20,11 @@ if [[ ! -x "$COMPOSE" ]]; then
     exit 1
 fi
 
-# Compose refuses to interpolate docker-compose.yml without the Redis passwords (${VAR:?}):
-# check it with stand-ins, and without a developer's own .env.
+# Compose refuses to interpolate docker-compose.yml without the Redis and Grafana passwords
+# (${VAR:?}): check it with stand-ins, and without a developer's own .env.
 export ADMIN_REDIS_PASSWORD=checkonlyadmin0000 PAYMENTS_REDIS_PASSWORD=checkonlypayments0000
 export ORDERS_REDIS_PASSWORD=checkonlyorders0000 NOTIFICATIONS_REDIS_PASSWORD=checkonlynotifications0
+export GRAFANA_ADMIN_PASSWORD=checkonlygrafana0000
 COMPOSE_ARGS=(--env-file /dev/null)
 
 failed=0
@@ -51,4 +54,17 @@ check "compose-spec schema: merged with docker-compose.scale.yml" bash -c \
 # One Dockerfile for every service (the service is a build argument).
 check "hadolint: services/Dockerfile" "$VENV/bin/hadolint" --no-color \
     --failure-threshold warning services/Dockerfile
+
+# The Prometheus configuration the compose stack mounts. `check config` also loads the rule
+# files it names; the rules' unit tests (promtool test rules) run with the tests
+# (tests/unit/test_observability_config.py).
+if command -v promtool >/dev/null; then
+    check "promtool check config: observability/prometheus/prometheus.yml" \
+        promtool check config observability/prometheus/prometheus.yml
+    check "promtool check rules: observability/prometheus/alerts.yml" \
+        promtool check rules observability/prometheus/alerts.yml
+else
+    echo "FAIL promtool is not installed; on Debian/Ubuntu:  sudo apt-get install -y prometheus"
+    failed=1
+fi
 exit "$failed"

@@ -6,6 +6,7 @@ Plain data: each service's composition root builds its clients, stores and consu
 from __future__ import annotations
 
 import socket
+from typing import Literal
 
 from eventkit import ConsumerOptions
 from pydantic import Field, SecretStr, field_validator
@@ -23,15 +24,11 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int  # each service sets its own default
     log_level: str = "info"
-    # The bearer token of the operator endpoints (dead letters); unset or empty: they answer
-    # 404. A secret: from the environment, never from git (.env.example documents it).
-    operator_token: SecretStr | None = Field(None, min_length=16)
-
-    @field_validator("operator_token", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        # Compose passes ${OPERATOR_TOKEN:-} through as "" when .env has none.
-        return None if value == "" else value
+    # How log lines are written: "text" for a person at a terminal (`make run`), "json" (one
+    # object a line) for a log collector; docker-compose.yml sets LOG_FORMAT=json. A field,
+    # not a bare environment variable, so that a misspelt value stops the service at start
+    # instead of being ignored. The logging setup is what reads it (docs/observability.md).
+    log_format: Literal["json", "text"] = "text"
 
 
 class ConsumerSettings(ServiceSettings):
@@ -49,6 +46,16 @@ class ConsumerSettings(ServiceSettings):
     # Waiting for Redis or for a dependency (RetryLater): capped exponential, with jitter.
     backoff_base_s: float = Field(0.1, gt=0)
     backoff_cap_s: float = Field(5.0, gt=0)
+
+    # The bearer token of the operator endpoints (dead letters); unset or empty: they answer
+    # 404. A secret: from the environment, never from git (.env.example documents it).
+    operator_token: SecretStr | None = Field(None, min_length=16)
+
+    @field_validator("operator_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes ${OPERATOR_TOKEN:-} through as "" when .env has none.
+        return None if value == "" else value
 
     def consumer_options(self) -> ConsumerOptions:
         return ConsumerOptions(

@@ -59,9 +59,11 @@ pytestmark = [
 
 
 @pytest.fixture(scope="session", autouse=True)
-def redis_passwords() -> Iterator[None]:
-    """Compose refuses to start without the Redis passwords: fresh ones for this stack."""
+def compose_passwords() -> Iterator[None]:
+    """Compose refuses to start without the Redis and Grafana passwords: fresh ones for this
+    stack."""
     names = [f"{user}_REDIS_PASSWORD" for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS")]
+    names.append("GRAFANA_ADMIN_PASSWORD")
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update({name: secrets.token_hex(16) for name in names})
     yield

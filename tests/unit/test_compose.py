@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCALE_FILE = ROOT / "docker-compose.scale.yml"
 DOCKERFILE = ROOT / "services" / "Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+PROMETHEUS_CONFIG = ROOT / "observability" / "prometheus" / "prometheus.yml"
+GRAFANA = ROOT / "observability" / "grafana"
 SETTINGS: dict[str, type[BaseSettings]] = {
     "payments": PaymentsSettings,
     "orders": OrdersSettings,
@@ -320,12 +323,27 @@ def test_image_healthcheck_fails_while_the_service_answers_503(
     assert (result.returncode == 0) is healthy, result.stderr
 
 
+# What every service's container gets to send its traces to Jaeger. These are OpenTelemetry's
+# standard variables (the OpenTelemetry specification's "SDK environment variables"): the
+# OTel SDK reads them from the environment itself, so they are not fields of Settings.
+OTEL_ENVIRONMENT = {
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+}
+# The variables a service's container may get that are not Settings fields: an explicit list,
+# not the OTEL_ prefix, so that a misspelt OTEL_ variable (which the SDK would silently ignore)
+# still fails the test below. LOG_FORMAT is not here: it is a field of ServiceSettings.
+STANDARD_VARIABLES = frozenset(OTEL_ENVIRONMENT)
+
+
 @SERVICES
 def test_every_variable_set_is_a_setting(name: str) -> None:
     settings = SETTINGS[name]
     prefix = settings.model_config.get("env_prefix", "")
     names = {f"{prefix}{field}".upper() for field in settings.model_fields}
-    assert set(environment(name)) <= names, f"unknown: {set(environment(name)) - names}"
+    unknown = set(environment(name)) - names - STANDARD_VARIABLES
+    assert not unknown, f"neither a setting nor a standard variable: {unknown}"
 
 
 @SERVICES
@@ -537,11 +555,13 @@ def venv_tool(name: str) -> str:
     return tool
 
 
-# Compose refuses to interpolate without the Redis passwords: check the files with stand-ins.
+# Compose refuses to interpolate without the Redis and Grafana passwords: check the files with
+# stand-ins.
 PASSWORDS = {
     f"{user}_REDIS_PASSWORD": f"checkonly{user.lower()}0000"
     for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS")
 }
+GRAFANA_PASSWORD = {"GRAFANA_ADMIN_PASSWORD": "checkonlygrafana0000"}
 
 
 def run(
@@ -555,7 +575,7 @@ def run(
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, **PASSWORDS} if env is None else env,
+        env={**os.environ, **PASSWORDS, **GRAFANA_PASSWORD} if env is None else env,
     )
     assert result.returncode == expect, (
         f"{argv[0]} exited {result.returncode}:\n{result.stdout}{result.stderr}"
@@ -576,9 +596,19 @@ def compose_config(files: list[Path], *args: str) -> str:
 
 def test_compose_refuses_to_start_without_the_redis_passwords() -> None:
     without = {k: v for k, v in os.environ.items() if not k.endswith("_REDIS_PASSWORD")}
+    without.update(GRAFANA_PASSWORD)
     argv = (compose_binary(), "-f", COMPOSE_FILE, "--env-file", os.devnull, "config", "-q")
     output = run(*argv, env=without, expect=1)
     assert "_REDIS_PASSWORD is missing a value: set it in .env, see .env.example" in output
+
+
+def test_compose_refuses_to_start_without_the_grafana_password() -> None:
+    # No default admin password: a stack started without one would have admin/admin.
+    without = {k: v for k, v in os.environ.items() if k != "GRAFANA_ADMIN_PASSWORD"}
+    without.update(PASSWORDS)
+    argv = (compose_binary(), "-f", COMPOSE_FILE, "--env-file", os.devnull, "config", "-q")
+    output = run(*argv, env=without, expect=1)
+    assert "GRAFANA_ADMIN_PASSWORD is missing a value: set it in .env, see .env.example" in output
 
 
 @FILES
@@ -619,3 +649,185 @@ def test_settings_accept_what_compose_gives_the_container(
 
 def test_hadolint_passes_at_warning_threshold() -> None:
     run(venv_tool("hadolint"), "--no-color", "--failure-threshold", "warning", DOCKERFILE)
+
+
+# ---- the observability stack (docs/observability.md) ----
+
+OBSERVABILITY = ("jaeger", "prometheus", "grafana")
+OBSERVABILITY_SERVICES = pytest.mark.parametrize("name", OBSERVABILITY)
+# Each one's UI or receiver ports, the same inside and on the host's loopback interface.
+PUBLISHED = {"jaeger": {16686, 4317, 4318}, "prometheus": {9090}, "grafana": {3000}}
+# What each one's healthcheck asks, from inside its container: Jaeger's health check extension
+# (its own port, not published), Prometheus' readiness (rules and storage loaded), Grafana's
+# health (its database answers).
+HEALTH_URLS = {
+    "jaeger": "http://127.0.0.1:13133/status",
+    "prometheus": "http://127.0.0.1:9090/-/ready",
+    "grafana": "http://127.0.0.1:3000/api/health",
+}
+
+
+def published(name: str) -> dict[int, tuple[str, int]]:
+    """The service's port mappings "IP:HOST:CONTAINER", as {container port: (ip, host port)}."""
+    mappings = {}
+    for mapping in services()[name].get("ports", []):
+        ip, host, container = str(mapping).split(":")
+        mappings[int(container)] = (ip, int(host))
+    return mappings
+
+
+def prometheus_config() -> dict[str, Any]:
+    data = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def mounts(name: str) -> dict[str, str]:
+    """The service's volumes as {target in the container: "source[:ro]"}."""
+    found = {}
+    for volume in services()[name].get("volumes", []):
+        source, target, *mode = str(volume).split(":")
+        found[target] = ":".join([source, *mode])
+    return found
+
+
+@OBSERVABILITY_SERVICES
+def test_observability_image_is_pinned_to_a_release(name: str) -> None:
+    # An exact release: `latest` or a bare major changes under you at the next pull.
+    image = services()[name]["image"]
+    assert re.fullmatch(r"[a-z0-9./-]+:v?\d+\.\d+\.\d+", image), f"{image} is not pinned"
+
+
+@OBSERVABILITY_SERVICES
+def test_observability_service_has_a_healthcheck_without_a_shell(name: str) -> None:
+    service = services()[name]
+    healthcheck = service["healthcheck"]
+    test = healthcheck["test"]
+    # Exec form: the images' busybox wget, no shell needed; the probe asks the service itself.
+    assert test == ["CMD", "wget", "-q", "-O", "/dev/null", HEALTH_URLS[name]]
+    assert {"interval", "timeout", "retries"} <= healthcheck.keys()
+    assert not healthcheck.get("disable")
+    assert service["restart"] == "unless-stopped"
+
+
+@OBSERVABILITY_SERVICES
+def test_observability_service_runs_as_a_user_of_its_image_not_root(name: str) -> None:
+    user = str(services()[name]["user"])
+    assert user.split(":")[0] not in ("root", "0"), user
+
+
+@OBSERVABILITY_SERVICES
+def test_observability_ports_are_on_loopback_only(name: str) -> None:
+    # No password guards Prometheus or Jaeger, and Grafana lets anonymous viewers in.
+    mappings = published(name)
+    assert set(mappings) == PUBLISHED[name]
+    for container, (ip, host) in mappings.items():
+        assert (ip, host) == ("127.0.0.1", container)
+
+
+@SERVICES
+def test_service_sends_traces_to_jaeger_and_logs_json(name: str) -> None:
+    env = environment(name)
+    assert {key: env.get(key) for key in OTEL_ENVIRONMENT} == OTEL_ENVIRONMENT
+    # The code names each service itself; a fixed name here would be one more thing to keep
+    # in step (and the same for every replica is what the code does anyway).
+    assert "OTEL_SERVICE_NAME" not in env
+    assert env["LOG_FORMAT"] == "json"
+    endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    assert endpoint.hostname == "jaeger"
+    assert endpoint.port in published("jaeger"), "the OTLP/HTTP port Jaeger listens on"
+    assert SETTINGS[name].model_fields["log_format"].default == "text", "readable without compose"
+
+
+def test_no_service_waits_for_the_observability_stack() -> None:
+    # Tracing and metrics must never keep the system from starting.
+    for name in SETTINGS:
+        assert not set(services()[name]["depends_on"]) & set(OBSERVABILITY)
+
+
+def test_prometheus_mounts_its_config_and_rules_read_only() -> None:
+    prometheus = services()["prometheus"]
+    volumes = mounts("prometheus")
+    config = "/etc/prometheus/prometheus.yml"
+    assert volumes[config] == "./observability/prometheus/prometheus.yml:ro"
+    assert f"--config.file={config}" in prometheus["command"]
+    # rule_files are relative to the config file: each must be mounted beside it.
+    for rule_file in prometheus_config()["rule_files"]:
+        source = (PROMETHEUS_CONFIG.parent / rule_file).relative_to(ROOT)
+        assert volumes[f"/etc/prometheus/{rule_file}"] == f"./{source}:ro"
+    assert volumes["/prometheus"] == "prometheus-data", "a named volume for the time series"
+    assert "--storage.tsdb.path=/prometheus" in prometheus["command"]
+    assert "--enable-feature=exemplar-storage" in prometheus["command"]
+
+
+@SERVICES
+def test_prometheus_scrapes_every_service_on_its_port(name: str) -> None:
+    (job,) = [job for job in prometheus_config()["scrape_configs"] if job["job_name"] == name]
+    port = default_port(name)
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    if name in CONSUMERS:
+        # Scaled with --scale: every replica's address from Docker's DNS, each one a target.
+        assert "static_configs" not in job
+        (discovery,) = job["dns_sd_configs"]
+        assert discovery["names"] == [name]
+        assert (discovery["type"], discovery["port"]) == ("A", port)
+    else:
+        (static,) = job["static_configs"]
+        assert static["targets"] == [f"{name}:{port}"]
+
+
+def test_prometheus_scrapes_only_the_services() -> None:
+    jobs = {job["job_name"] for job in prometheus_config()["scrape_configs"]}
+    built = {name for name, service in services().items() if "build" in service}
+    assert jobs == built
+
+
+def test_grafana_gets_its_provisioning_and_dashboards_read_only() -> None:
+    volumes = mounts("grafana")
+    assert volumes["/etc/grafana/provisioning"] == "./observability/grafana/provisioning:ro"
+    providers = yaml.safe_load((GRAFANA / "provisioning/dashboards/dashboards.yml").read_text())
+    (provider,) = providers["providers"]
+    path = provider["options"]["path"]
+    assert volumes[path] == "./observability/grafana/dashboards:ro"
+
+
+def test_grafana_admin_password_comes_from_the_environment_and_viewers_are_anonymous() -> None:
+    env = services()["grafana"]["environment"]
+    password = env["GF_SECURITY_ADMIN_PASSWORD"]
+    assert password == "${GRAFANA_ADMIN_PASSWORD:?set it in .env, see .env.example}"
+    assert (env["GF_AUTH_ANONYMOUS_ENABLED"], env["GF_AUTH_ANONYMOUS_ORG_ROLE"]) == (
+        "true",
+        "Viewer",
+    )
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+def test_grafana_data_sources_reach_the_compose_services() -> None:
+    provisioned = yaml.safe_load((GRAFANA / "provisioning/datasources/datasources.yml").read_text())
+    urls = {source["type"]: urlsplit(source["url"]) for source in provisioned["datasources"]}
+    assert set(urls) == {"prometheus", "jaeger"}
+    for kind, port in (("prometheus", 9090), ("jaeger", 16686)):
+        assert (urls[kind].hostname, urls[kind].port) == (kind, port)
+        assert port in published(kind)
+
+
+def test_env_example_names_every_variable_compose_reads() -> None:
+    # A user learns what to set from .env.example: every ${VAR} of docker-compose.yml is
+    # there, set or commented out, and none with a value in git for a password.
+    def strings(node: object) -> Iterator[str]:
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            for value in node.values():
+                yield from strings(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from strings(item)
+
+    used = {name for text in strings(load(COMPOSE_FILE)) for name in re.findall(r"\$\{(\w+)", text)}
+    example = ENV_EXAMPLE.read_text()
+    listed = dict(re.findall(r"^#? ?(\w+)=(.*)$", example, re.MULTILINE))
+    assert used <= set(listed), f"not in .env.example: {used - set(listed)}"
+    for name, value in listed.items():
+        if name.endswith("PASSWORD"):
+            assert value == "", f"{name} has a value in .env.example"
