@@ -22,6 +22,7 @@ fi
 # check it with stand-ins, and without a developer's own .env.
 export ADMIN_REDIS_PASSWORD=checkonlyadmin0000 PAYMENTS_REDIS_PASSWORD=checkonlypayments0000
 export ORDERS_REDIS_PASSWORD=checkonlyorders0000 NOTIFICATIONS_REDIS_PASSWORD=checkonlynotifications0
+export CONSOLE_REDIS_PASSWORD=checkonlyconsole0000
 COMPOSE_ARGS=(--env-file /dev/null)
 
 failed=0
