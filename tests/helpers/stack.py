@@ -74,7 +74,7 @@ class Stack:
         if service == "console":  # it calls the others' APIs for the page: those running
             for other in ("payments", "orders", "notifications"):
                 if other in self.services:
-                    environment[f"{other.upper()}_URL"] = self.services[other].url
+                    environment.setdefault(f"{other.upper()}_URL", self.services[other].url)
         module, args = service, tuple[str, ...]()
         if crash is not None:
             module, args = "tests.helpers.crashing", (service,)

@@ -53,13 +53,27 @@ function short(id) {
   return id && id.length > 13 ? `${id.slice(0, 8)}…` : id;
 }
 
+// The badge says the state; the line under it says what Redis showed to infer it.
 function describeState(card) {
   const waited = card.seconds ? ` ${card.seconds} s` : "";
   switch (card.state) {
-    case "delivered": return card.consumer ? `delivered to ${card.consumer}` : "delivered";
-    case "pending": return `pending${waited}` + (card.consumer ? "" : " · not delivered");
-    case "retried": return `retried ×${card.deliveries}${waited}`;
+    case "pending": return `pending${waited}`;
+    case "retried": return `retried ×${card.deliveries}`;
     default: return card.state;
+  }
+}
+
+function explainState(card) {
+  const held = card.consumer ? `held by ${card.consumer}` : "";
+  switch (card.state) {
+    case "published": return "in the stream, not yet delivered to the group";
+    case "delivered": return `delivered, ${held}, not yet acknowledged`;
+    case "pending": return card.consumer
+      ? `delivered ${card.seconds} s ago, ${held}, not acknowledged`
+      : `not delivered to the group for ${card.seconds} s`;
+    case "retried": return `delivered ${card.deliveries} times, ${held}`;
+    case "dead-lettered": return "in the group's dead letters";
+    default: return "";
   }
 }
 
@@ -95,6 +109,7 @@ function cardFor(entry, state, body) {
       element("span", { class: "type" }, entry.valid ? entry.type : "not an event"),
       element("span", { class: "state" }, state)),
     element("div", { class: "card-body" }, body),
+    element("div", { class: "card-progress" }, explainState({ state })),
     element("div", { class: "card-meta" }, `${entry.id}  ${entry.valid ? clock(entry.time) : ""}`),
     entry.trace_url ? element("a", { href: entry.trace_url, target: "_blank", class: "trace" }, "trace") : null,
   );
@@ -122,8 +137,7 @@ function onEntry(entry) {
   if (entry.stream === "state" && entry.valid && entry.version) {
     appends += 1;
     $('[data-figure="appends"]').textContent = String(appends);
-    const appended = cardFor(entry, "appended",
-      `{payments}:payment-${short(entry.subject)} · v${entry.version} appended`);
+    const appended = cardFor(entry, "appended", `to {payments}:payment-${short(entry.subject)}`);
     $(".state", appended).textContent = `v${entry.version} appended`;
     addCard("sourcing", appended, entry.subject);
   }
@@ -134,6 +148,7 @@ function drawState(card, state) {
   const changed = card.dataset.state !== state.state;
   card.dataset.state = state.state;
   $(".state", card).textContent = describeState(state);
+  $(".card-progress", card).textContent = explainState(state);
   return changed;
 }
 
@@ -265,6 +280,13 @@ async function refund(amount, reason) {
 
 // ---- the panel for one payment -------------------------------------------------------------
 
+// An event's data in a line: its fields but the payment id (the panel is about that payment).
+function facts(data) {
+  return Object.entries(data).filter(([name]) => name !== "payment_id")
+    .map(([name, value]) => `${name} ${name.endsWith("_id") ? short(String(value)) : value}`)
+    .join(" · ");
+}
+
 let refreshTimer = null;
 let lastPayment = null;
 
@@ -304,11 +326,11 @@ async function refreshPanel() {
   $("#panel-traces").replaceChildren(...[...new Set(traces)].map(
     (href, i) => element("a", { href, target: "_blank" }, `trace ${i + 1}`)));
 
-  $("#panel-history tbody").replaceChildren(...(history ?? []).map((event) => element("tr",
+  $("#panel-history").replaceChildren(...(history ?? []).map((event) => element("li",
     { "data-version": event.version },
-    element("td", {}, `v${event.version}`), element("td", {}, event.type),
-    element("td", {}, element("code", {}, event.position)), element("td", {}, clock(event.time)),
-    element("td", {}, element("code", {}, JSON.stringify(event.data))))));
+    element("b", {}, `v${event.version} ${event.type}`),
+    ` at ${clock(event.time)}, position `, element("code", {}, event.position),
+    element("div", { class: "facts" }, facts(event.data)))));
 
   const copy = cached
     ? `copy: v${cached.version}, ${cached.status}, refunded ${money(cached.refunded_amount, cached.currency)}`
