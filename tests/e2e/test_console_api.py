@@ -51,11 +51,11 @@ def test_the_flow_driven_through_the_console(stack: Stack, uid: str) -> None:
     refunded = created(httpx.post(api(stack, f"/payments/{pid}/refunds"), json=refund))
     assert (refunded["status"], refunded["version"]) == ("partially_refunded", 2)
 
-    def panel_caught_up() -> dict[str, Any] | None:
+    def panel_caught_up() -> dict[str, Any]:
         panel: dict[str, Any] = httpx.get(api(stack, f"/payments/{pid}")).json()
         cached, notes = panel["cached"], panel["notifications"]
         done = cached and cached["version"] == 2 and notes and len(notes) == 2
-        return panel if done else None
+        return panel if done else {}
 
     panel = eventually(panel_caught_up, what="orders' copy and both notifications")
     assert panel["payment"] == refunded
