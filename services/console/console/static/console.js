@@ -83,13 +83,20 @@ function addCard(laneName, card, subject) {
   const list = $(".cards", lane(laneName));
   if ($(`.card[data-entry-id="${card.dataset.entryId}"]`, list)) return; // already drawn
   list.prepend(card);
-  while (list.children.length > MAX_CARDS) list.lastElementChild.remove();
+  while (list.children.length > MAX_CARDS) forget(list.lastElementChild);
   if (subject) {
     if (!cardsOfPayment.has(subject)) cardsOfPayment.set(subject, new Set());
     cardsOfPayment.get(subject).add(card);
     card.addEventListener("click", () => select(subject));
     if (subject === selected) card.dataset.selected = "true";
   }
+}
+
+function forget(card) {
+  card.remove();
+  const cards = cardsOfPayment.get(card.dataset.subject);
+  cards?.delete(card);
+  if (cards?.size === 0) cardsOfPayment.delete(card.dataset.subject);
 }
 
 function cardFor(entry, state, body) {
