@@ -15,6 +15,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -289,3 +290,37 @@ def test_stopping_with_pages_open_ends_their_streams_and_exits_at_once(stack: St
     # uvicorn re-raises the signal once it has shut down: "terminated by SIGTERM", cleanly.
     assert console.process.wait(timeout=10) in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in console.log()
+
+
+async def test_while_redis_is_away_pages_are_told_and_the_feed_resumes_without_a_gap(
+    tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    stack = Stack(tmp_path).start("console")  # a Redis of its own, to kill
+    try:
+        url, admin = stack["console"].url, stack.redis.client()
+        async with sse.stream(client, url) as response:
+            events = sse.events(response)
+            assert (await anext(events)).event == "hello"
+            before = EntryId.parse(admin.xadd(KEYS["state"], fields_for("state", 1)))
+            await read_until(events, before)
+
+            stack.redis.kill()  # the page stays open: it waits on its queue, not on Redis
+            async for event in events:
+                if event.event == "progress" and "error" in event.json():
+                    break  # the poll could not read the groups, and the page is told
+            async with sse.stream(client, url) as refused:  # a page that opens meanwhile
+                opened = [event async for event in sse.events(refused)]
+            assert [e.event for e in opened] == ["unavailable"]
+            assert opened[0].retry == 1000  # and it will try again in a second
+
+            stack.redis.start()  # from its append-only file: the entries are still there
+            after = EntryId.parse(stack.redis.client().xadd(KEYS["state"], fields_for("state", 2)))
+            sent: list[EntryId] = []
+            async for event in events:
+                if event.event == "entry":
+                    sent.append(entry_of(event)[1])
+                    if sent[-1] == after:
+                        break
+            assert sent == [after]  # the reader resumed after `before`: nothing twice
+    finally:
+        stack.stop()

@@ -217,10 +217,10 @@ class StreamReader:
 
     async def _read(self) -> None:
         assert self.last_id is not None
+        self.state = "following"
         reply = await self.redis.xread(
             {self.stream.key: str(self.last_id)}, count=READ_COUNT, block=self.block_ms
         )
-        self.state = "following"
         for _key, entries in reply:
             for raw_id, fields in entries:
                 entry_id = EntryId.parse(raw_id)
