@@ -52,15 +52,15 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                     client, stream, hub, settings.trace_url_template
                 )
             poller = ProgressPoller(redis, hub, GROUPS, readers, settings.progress_every_s)
+
+            async def service(name: str, url: str) -> Service:
+                http = http_client(url, settings.upstream_timeout_s)
+                return Service(name, await stack.enter_async_context(http))
+
             services = Services(
-                *[
-                    Service(name, await stack.enter_async_context(http_client(url, timeout)))
-                    for name, url, timeout in (
-                        ("payments", settings.payments_url, settings.upstream_timeout_s),
-                        ("orders", settings.orders_url, settings.upstream_timeout_s),
-                        ("notifications", settings.notifications_url, settings.upstream_timeout_s),
-                    )
-                ]
+                payments=await service("payments", settings.payments_url),
+                orders=await service("orders", settings.orders_url),
+                notifications=await service("notifications", settings.notifications_url),
             )
             tasks = [
                 asyncio.create_task(reader.run(), name=reader_name(name))
