@@ -87,7 +87,9 @@ function addCard(laneName, card, subject) {
   if (subject) {
     if (!cardsOfPayment.has(subject)) cardsOfPayment.set(subject, new Set());
     cardsOfPayment.get(subject).add(card);
+    card.tabIndex = 0; // reachable with the keyboard too
     card.addEventListener("click", () => select(subject));
+    card.addEventListener("keydown", (event) => { if (event.key === "Enter") select(subject); });
     if (subject === selected) card.dataset.selected = "true";
   }
 }
