@@ -19,7 +19,7 @@ import redis
 from harness.polling import eventually
 from harness.processes import ROOT, free_port
 
-USERS = ("admin", "payments", "orders", "notifications")
+USERS = ("admin", "payments", "orders", "notifications", "console")
 
 
 class RedisServer:

@@ -12,7 +12,7 @@ set -eu
 template=$1
 out=$2
 script=""
-for name in ADMIN PAYMENTS ORDERS NOTIFICATIONS; do
+for name in ADMIN PAYMENTS ORDERS NOTIFICATIONS CONSOLE; do
     var="${name}_REDIS_PASSWORD"
     eval "value=\${$var:-}"
     if [ -z "$value" ]; then

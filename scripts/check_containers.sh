@@ -25,6 +25,7 @@ fi
 export ADMIN_REDIS_PASSWORD=checkonlyadmin0000 PAYMENTS_REDIS_PASSWORD=checkonlypayments0000
 export ORDERS_REDIS_PASSWORD=checkonlyorders0000 NOTIFICATIONS_REDIS_PASSWORD=checkonlynotifications0
 export GRAFANA_ADMIN_PASSWORD=checkonlygrafana0000
+export CONSOLE_REDIS_PASSWORD=checkonlyconsole0000
 COMPOSE_ARGS=(--env-file /dev/null)
 
 failed=0

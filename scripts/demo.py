@@ -1,6 +1,6 @@
 """`make demo`: the three patterns, step by step, against a running system (`make run` or
-`docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, REDIS_URL to point
-elsewhere than the local defaults (scripts/local.py says where make run's Redis is).
+`docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, CONSOLE_URL, REDIS_URL to
+point elsewhere than the local defaults (scripts/local.py says where make run's Redis is).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
 PAYMENTS = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8001")
 ORDERS = os.environ.get("ORDERS_URL", "http://127.0.0.1:8002")
 NOTIFICATIONS = os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8003")
+CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8004")
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
 
@@ -121,8 +122,9 @@ def main() -> None:
     for event in history:
         print(f"     v{event['version']}  {event['type']:<16} {json.dumps(event['data'])}")
     show("state rebuilt from them", call("GET", f"{PAYMENTS}/payments/{pid}"))
-    print(f"\n{BOLD}Done.{RESET} Watch events flow live:")
-    print(f"   python -m eventkit tail '{STATE_STREAM}' --from now")
+    print(f"\n{BOLD}Done.{RESET} Watch events flow live, and drive them yourself, in the console:")
+    print(f"   {BOLD}{CONSOLE}{RESET}  (in a browser: this payment's cards are the newest)")
+    print(f"   or in a terminal: python -m eventkit tail '{STATE_STREAM}' --from now")
 
 
 if __name__ == "__main__":

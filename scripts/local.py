@@ -20,7 +20,7 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
 SECRETS = RUN / "secrets.env"
-USERS = ("admin", "payments", "orders", "notifications")
+USERS = ("admin", "payments", "orders", "notifications", "console")
 
 
 def load_settings() -> None:

@@ -18,9 +18,9 @@ import local
 import redis
 
 ROOT = local.ROOT
-SERVICES = {"payments": 8001, "orders": 8002, "notifications": 8003}
+SERVICES = {"payments": 8001, "orders": 8002, "notifications": 8003, "console": 8004}
 PUMPS: set[asyncio.Task[None]] = set()  # keeps the log pumps referenced while they run
-COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m"]
+COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[34m", "\033[32m"]  # the last: redis
 
 
 def log(name: str, line: str, color: str = "") -> None:
@@ -113,16 +113,21 @@ async def main() -> int:
             return 1
         processes["redis"] = redis_process
 
-    for i, (name, port) in enumerate(SERVICES.items()):
+    ports = {name: os.environ.get(f"{name.upper()}_PORT", str(p)) for name, p in SERVICES.items()}
+    for i, name in enumerate(SERVICES):
         env = {
             **local.service_env(name, os.environ),
             "REDIS_URL": local.redis_url(name),
-            "PORT": os.environ.get(f"{name.upper()}_PORT", str(port)),
+            "PORT": ports[name],
         }
+        if name == "console":  # the page calls the others' APIs through the console
+            for other in ("payments", "orders", "notifications"):
+                env.setdefault(f"{other.upper()}_URL", f"http://127.0.0.1:{ports[other]}")
         processes[name] = await start(
             name, [sys.executable, "-m", name], env, COLORS[i] if color else ""
         )
-        log("run", f"{name} on http://127.0.0.1:{env['PORT']}  (docs: /docs)")
+        what = "the live page, open it in a browser" if name == "console" else "docs: /docs"
+        log("run", f"{name} on http://127.0.0.1:{ports[name]}  ({what})")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

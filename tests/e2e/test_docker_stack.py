@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from console.config import Settings as ConsoleSettings
 from notifications.config import Settings as NotificationsSettings
 from orders.config import Settings as OrdersSettings
 from payments.config import Settings as PaymentsSettings
@@ -28,6 +29,7 @@ SETTINGS: list[tuple[str, type[BaseSettings]]] = [
     ("payments", PaymentsSettings),
     ("orders", OrdersSettings),
     ("notifications", NotificationsSettings),
+    ("console", ConsoleSettings),
 ]
 PORTS = {name: int(settings.model_fields["port"].default) for name, settings in SETTINGS}
 
@@ -53,7 +55,7 @@ pytestmark = [
         reason=f"no Docker engine: `docker info` failed ({_engine_error})",
     ),
     pytest.mark.slow,
-    # Building three images from scratch takes longer than the suite's default timeout.
+    # Building four images from scratch takes longer than the suite's default timeout.
     pytest.mark.timeout(900),
 ]
 
@@ -62,7 +64,8 @@ pytestmark = [
 def compose_passwords() -> Iterator[None]:
     """Compose refuses to start without the Redis and Grafana passwords: fresh ones for this
     stack."""
-    names = [f"{user}_REDIS_PASSWORD" for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS")]
+    users = ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS", "CONSOLE")
+    names = [f"{user}_REDIS_PASSWORD" for user in users]
     names.append("GRAFANA_ADMIN_PASSWORD")
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update({name: secrets.token_hex(16) for name in names})
@@ -133,3 +136,11 @@ def test_a_payment_is_received_and_read_back(urls: dict[str, str]) -> None:
         read = payments.get(f"/payments/{payment_id}")
         assert read.status_code == 200, read.text
         assert read.json()["payment_id"] == payment_id
+
+
+def test_the_console_serves_its_page_from_its_image(urls: dict[str, str]) -> None:
+    # The page's files are package data: they must have reached the image with the wheel.
+    page = httpx.get(urls["console"], timeout=10)
+    assert page.status_code == 200
+    assert httpx.get(f"{urls['console']}/static/console.js", timeout=10).status_code == 200
+    assert len(httpx.get(f"{urls['console']}/stats", timeout=10).json()["readers"]) == 4

@@ -1,4 +1,4 @@
-"""The whole system as real processes: a private Redis and the three services."""
+"""The whole system as real processes: a private Redis and the services (console if asked)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ OPERATOR_TOKEN = "operator-token-of-the-test-stack"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
+def last(service: str) -> bool:
+    """Sorts the console after the services it calls."""
+    return service == "console"
+
+
 class Stack:
     def __init__(
         self,
@@ -37,9 +42,10 @@ class Stack:
         self.services: dict[str, ServiceProcess] = {}
 
     def start(self, *services: str) -> Stack:
-        """Redis, then the services (all three unless named), started together."""
+        """Redis, then the services (payments, orders, notifications unless named), together;
+        the console last, since it is given the others' URLs."""
         self.redis.start()
-        for service in services or ("payments", "orders", "notifications"):
+        for service in sorted(services or ("payments", "orders", "notifications"), key=last):
             self.add(service, wait=False)
         for process in self.services.values():
             process.wait_health(200)
@@ -68,6 +74,10 @@ class Stack:
         }
         if service == "notifications" and "payments" in self.services:
             environment["PAYMENTS_URL"] = self.services["payments"].url
+        if service == "console":  # it calls the others' APIs for the page: those running
+            for other in ("payments", "orders", "notifications"):
+                if other in self.services:
+                    environment.setdefault(f"{other.upper()}_URL", self.services[other].url)
         module, args = service, tuple[str, ...]()
         if crash is not None:
             module, args = "tests.helpers.crashing", (service,)

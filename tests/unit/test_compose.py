@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from console.config import Settings as ConsoleSettings
 from notifications.config import Settings as NotificationsSettings
 from orders.config import Settings as OrdersSettings
 from payments.config import Settings as PaymentsSettings
@@ -42,8 +43,16 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "payments": PaymentsSettings,
     "orders": OrdersSettings,
     "notifications": NotificationsSettings,
+    "console": ConsoleSettings,
 }
 CONSUMERS = ("orders", "notifications")
+# What each service needs healthy before it starts: the services whose APIs it calls.
+NEEDS = {
+    "payments": {"redis"},
+    "orders": {"redis"},
+    "notifications": {"redis", "payments"},
+    "console": {"redis", "payments", "orders", "notifications"},
+}
 SERVICES = pytest.mark.parametrize("name", list(SETTINGS))
 
 
@@ -374,7 +383,7 @@ def test_notifications_calls_the_payments_service_on_its_port() -> None:
 
 @SERVICES
 def test_starts_after_what_it_needs_is_healthy(name: str) -> None:
-    needs = {"redis", "payments"} if name == "notifications" else {"redis"}
+    needs = NEEDS[name]
     depends_on = services()[name]["depends_on"]
     assert set(depends_on) == needs
     assert all(depends_on[need]["condition"] == "service_healthy" for need in needs)
@@ -386,6 +395,13 @@ def test_every_published_port_is_on_loopback_only() -> None:
     for name, service in services().items():
         for mapping in service.get("ports", []):
             assert str(mapping).startswith("127.0.0.1:"), f"{name}: {mapping}"
+
+
+@pytest.mark.parametrize("service", ["payments", "orders", "notifications"])
+def test_console_calls_each_service_on_its_port(service: str) -> None:
+    url = urlsplit(environment("console")[f"{service.upper()}_URL"])
+    assert (url.hostname, url.port) == (service, container_port(service))
+    assert url.port == default_port(service)
 
 
 def test_notifications_publishes_a_host_port_range_so_it_can_scale() -> None:
@@ -445,7 +461,7 @@ def test_redis_loads_the_repository_acl_with_passwords_from_the_environment() ->
     command = " ".join(redis["command"])
     assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in command
     assert "--aclfile /tmp/users.acl" in command
-    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS"):
+    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS", "CONSOLE"):
         assert redis["environment"][f"{user}_REDIS_PASSWORD"].startswith(
             f"${{{user}_REDIS_PASSWORD:?"
         )
@@ -559,7 +575,7 @@ def venv_tool(name: str) -> str:
 # stand-ins.
 PASSWORDS = {
     f"{user}_REDIS_PASSWORD": f"checkonly{user.lower()}0000"
-    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS")
+    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS", "CONSOLE")
 }
 GRAFANA_PASSWORD = {"GRAFANA_ADMIN_PASSWORD": "checkonlygrafana0000"}
 

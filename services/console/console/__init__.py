@@ -1,0 +1,1 @@
+"""console: watch the three patterns happen, live, in the browser. Read-only towards Redis."""

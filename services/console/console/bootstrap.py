@@ -1,0 +1,101 @@
+"""Composition root: Redis connections, the stream readers, the progress poller, the HTTP
+clients for the other services, the API and the page.
+
+``create_app(settings, hub)``: ``__main__`` hands in the hub so that its server can end every
+open event stream when it shuts down (see __main__.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from eventkit import connect
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from servicekit import service_app
+
+from console import api
+from console.adapters import Service, Services, UpstreamError, http_client
+from console.config import Settings
+from console.feed import Feed, Hub, StreamReader
+from console.progress import ProgressPoller
+from console.streams import FOLLOWED, GROUPS
+
+log = logging.getLogger(__name__)
+
+
+def reader_name(stream: str) -> str:
+    """The Redis client name of a stream's reader (CLIENT LIST shows it)."""
+    return f"console:xread:{stream}"
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+    settings = settings or Settings()
+    hub = hub or Hub()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            # A pool for short reads (a page catching up, the progress poll, /health)...
+            redis = connect(settings.redis_url, name="console")
+            stack.push_async_callback(redis.aclose)
+            # ...and one connection per followed stream, blocked in its XREAD for every page.
+            readers: dict[str, StreamReader] = {}
+            for stream in FOLLOWED:
+                client = connect(settings.redis_url, name=reader_name(stream.name))
+                stack.push_async_callback(client.aclose)
+                readers[stream.name] = StreamReader(
+                    client, stream, hub, settings.trace_url_template
+                )
+            poller = ProgressPoller(redis, hub, GROUPS, readers, settings.progress_every_s)
+
+            async def service(name: str, url: str) -> Service:
+                http = http_client(url, settings.upstream_timeout_s)
+                return Service(name, await stack.enter_async_context(http))
+
+            services = Services(
+                payments=await service("payments", settings.payments_url),
+                orders=await service("orders", settings.orders_url),
+                notifications=await service("notifications", settings.notifications_url),
+            )
+            tasks = [
+                asyncio.create_task(reader.run(), name=reader_name(name))
+                for name, reader in readers.items()
+            ]
+            tasks.append(asyncio.create_task(poller.run(), name="console:progress"))
+            for task in tasks:
+                task.add_done_callback(report_crash)
+            try:
+                yield {
+                    "redis": redis,  # servicekit's /health pings it
+                    "hub": hub,
+                    "readers": readers,
+                    "poller": poller,
+                    "feed": Feed(redis, hub, FOLLOWED, settings.trace_url_template),
+                    "services": services,
+                }
+            finally:
+                hub.close_all()
+                for task in tasks:
+                    task.cancel()  # each reader's connection is closed right after, never reused
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = service_app(
+        title="console",
+        summary="Watch the three patterns happen: a live page fed by Redis, read-only.",
+        lifespan=lifespan,
+        routers=[api.router],
+    )
+    app.add_exception_handler(UpstreamError, api.upstream_failed)
+    app.mount("/static", StaticFiles(directory=api.STATIC), name="static")
+    return app
+
+
+def report_crash(task: asyncio.Task[None]) -> None:
+    """A reader or the poller stopped by a bug: say so loudly (the page stops moving)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())
