@@ -7,6 +7,7 @@ letters, and the event store. No web framework in here: the HTTP side of a servi
 ``__all__`` is the whole public surface; services import from here and copy nothing.
 """
 
+from eventkit import metrics, tracing
 from eventkit.connection import connect, misconfigured, unavailable
 from eventkit.consumer import Consumer, ConsumerOptions, ConsumerStats
 from eventkit.deadletter import (
@@ -63,11 +64,13 @@ __all__ = [
     "each",
     "handler_for",
     "list_dead_letters",
+    "metrics",
     "misconfigured",
     "parse_data",
     "read_stream",
     "redrive",
     "replay",
+    "tracing",
     "unavailable",
     "utc_now",
 ]

@@ -35,6 +35,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
+from eventkit import metrics, tracing
 from eventkit.backoff import Backoff
 from eventkit.connection import misconfigured, unavailable
 from eventkit.deadletter import dead_letter, dead_letter_stream
@@ -279,7 +280,7 @@ class Consumer:
         """Handle a run at once; if that fails, one by one, to find the entry at fault."""
         ids = [item.entry_id for item in run]
         try:
-            if await self._call(run[0].handler, [item.event for item in run]):
+            if await self._call(run):
                 outcome.acks += ids
             else:
                 outcome.unattempted += ids  # stopped while waiting for a dependency
@@ -295,7 +296,7 @@ class Consumer:
                 outcome.unattempted.append(item.entry_id)
                 continue
             try:
-                if await self._call(item.handler, [item.event]):
+                if await self._call([item]):
                     outcome.acks.append(item.entry_id)
                 else:
                     outcome.unattempted.append(item.entry_id)
@@ -314,14 +315,15 @@ class Consumer:
     async def _failed(self, item: Decoded, exc: Exception) -> bool:
         """An entry's handler raised. True: it was dead-lettered (and acked); False: retry it."""
         if isinstance(exc, InvalidEvent):  # its data does not fit the event's model
-            await self._dead_letter(item.entry_id, item.fields, exc)
+            await self._dead_letter(item.entry_id, item.fields, exc, event=item.event)
             return True
         attempts = await deliveries(self.redis, self.stream, self.group, item.entry_id)
         self.stats.failed += 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         if attempts >= self.options.max_deliveries:
-            await self._dead_letter(item.entry_id, item.fields, exc, attempts)
+            await self._dead_letter(item.entry_id, item.fields, exc, attempts, event=item.event)
             return True
+        self._count([item.event], "retried")
         log.warning(
             "%s %s failed (delivery %d of %d), will retry",
             self.stream,
@@ -329,38 +331,70 @@ class Consumer:
             attempts,
             self.options.max_deliveries,
             exc_info=exc,
+            extra=_about(item.event),
         )
         self._drain_at = time.monotonic() + self.options.retry_delay_s
         return False
 
-    async def _call(self, handler: Handler, events: Sequence[Event]) -> bool:
-        """Run ``handler``; while it raises RetryLater, wait and run it again. False: stopped."""
+    async def _call(self, run: Sequence[Decoded]) -> bool:
+        """Hand ``run`` to its handler, traced and timed; while the handler raises RetryLater,
+        wait and hand it over again. False: stopped while waiting."""
+        events = [item.event for item in run]
         retry = Backoff(base=self.backoff.base, cap=self.backoff.cap)
-        while True:
-            try:
-                await handler(events)
+        entries = [(item.entry_id, item.event) for item in run]
+        with tracing.processing(self.stream, self.group, self.name, entries) as spans:
+            while True:
+                started = time.perf_counter()
+                try:
+                    await run[0].handler(events)
+                except RetryLater as exc:
+                    if not await self._wait_for(events, exc, retry, spans):
+                        return False
+                    continue
+                metrics.HANDLE_SECONDS.labels(self.stream, self.group).observe(
+                    time.perf_counter() - started, exemplar=metrics.exemplar()
+                )
                 self.stats.handled += len(events)
                 self.stats.retry_in_s = None
+                self._count(events, "handled")
+                for event in events:
+                    log.debug("%s handled %s", self.stream, event.type, extra=_about(event))
                 return True
-            except RetryLater as exc:
-                delay = retry.next()
-                if exc.retry_after_s is not None:  # the dependency said how long
-                    delay = min(max(exc.retry_after_s, 0.0), MAX_RETRY_AFTER_S)
-                state = "waiting"
-                if isinstance(exc, ConfigurationFault):  # only an operator fixes it: go slow
-                    state, delay = "blocked", self.backoff.cap
-                self.stats.state, self.stats.retry_in_s = state, delay
-                self.stats.waits += 1
-                first = events[0]
-                self.stats.last_error = f"retrying {first.type} {first.subject}: {exc}"
-                log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
-                await self._sleep(delay)
-                if self._stopping.is_set():
-                    return False
+
+    async def _wait_for(
+        self, events: Sequence[Event], exc: RetryLater, retry: Backoff, spans: list[Any]
+    ) -> bool:
+        """A dependency is unavailable: wait (say so on /ready and on the spans). False:
+        stopped while waiting."""
+        delay = retry.next()
+        if exc.retry_after_s is not None:  # the dependency said how long
+            delay = min(max(exc.retry_after_s, 0.0), MAX_RETRY_AFTER_S)
+        state = "waiting"
+        if isinstance(exc, ConfigurationFault):  # only an operator fixes it: go slow
+            state, delay = "blocked", self.backoff.cap
+        self.stats.state, self.stats.retry_in_s = state, delay
+        self.stats.waits += 1
+        first = events[0]
+        self.stats.last_error = f"retrying {first.type} {first.subject}: {exc}"
+        self._count(events, "retried")
+        tracing.note(spans, "retry", reason=str(exc), delay_s=delay)
+        log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
+        await self._sleep(delay)
+        return not self._stopping.is_set()
+
+    def _count(self, events: Sequence[Event], outcome: str) -> None:
+        for event in events:
+            metrics.EVENTS.labels(self.stream, self.group, event.type, outcome).inc()
 
     async def _dead_letter(
-        self, entry_id: bytes, fields: dict[bytes, bytes], exc: Exception, attempts: int = 0
+        self,
+        entry_id: bytes,
+        fields: dict[bytes, bytes],
+        exc: Exception,
+        attempts: int = 0,
+        event: Event | None = None,
     ) -> None:
+        """Dead-letter an entry (``event``: what it decoded to, if anything)."""
         await dead_letter(
             self.redis,
             self.stream,
@@ -372,7 +406,10 @@ class Consumer:
             deliveries=attempts or await deliveries(self.redis, self.stream, self.group, entry_id),
         )
         self.stats.dead_lettered += 1
-        log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc)
+        kind = event.type if event is not None else "invalid"
+        metrics.EVENTS.labels(self.stream, self.group, kind, "dead_lettered").inc()
+        about = _about(event) if event is not None else {"stream": self.stream}
+        log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc, extra=about)
 
     def _lost(self, entry_id: Any) -> None:
         self.stats.lost += 1
@@ -382,3 +419,17 @@ class Consumer:
         """Sleep, but wake up at once when asked to stop."""
         with contextlib.suppress(TimeoutError):  # the normal case: slept the whole time
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _about(event: Event) -> dict[str, str | None]:
+    """What a log line about ``event`` carries (the JSON log format shows each as a field),
+    its trace and span included while it is being handled."""
+    trace_id, span_id = tracing.span_ids(event)
+    return {
+        "event_id": event.id,
+        "event_type": event.type,
+        "subject": event.subject,
+        "correlation_id": event.correlationid,
+        "trace_id": trace_id,
+        "span_id": span_id,
+    }

@@ -5,17 +5,31 @@ flat string fields (``data`` as JSON) so that ``redis-cli XRANGE`` shows it read
 
     id  9f1c…  source  payments  type  PaymentReceived  time  2026-11-26T10:00:00.000000+00:00
     subject  0b7e…  specversion  1.0  datacontenttype  application/json  data  {"payment_id": …}
+    traceparent  00-4bf9…-00f0…-01  correlationid  9f1c…  causationid  77aa…
+
+Four optional CloudEvents extension attributes follow an event's journey, written only when set:
+``traceparent`` and ``tracestate`` (the W3C trace context, CloudEvents' distributed-tracing
+extension: a consumer continues the producer's trace), ``correlationid`` (the conversation the
+event belongs to) and ``causationid`` (the id of the event or request that caused it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 Fields = Mapping[bytes, bytes] | Mapping[str, str]
 M = TypeVar("M", bound=BaseModel)
@@ -26,6 +40,10 @@ ATTRIBUTES = ("id", "source", "type", "time", "subject", "specversion", "datacon
 # now) are for making an event, never for reading one: an entry without an id would get a new
 # one at every delivery, and its effects would no longer be idempotent.
 REQUIRED_ON_READ = ("id", "source", "type", "time", "subject", "specversion")
+# Optional extension attributes (see the module's docstring).
+EXTENSIONS = ("traceparent", "tracestate", "correlationid", "causationid")
+TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # W3C
+MAX_TRACESTATE = 512  # W3C: at most 32 list members; 512 characters is what is propagated
 
 
 def utc_now() -> datetime:
@@ -49,12 +67,31 @@ class Event(BaseModel):
     specversion: Literal["1.0"] = "1.0"
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
+    traceparent: str | None = None
+    tracestate: str | None = None
+    correlationid: str | None = Field(None, min_length=1, max_length=128)
+    causationid: str | None = Field(None, min_length=1, max_length=128)
+
+    @field_validator("traceparent", "tracestate", mode="before")
+    @classmethod
+    def _drop_malformed_trace_context(cls, value: Any, info: ValidationInfo) -> Any:
+        # A trace context is for observing, not data: a malformed one is dropped (the consumer
+        # starts a new trace), never a reason to dead-letter the event.
+        if not isinstance(value, str):
+            return None
+        if info.field_name == "traceparent":
+            return value if TRACEPARENT.fullmatch(value) else None
+        return value if len(value) <= MAX_TRACESTATE else None
 
     def to_fields(self) -> dict[str, str]:
-        """Flatten into stream-entry fields: every attribute a string, ``data`` as JSON."""
+        """Flatten into stream-entry fields: every attribute a string, ``data`` as JSON; the
+        extension attributes only when set."""
         fields = {name: str(getattr(self, name)) for name in ATTRIBUTES}
         fields["time"] = self.time.isoformat()
         fields["data"] = json.dumps(self.data, separators=(",", ":"))
+        for name in EXTENSIONS:
+            if (value := getattr(self, name)) is not None:
+                fields[name] = value
         return fields
 
     @classmethod
@@ -75,14 +112,14 @@ class Event(BaseModel):
             raise InvalidEvent("missing field: data") from None
         except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond reason
             raise InvalidEvent(f"data is not JSON: {type(exc).__name__}: {exc}") from exc
-        # Other fields (the event store's ``version``, a CloudEvents extension such as
-        # ``traceparent``) are not part of the envelope and are ignored: a tolerant reader.
+        # Other fields (the event store's ``version``, an extension this code does not know)
+        # are not part of the envelope and are ignored: a tolerant reader.
         missing = [name for name in REQUIRED_ON_READ if name not in text]
         if missing:
             raise InvalidEvent(
                 f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
             )
-        attributes = {name: text[name] for name in ATTRIBUTES if name in text}
+        attributes = {name: text[name] for name in (*ATTRIBUTES, *EXTENSIONS) if name in text}
         try:
             return cls.model_validate({**attributes, "data": data})
         except ValidationError as exc:

@@ -21,14 +21,16 @@ its own tag, and each aggregate appended in the slot of its partition.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from eventkit import metrics, tracing
 from eventkit.envelope import Event
 
 # Validate first, write last: Redis does not roll back a script that fails halfway, so every
@@ -72,16 +74,17 @@ local function xadd(key, trim)
   table.insert(args, '*')
   for i = pos + 1, pos + n do table.insert(args, ARGV[i]) end
   pos = pos + n + 1
-  redis.call('XADD', unpack(args))
+  return redis.call('XADD', unpack(args))
 end
 local events = tonumber(ARGV[pos]); pos = pos + 1
 for _ = 1, events do xadd(KEYS[1], false) end
-local publications = tonumber(ARGV[pos]); pos = pos + 1
+local publications, published = tonumber(ARGV[pos]), {1, version + events}
+pos = pos + 1
 for _ = 1, publications do
   local key = KEYS[tonumber(ARGV[pos])]; pos = pos + 1
-  xadd(key, true)
+  table.insert(published, xadd(key, true))
 end
-return {1, version + events}
+return published
 """
 
 
@@ -163,10 +166,37 @@ class RedisEventStore:
         publish: Sequence[Publication] = (),
     ) -> int:
         """Append ``events`` to the aggregate's ``stream`` (a name such as ``payment-42``) and
-        publish ``publish`` (full keys), atomically; return the new version."""
-        key = self.key(stream)
-        public_keys = list(dict.fromkeys(p.stream for p in publish))
-        keys = [key, *public_keys]
+        publish ``publish`` (full keys), atomically; return the new version.
+
+        Traced: the events carry the current trace context, and each publication gets a
+        PRODUCER span whose context it carries (eventkit.tracing)."""
+        events = [tracing.carried(event) for event in events]
+        with contextlib.ExitStack() as spans:
+            sent = [spans.enter_context(tracing.sending(p.stream, p.event)) for p in publish]
+            traced = [Publication(p.stream, e) for p, (e, _) in zip(publish, sent, strict=True)]
+            ok, version, *entry_ids = await self._run(stream, events, expected_version, traced)
+            for (_, span), entry_id in zip(sent, entry_ids, strict=False):  # none on a conflict
+                span.set_attribute("messaging.message.id", entry_id.decode())
+        if ok:
+            metrics.APPENDS.labels("appended").inc()
+            return int(version)
+        if await self._already_appended(stream, events, expected_version):
+            # Our earlier attempt did land: the reply was lost and the client retried it.
+            metrics.APPENDS.labels("duplicate").inc()
+            return expected_version + len(events)
+        metrics.APPENDS.labels("conflict").inc()
+        raise VersionConflict(stream, expected_version, int(version))
+
+    async def _run(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        publish: Sequence[Publication],
+    ) -> list[Any]:
+        """One call of the script: [1, the new version, each publication's entry id], or
+        [0, the version found]."""
+        keys = [self.key(stream), *dict.fromkeys(p.stream for p in publish)]
         check_one_slot(keys)
         args: list[str | int] = [expected_version, self.publish_maxlen or 0, len(events)]
         for version, event in enumerate(events, start=expected_version + 1):
@@ -176,17 +206,12 @@ class RedisEventStore:
             args.append(keys.index(publication.stream) + 1)  # Lua's KEYS is 1-based
             args += _flat(publication.event.to_fields())
         try:
-            ok, version = await self._script(keys=keys, args=args)
+            reply: list[Any] = await self._script(keys=keys, args=args)
         except ResponseError as exc:
             if str(exc).startswith("EVENTSLOST"):
                 raise StreamDamaged(str(exc).split(" script: ")[0]) from exc
             raise
-        if ok:
-            return int(version)
-        if await self._already_appended(stream, events, expected_version):
-            # Our earlier attempt did land: the reply was lost and the client retried it.
-            return expected_version + len(events)
-        raise VersionConflict(stream, expected_version, int(version))
+        return reply
 
     async def read(self, stream: str) -> list[StoredEvent]:
         """Every event of ``stream`` in order (an empty list if the stream does not exist);

@@ -12,6 +12,7 @@ from servicekit.inputs import BodySizeLimit, JsonInteger, absent_or
 from servicekit.operator import operator_router
 from servicekit.problems import install_error_handlers, problem, problem_responses
 from servicekit.settings import ConsumerSettings, ServiceSettings
+from servicekit.telemetry import tracing_on
 
 __all__ = [
     "BodySizeLimit",
@@ -27,4 +28,5 @@ __all__ = [
     "problem_responses",
     "serve",
     "service_app",
+    "tracing_on",
 ]

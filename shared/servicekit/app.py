@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.config
+import socket
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -12,8 +14,10 @@ import uvicorn
 from eventkit import HandlerTable
 from fastapi import APIRouter, FastAPI
 
-from servicekit import health
+from servicekit import health, logs, metrics, telemetry
+from servicekit.correlation import Correlation
 from servicekit.inputs import BodySizeLimit
+from servicekit.metrics import HttpMetrics
 from servicekit.problems import install_error_handlers
 from servicekit.settings import ServiceSettings
 
@@ -38,12 +42,16 @@ class ConsumerOverrides:
 def service_app(
     *, title: str, summary: str, lifespan: Lifespan, routers: Sequence[APIRouter]
 ) -> FastAPI:
-    """A service's app: its routers, ``/live``, ``/ready`` and ``/health``, errors as problem
-    details, and a limit on the size of request bodies."""
+    """A service's app: its routers, ``/live``, ``/ready``, ``/health`` and ``/metrics``, errors
+    as problem details, a limit on the size of request bodies, each request timed and given its
+    correlation and request ids."""
     app = FastAPI(title=title, summary=summary, version="0.1.0", lifespan=lifespan)
+    # Outermost last: the ids first, then the timing, then the body limit.
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(HttpMetrics)
+    app.add_middleware(Correlation)
     install_error_handlers(app)
-    for router in (*routers, health.router):
+    for router in (*routers, health.router, metrics.router):
         app.include_router(router)
     return app
 
@@ -64,14 +72,41 @@ def fail_fast(app: FastAPI) -> Callable[[BaseException], None]:
     return stop
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run ``app`` with uvicorn, one worker, on the host and port of ``settings``; exit
+class Server(uvicorn.Server):
+    """uvicorn's server, which runs ``before_shutdown`` first when it stops (the console ends
+    its open event streams there: uvicorn would wait for them for ever)."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.before_shutdown()
+        await super().shutdown(sockets)
+
+
+def serve(
+    app: FastAPI, settings: ServiceSettings, before_shutdown: Callable[[], None] = lambda: None
+) -> None:
+    """Run ``app`` with uvicorn, one worker, on the host and port of ``settings``: logs in
+    ``LOG_FORMAT``, traces as the ``OTEL_*`` variables say (servicekit.telemetry); exit
     non-zero if a consumer stopped it (``fail_fast``)."""
+    log_config = logs.config(app.title, settings.log_format, settings.log_level)
+    logging.config.dictConfig(log_config)
+    telemetry.configure_tracing(app.title)
+    telemetry.instrument(app)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=log_config,
     )
-    app.state.server = server = uvicorn.Server(config)
-    server.run()
+    app.state.server = server = Server(config, before_shutdown)
+    try:
+        server.run()
+    finally:
+        telemetry.shutdown_tracing()
     fatal = getattr(app.state, "fatal", None)
     if fatal is not None:
         raise SystemExit(f"{app.title} stopped: {fatal}")

@@ -28,6 +28,7 @@ NOBODY: set[str] = set()
 MATRIX: list[tuple[str, set[str]]] = [
     ("PING", EVERYONE),
     ("CLIENT SETNAME svc", EVERYONE),
+    ("TIME", {ORD, NOTE}),  # the lag's age, against Redis's own clock (GET /metrics)
     # payments: the event store and its public streams (the append + publish script).
     (
         f"EVALSHA {SHA} 3 {{payments}}:payment-1 {{payments}}:state {{payments}}:notifications",

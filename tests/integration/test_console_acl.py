@@ -26,6 +26,7 @@ READABLE = PUBLIC + DEAD_LETTERS
 
 MAY = [
     "PING",
+    "TIME",  # a group's lag in seconds, against Redis's clock (GET /metrics)
     "CLIENT SETNAME console:xread:state",
     *(f"XREAD COUNT 500 BLOCK 5000 STREAMS {key} 0-0" for key in READABLE),
     *(f"XRANGE {key} (0-0 + COUNT 500" for key in READABLE),
@@ -115,6 +116,7 @@ def test_the_console_may_do_nothing_else(admin: redis.Redis, command: str) -> No
 # The rest of the system's matrix: of what the services and admin run, the console may run only
 # what it needs (reading payments' public streams, the groups on them and the dead letters).
 CONSOLE_ALSO = {
+    "TIME",
     "XRANGE {payments}:state:dead-letters:orders - +",
     "XLEN {payments}:state:dead-letters:orders",
     "XLEN {payments}:notifications:dead-letters:notifications",

@@ -26,6 +26,7 @@ import yaml
 from contracts import payments as public
 from eventkit import DeadLetter, Event, dead_letter_stream, parse_data
 from eventkit.deadletter import FIELD_PREFIX, MAX_ERROR_CHARS, dead_letter
+from eventkit.envelope import EXTENSIONS
 from eventkit.event_store import entry_fields, key_of
 from eventkit.testing import InMemoryEventStore
 from notifications import bootstrap as notifications_bootstrap
@@ -311,16 +312,30 @@ def an_event() -> Event:
     return Event(source=public.SOURCE, type=public.PAYMENT_RECEIVED, subject="p-1", data={})
 
 
+def an_event_with_every_extension() -> Event:
+    return an_event().model_copy(
+        update={
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "tracestate": "vendor=value",
+            "correlationid": "c-1",
+            "causationid": "e-0",
+        }
+    )
+
+
 def test_envelope_fields_are_the_events_flat_fields(doc: Schema) -> None:
     fields = doc["components"]["schemas"]["EventFields"]
-    flat = an_event().to_fields()
-    assert set(fields["properties"]) == set(Event.model_fields) == set(flat)
-    assert set(fields["required"]) == set(flat)
+    flat, full = an_event().to_fields(), an_event_with_every_extension().to_fields()
+    assert set(fields["properties"]) == set(Event.model_fields) == set(full)
+    assert set(fields["required"]) == set(flat)  # the extensions are optional
+    assert set(full) - set(flat) == set(EXTENSIONS)
     assert fields["additionalProperties"] is False
     generated = Event.model_json_schema()["properties"]
     for name, schema in fields["properties"].items():
         if name == "data":  # an object in the model, a JSON string in the entry
             expected = {"type": "string", "contentMediaType": "application/json"}
+        elif name in EXTENSIONS:  # optional in the model, a string when in an entry
+            (expected,) = [b for b in generated[name]["anyOf"] if b["type"] != "null"]
         else:
             expected = {k: v for k, v in constraints(generated[name]).items() if k != "default"}
         assert constraints(schema) == expected, name
@@ -328,10 +343,11 @@ def test_envelope_fields_are_the_events_flat_fields(doc: Schema) -> None:
 
 def test_event_store_fields_are_the_envelope_plus_version(doc: Schema) -> None:
     stored = doc["components"]["schemas"]["StoredEventFields"]
-    flat = an_event().to_fields()
-    assert set(stored["properties"]) == set(stored["required"]) == {*flat, "version"}
+    flat, full = an_event().to_fields(), an_event_with_every_extension().to_fields()
+    assert set(stored["properties"]) == {*full, "version"}
+    assert set(stored["required"]) == {*flat, "version"}
     assert stored["additionalProperties"] is False
-    for name in flat:
+    for name in full:
         assert stored["properties"][name] == {
             "$ref": f"#/components/schemas/EventFields/properties/{name}"
         }

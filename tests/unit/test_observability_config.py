@@ -17,9 +17,7 @@ panel would otherwise show as an alert that never fires or a panel that stays em
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -35,7 +33,15 @@ import yaml
 from contracts.payments import EVENT_TYPES, NOTIFICATION_STREAM, STATE_STREAM
 from jsonschema import Draft202012Validator
 
-from tests.helpers import eventually, free_port
+from tests.helpers.prometheus import (
+    DASHBOARD,
+    PrometheusServer,
+    dashboard,
+    expression,
+    panels,
+    targets,
+    tool,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "observability" / "prometheus"
@@ -45,7 +51,6 @@ RULE_TESTS = PROMETHEUS_DIR / "alerts_test.yml"
 GRAFANA = ROOT / "observability" / "grafana"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
-DASHBOARD = GRAFANA / "dashboards" / "event-driven.json"
 DOCS = ROOT / "docs" / "observability.md"
 
 
@@ -95,8 +100,6 @@ KEYWORDS = frozenset(
     | {"offset", "bool", "atan2", "inf", "nan"}
 )
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
-# Grafana's variables, as Grafana would expand them for a 15 s scrape interval.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m"}
 
 
 @dataclass(frozen=True)
@@ -182,18 +185,6 @@ def test_a_misspelt_metric_or_label_is_caught() -> None:
 
 
 # ---- promtool ----
-
-
-def tool(name: str) -> str:
-    """A binary of Debian's `prometheus` package. Skipped where it is missing, except in CI,
-    whose .ci/run installs it: there a missing tool is a failure, never a silent skip."""
-    found = shutil.which(name)
-    if found is None:
-        reason = f"{name} is not installed (Debian/Ubuntu: sudo apt-get install -y prometheus)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 def promtool(*args: str | Path) -> str:
@@ -340,29 +331,6 @@ def test_data_sources_have_fixed_uids_and_one_default() -> None:
     (link,) = prometheus["jsonData"]["exemplarTraceIdDestinations"]
     assert link["datasourceUid"] in datasources()
     assert datasources()[link["datasourceUid"]] == "jaeger"
-
-
-def dashboard() -> dict[str, Any]:
-    data = json.loads(DASHBOARD.read_text())
-    assert isinstance(data, dict)
-    return data
-
-
-def panels() -> list[dict[str, Any]]:
-    """Every panel, those inside a collapsed row included."""
-    found = []
-    for panel in dashboard()["panels"]:
-        found.append(panel)
-        found.extend(panel.get("panels", []))
-    return found
-
-
-def targets() -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (f"{panel['title']} {target['refId']}", target)
-        for panel in panels()
-        for target in panel.get("targets", [])
-    ]
 
 
 # Grafana's dashboard model, for the parts this dashboard uses: transcribed from Grafana's
@@ -530,15 +498,6 @@ def test_the_dashboard_is_the_one_provisioned() -> None:
     assert sorted(path.name for path in DASHBOARD.parent.glob("*.json")) == [DASHBOARD.name]
 
 
-def expression(target: dict[str, Any]) -> str:
-    """The target's PromQL, with Grafana's variables expanded as Grafana would."""
-    expr = str(target["expr"])
-    for variable, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(variable, value)
-    assert "$" not in expr, f"a variable the test does not know: {expr}"
-    return expr
-
-
 TARGETS = pytest.mark.parametrize(
     "target", [target for _, target in targets()], ids=[name for name, _ in targets()]
 )
@@ -664,47 +623,15 @@ class Prometheus:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     """A real Prometheus on a free loopback port, its storage filled with the fixture."""
-    server = tool("prometheus")
     work = tmp_path_factory.mktemp("prometheus")
-    data = work / "data"
     (work / "fixture.om").write_text(openmetrics())
-    promtool("tsdb", "create-blocks-from", "openmetrics", work / "fixture.om", data)
+    promtool("tsdb", "create-blocks-from", "openmetrics", work / "fixture.om", work / "data")
     # Nothing to scrape: the data is already stored.
-    (work / "prometheus.yml").write_text("global: {}\n")
-    port = free_port()
-    log = (work / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            server,
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready_or_exited() -> bool:
-        if process.poll() is not None:
-            return True  # no use waiting: the assertion below shows why
-        try:
-            return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    server = PrometheusServer(work, "global: {}\n", storage=work / "data").start()
     try:
-        eventually(ready_or_exited, timeout=30, what="prometheus to be ready")
-        assert process.poll() is None, (work / "prometheus.log").read_text()
-        yield Prometheus(url)
+        yield Prometheus(server.url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def test_prometheus_serves_the_fixture(prometheus: Prometheus) -> None:

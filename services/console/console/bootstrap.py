@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from eventkit import connect
+from eventkit import connect, metrics
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from servicekit import service_app
@@ -77,6 +77,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                     "poller": poller,
                     "feed": Feed(redis, hub, FOLLOWED, settings.trace_url_template),
                     "services": services,
+                    # /metrics reports every group's lag, pending and dead letters: from here
+                    # too, so a group whose every consumer is down is still seen to fall behind.
+                    "watched": [
+                        metrics.Watched(redis, g.stream.key, g.name, g.dead_letters.key)
+                        for g in GROUPS
+                    ],
                 }
             finally:
                 hub.close_all()

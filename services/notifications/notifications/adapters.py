@@ -19,15 +19,24 @@ must act" decides whether events are retried, dead-lettered or held:
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 from contracts.payments import PaymentSnapshot
-from eventkit import ConfigurationFault, InvalidEvent, RetryLater
+from eventkit import ConfigurationFault, InvalidEvent, RetryLater, metrics
 from httpx_aiohttp import AiohttpTransport
+from prometheus_client import Histogram
 
 from notifications.ports import UnknownPayment
+
+CALLBACK_SECONDS = Histogram(
+    "notifications_callback_duration_seconds",
+    "The call back to payments, by outcome: ok, retry, unknown, refused, misconfigured, error.",
+    ["outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 def http_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
@@ -53,7 +62,31 @@ class HttpPaymentsClient:
         self.deadline_s = deadline_s
 
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
-        """GET /payments/{id}, read as the table in this module's docstring says."""
+        """GET /payments/{id}, read as the table in this module's docstring says; timed by
+        outcome (``notifications_callback_duration_seconds``)."""
+        started, outcome = time.perf_counter(), "error"
+        try:
+            payment = await self._get(payment_id)
+            outcome = "ok"
+            return payment
+        except ConfigurationFault:
+            outcome = "misconfigured"
+            raise
+        except RetryLater:
+            outcome = "retry"
+            raise
+        except UnknownPayment:
+            outcome = "unknown"
+            raise
+        except InvalidEvent:
+            outcome = "refused"
+            raise
+        finally:
+            CALLBACK_SECONDS.labels(outcome).observe(
+                time.perf_counter() - started, exemplar=metrics.exemplar()
+            )
+
+    async def _get(self, payment_id: str) -> PaymentSnapshot:
         try:
             async with asyncio.timeout(self.deadline_s):
                 response = await self.http.get(f"/payments/{payment_id}")

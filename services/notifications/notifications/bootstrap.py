@@ -14,7 +14,8 @@ from typing import Any
 from contracts.payments import NOTIFICATION_STREAM
 from eventkit import Consumer, connect
 from fastapi import FastAPI
-from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app, tracing_on
 
 from notifications import api
 from notifications.adapters import HttpPaymentsClient, http_client
@@ -37,6 +38,8 @@ def create_app(
         store = RedisNotificationStore(redis)
         try:
             async with http_client(settings.payments_url, settings.callback_timeout_s) as http:
+                if tracing_on():  # a client span per call back, with traceparent sent along
+                    HTTPXClientInstrumentor.instrument_client(http)
                 payments = HttpPaymentsClient(http, deadline_s=settings.callback_timeout_s)
                 handlers = build_handlers(
                     payments,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentNotice
-from eventkit import Event, HandlerTable, RetryLater, parse_data, utc_now
+from eventkit import Event, HandlerTable, RetryLater, parse_data, tracing, utc_now
 
 from notifications.domain import Notification, compose
 from notifications.ports import NotificationStore, PaymentsClient, UnknownPayment
@@ -41,9 +41,12 @@ def build_handlers(
                 by_payment.setdefault(notice.payment_id, []).append(event)
 
         async def call_back(payment_id: str, its_events: list[Event]) -> list[Notification]:
+            # The call back continues the trace of the (first) event that asked for it: its
+            # client span, and payments' server span, are part of that payment's journey.
             async with limit:
                 try:
-                    payment = await payments.get_payment(payment_id)
+                    with tracing.within(its_events[0]):
+                        payment = await payments.get_payment(payment_id)
                 except UnknownPayment as exc:
                     age = (now() - max(e.time for e in its_events)).total_seconds()
                     if age < unknown_grace_s:

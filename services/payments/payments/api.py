@@ -15,6 +15,7 @@ from servicekit import JsonInteger, absent_or, problem, problem_responses
 
 from payments.commands import (
     IdempotencyKeyReused,
+    Origin,
     PaymentNotFound,
     Payments,
     TooMuchContention,
@@ -94,6 +95,20 @@ class HistoryEntry(BaseModel):
     time: datetime
     position: str = Field(description="the entry id in the payment's event stream")
     data: dict[str, Any]
+    traceparent: str | None = Field(description="the W3C trace context it was stored in")
+    correlationid: str | None = Field(description="the conversation it belongs to")
+    causationid: str | None = Field(description="the request or event that caused it")
+
+
+def origin_of(request: Request) -> Origin:
+    """The conversation and the request, as servicekit's Correlation middleware read them."""
+    return Origin(
+        correlation_id=getattr(request.state, "correlation_id", None),
+        causation_id=getattr(request.state, "request_id", None),
+    )
+
+
+OriginDep = Annotated[Origin, Depends(origin_of)]
 
 
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -108,12 +123,13 @@ async def create_payment(
     body: NewPayment,
     payments: PaymentsDep,
     response: Response,
+    origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentSnapshot:
     """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
     try:
         payment, created = await payments.create(
-            body.order_id, body.customer_id, body.amount, body.currency, idempotency_key
+            body.order_id, body.customer_id, body.amount, body.currency, idempotency_key, origin
         )
     except IdempotencyKeyReused as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -146,6 +162,9 @@ async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[Hi
             time=s.event.time,
             position=s.position,
             data=s.event.data,
+            traceparent=s.event.traceparent,
+            correlationid=s.event.correlationid,
+            causationid=s.event.causationid,
         )
         for s in stored
     ]
@@ -161,12 +180,13 @@ async def refund_payment(
     body: NewRefund,
     payments: PaymentsDep,
     response: Response,
+    origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentSnapshot:
     """Refund part or all of a payment; 409 if that is more than is left to refund."""
     try:
         payment, refunded = await payments.refund(
-            str(payment_id), body.amount, body.reason, idempotency_key
+            str(payment_id), body.amount, body.reason, idempotency_key, origin
         )
     except PaymentNotFound as exc:
         raise HTTPException(404, f"payment {payment_id} not found") from exc

@@ -6,14 +6,18 @@ eventkit.testing.InMemoryEventStore and the service runs it against Redis.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import dataclass
 
 from contracts.payments import SOURCE
-from eventkit import Event, EventStore, StoredEvent, VersionConflict
+from eventkit import Event, EventStore, Publication, StoredEvent, VersionConflict
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
 from payments.publications import publications
+
+log = logging.getLogger(__name__)
 
 # Bounds the retries of a decision that keeps losing the race to concurrent writers. Each round
 # lets at least one writer win, so N concurrent writers need at most N rounds.
@@ -21,6 +25,16 @@ MAX_ATTEMPTS = 64
 
 # Payment ids derived from an Idempotency-Key live in their own UUID namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c7c1e-3f5a-4d2b-9a53-1c0f2d4e8b77")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a command comes from, for the events it makes: the conversation (a client's
+    X-Correlation-ID; None: the command's first event starts one) and the request that caused
+    them (its X-Request-ID)."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
 
 
 class PaymentNotFound(Exception):
@@ -59,6 +73,7 @@ class Payments:
         amount: int,
         currency: str,
         idempotency_key: str | None = None,
+        origin: Origin = Origin(),
     ) -> tuple[Payment, bool]:
         """Receive a payment; return it and whether it was created now (False: a retry).
 
@@ -74,15 +89,29 @@ class Payments:
             payment_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
         events = domain.receive(payment_id, order_id, customer_id, amount, currency)
         try:
-            return await self._append(None, events), True
+            payment = await self._append(None, events, origin)
         except VersionConflict:
             if idempotency_key is None:
                 raise  # a fresh uuid4 cannot collide: something is badly wrong
+        else:
+            log.info(
+                "payment %s received: %s for order %s",
+                payment_id,
+                f"{amount} {currency}",
+                order_id,
+                extra={"subject": payment_id},
+            )
+            return payment, True
         stored = await self.history(payment_id)
         return _first_outcome(stored, stored[0], events[0], idempotency_key), False
 
     async def refund(
-        self, payment_id: str, amount: int, reason: str | None, idempotency_key: str | None = None
+        self,
+        payment_id: str,
+        amount: int,
+        reason: str | None,
+        idempotency_key: str | None = None,
+        origin: Origin = Origin(),
     ) -> tuple[Payment, bool]:
         """Refund; return the state and whether it was refunded now (False: a retry).
 
@@ -102,25 +131,41 @@ class Payments:
             payment = _fold(stored)
             events = domain.refund(payment, amount, reason)
             try:
-                return await self._append(payment, events, event_id), True
+                refunded = await self._append(payment, events, origin, event_id)
             except VersionConflict:
                 continue
+            log.info(
+                "payment %s refunded: %d (v%d)",
+                payment_id,
+                amount,
+                refunded.version,
+                extra={"subject": payment_id},
+            )
+            return refunded, True
         raise TooMuchContention(f"payment {payment_id} is changing too fast, try again")
 
     async def _append(
-        self, payment: Payment | None, events: list[PaymentEvent], event_id: str | None = None
+        self,
+        payment: Payment | None,
+        events: list[PaymentEvent],
+        origin: Origin,
+        event_id: str | None = None,
     ) -> Payment:
         """Store ``events`` with their publications (publications.py), in one atomic step."""
-        facts, publish = [], []
+        facts: list[Event] = []
+        publish: list[Publication] = []
         state = payment
         for event in events:
             state = domain.evolve(state, event)
+            fact_id = event_id or str(uuid.uuid4())
             fact = Event(
-                id=event_id or str(uuid.uuid4()),
+                id=fact_id,
                 source=SOURCE,
                 type=domain.EVENT_TYPES[type(event)],
                 subject=state.payment_id,
                 data=event.model_dump(),
+                correlationid=origin.correlation_id or (facts[0].id if facts else fact_id),
+                causationid=origin.causation_id,
             )
             facts.append(fact)
             publish += publications(fact, state)

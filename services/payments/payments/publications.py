@@ -36,10 +36,13 @@ def publications(fact: Event, state: Payment) -> list[Publication]:
 
 
 def _public(fact: Event, data: BaseModel) -> Event:
+    """A public event announcing ``fact``: its conversation, caused by the fact itself."""
     return Event(
         source=fact.source,
         type=fact.type,
         subject=fact.subject,
         time=fact.time,
         data=data.model_dump(mode="json"),
+        correlationid=fact.correlationid,
+        causationid=fact.id,
     )
