@@ -165,9 +165,14 @@ def test_cluster_job_forms_six_nodes_into_three_primaries_with_a_replica_each(
 
     (job,) = objects("cluster", "Job")
     (spec,) = pod_spec(job)["containers"]
-    env = {**os.environ, **resolve("cluster", spec, SECRET)}
-    env["REDIS_NODES"] = " ".join(f"127.0.0.1:{node.port}" for node in nodes)
-    first = subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=120)
+    # The pods' addresses: loopback ports here, instead of redis-N.redis:6379.
+    own = {
+        **resolve("cluster", spec, SECRET),
+        "REDIS_NODES": " ".join(f"127.0.0.1:{node.port}" for node in nodes),
+    }
+    command = [expand(arg, own) for arg in spec["command"]]  # as the kubelet would
+    env = {**os.environ, **own}
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "cluster formed" in first.stdout
 
@@ -194,6 +199,6 @@ def test_cluster_job_forms_six_nodes_into_three_primaries_with_a_replica_each(
     eventually(lambda: announced() == names, timeout=15, what="every node announced by name")
 
     # A second run (the Job re-created, or retried) leaves the formed cluster alone.
-    again = subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing to do" in again.stdout
