@@ -48,6 +48,7 @@ lint: install ## ruff (lint + format check), mypy, import contracts, the offline
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	bash scripts/check_containers.sh
+	bash scripts/check_k8s.sh
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

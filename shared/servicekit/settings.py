@@ -30,6 +30,14 @@ class ServiceSettings(BaseSettings):
     # instead of being ignored. The logging setup is what reads it (docs/observability.md).
     log_format: Literal["json", "text"] = "text"
 
+    # Redis Cluster (issue 12). Fields only: the behaviour lands with the cluster work.
+    # deploy/k8s/overlays/cluster sets them, so they are named here for its checks.
+    redis_mode: Literal["standalone", "cluster"] = "standalone"
+    stream_partitions: int = Field(1, ge=1, le=64)
+    # None: 1 when the cluster has replicas.
+    redis_min_replicas_ack: int | None = Field(None, ge=0)
+    redis_wait_ms: int = Field(100, ge=1)
+
 
 class ConsumerSettings(ServiceSettings):
     """A service that consumes a stream: how its consumer behaves (see ConsumerOptions)."""
