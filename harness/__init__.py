@@ -6,6 +6,15 @@ import the tests.
 
 from harness.polling import eventually, eventually_async
 from harness.processes import ROOT, ServiceProcess, free_port
+from harness.redis_cluster import RedisCluster
 from harness.redis_server import RedisServer
 
-__all__ = ["ROOT", "RedisServer", "ServiceProcess", "eventually", "eventually_async", "free_port"]
+__all__ = [
+    "ROOT",
+    "RedisCluster",
+    "RedisServer",
+    "ServiceProcess",
+    "eventually",
+    "eventually_async",
+    "free_port",
+]

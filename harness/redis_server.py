@@ -30,7 +30,12 @@ class RedisServer:
         appendonly: bool = False,
         acl: bool = False,
         extra: tuple[str, ...] = (),
+        passwords: dict[str, str] | None = None,
+        config: dict[str, str] | None = None,
     ) -> None:
+        """``passwords``: the users' (nodes of one cluster share them; default: new ones).
+        ``config``: settings written to the node's own config file, not its command line
+        (``masterauth`` is a secret)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
@@ -43,7 +48,13 @@ class RedisServer:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
-        self.passwords = {user: secrets.token_hex(16) for user in USERS} if acl else {}
+        if acl:
+            self.passwords = passwords or {user: secrets.token_hex(16) for user in USERS}
+        else:
+            self.passwords = {}
+        self.config = directory / "redis.conf"
+        self.config.write_text("".join(f"{k} {v}\n" for k, v in (config or {}).items()))
+        self.config.chmod(0o600)
         self.aclfile = directory / "users.acl"
         if acl:
             env = {f"{u.upper()}_REDIS_PASSWORD": p for u, p in self.passwords.items()}
@@ -73,6 +84,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [
             self.binary,
+            str(self.config),
             "--port",
             str(self.port),
             "--bind",

@@ -14,7 +14,7 @@ import pytest
 from eventkit import connect
 from redis.asyncio import Redis
 
-from tests.helpers import RedisServer, ServiceProcess
+from tests.helpers import RedisCluster, RedisServer, ServiceProcess
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A real Redis Cluster (3 primaries, 3 replicas) with the project's ACL, started the first
+    time a test asks for it. Tests that fail a node over leave it whole again."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@
 - ``STATE_STREAM`` (event-carried state transfer): ``data`` is the payment's whole state after the
   change, a :class:`PaymentSnapshot`. A consumer keeps its own copy and never calls payments.
 
+Partitions (``STREAM_PARTITIONS``, eventkit.partitions): with P > 1 each stream is P streams,
+``{payments-p}:notifications`` and ``{payments-p}:state``, and all of a payment's events are on
+one partition, the one of its event-store stream: in order for one payment, in no particular
+order across payments of different partitions. With P = 1 the two names below are the streams.
+
 Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, so payments
 can add a field without breaking anyone. Removing or changing a field needs a new event type.
 """
@@ -26,8 +31,21 @@ from pydantic import (
 )
 
 SOURCE = "payments"
-NOTIFICATION_STREAM = "{payments}:notifications"
+# Partitioned names (eventkit.partitions): with P partitions the streams are
+# Partitions(P).key(NAMESPACE, p, STATE) — "{payments}:state" for P = 1, "{payments-2}:state" —
+# and a payment's partition is Partitions(P).of(event_stream(payment_id)).
+NAMESPACE = "payments"
+NOTIFICATIONS = "notifications"
+STATE = "state"
+NOTIFICATION_STREAM = "{payments}:notifications"  # the streams with one partition (the default)
 STATE_STREAM = "{payments}:state"
+
+
+def event_stream(payment_id: str) -> str:
+    """A payment's stream in payments' event store, within its partition's tag: what decides
+    the payment's partition, so that one script appends its events and publishes them."""
+    return f"payment-{payment_id}"
+
 
 PAYMENT_RECEIVED = "PaymentReceived"
 PAYMENT_REFUNDED = "PaymentRefunded"

@@ -8,7 +8,7 @@ letters, and the event store. No web framework in here: the HTTP side of a servi
 """
 
 from eventkit import metrics, tracing
-from eventkit.connection import connect, misconfigured, unavailable
+from eventkit.connection import Client, connect, misconfigured, unavailable
 from eventkit.consumer import Consumer, ConsumerOptions, ConsumerStats
 from eventkit.deadletter import (
     DeadLetter,
@@ -33,13 +33,16 @@ from eventkit.event_store import (
     StreamDamaged,
     VersionConflict,
 )
+from eventkit.partitions import Partitions
 from eventkit.publisher import Publisher
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
+from eventkit.replication import NotReplicated, Replication
 
 __all__ = [
     "NOW",
     "START",
+    "Client",
     "ConfigurationFault",
     "Consumer",
     "ConsumerOptions",
@@ -50,10 +53,13 @@ __all__ = [
     "Handler",
     "HandlerTable",
     "InvalidEvent",
+    "NotReplicated",
+    "Partitions",
     "Publication",
     "Publisher",
     "RedisEventStore",
     "Replayed",
+    "Replication",
     "RetryLater",
     "StoredEvent",
     "StreamDamaged",

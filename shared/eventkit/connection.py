@@ -10,7 +10,8 @@ Errors come in three kinds, and every caller treats each kind the same way:
   reset, timed out, loading, out of memory, a read-only replica after a failover, too few
   replicas for ``min-replicas-to-write`` (NOREPLICAS), a failed append-only-file write
   (MISCONF), a long script running (BUSY), a cluster failing over (CLUSTERDOWN, TRYAGAIN,
-  MASTERDOWN). Wait with backoff and retry; never a reason to fail an event; HTTP answers 503.
+  MASTERDOWN), a cluster client that reaches no node or finds a slot nobody serves. Wait with
+  backoff and retry; never a reason to fail an event; HTTP answers 503.
 - **misconfigured** (:func:`misconfigured`): it will not pass by itself — wrong credentials, a
   command or key the ACL refuses (NOPERM), a command this Redis does not know. A consumer stops
   and the process exits non-zero with the reason, so a supervisor restarts it or an operator
@@ -21,10 +22,17 @@ Errors come in three kinds, and every caller treats each kind the same way:
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias, overload
+
 from redis import exceptions
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+
+# Either client: every part of the project takes one and runs the same commands and scripts on
+# it. A cluster client sends each command to the node that serves its key's hash slot, follows
+# MOVED and ASK redirections, and relearns the cluster's layout after a failover.
+Client: TypeAlias = Redis | RedisCluster
 
 # Error replies that pass by themselves (the first word of the reply).
 TRANSIENT_REPLIES = frozenset(
@@ -38,10 +46,18 @@ TRANSIENT_REPLIES = frozenset(
         "CLUSTERDOWN",  # a cluster is failing over or lost a slot
         "READONLY",  # a replica, promoted or demoted under us
         "OOM",  # maxmemory reached: a trim or an eviction frees it
+        "MOVED",  # a slot's new primary, to a client of one node (a cluster client follows it)
+        "ASK",  # a slot being migrated, likewise
     }
 )
 # Error replies that will not pass without an operator.
 MISCONFIGURED_REPLIES = frozenset({"NOPERM", "WRONGPASS", "NOAUTH"})
+
+# What a cluster client says when it cannot learn the layout although nodes answer: the slots
+# are not all served (mid-failover) or the nodes disagree on them (a layout changing).
+LAYOUT_UNKNOWN = ("All slots are not covered", "startup_nodes could not agree")
+# What a single Redis answers to CLUSTER SLOTS.
+NOT_A_CLUSTER = "This instance has cluster support disabled"
 
 # Longer than any blocking read (see ConsumerOptions.block_ms): a BLOCK longer than the socket
 # timeout would surface as a TimeoutError although nothing is wrong.
@@ -55,8 +71,21 @@ def _code(exc: BaseException) -> str:
     return getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0].upper()
 
 
+def _reply_under(exc: exceptions.RedisClusterException) -> BaseException | None:
+    """What a node answered under a cluster client's own error: when it cannot learn the
+    layout (CLUSTER SLOTS), it raises an error of its own that wraps the last node's reply."""
+    inner = exc.__cause__ or exc.__context__
+    while isinstance(inner, exceptions.RedisClusterException):
+        inner = inner.__cause__ or inner.__context__
+    return inner
+
+
 def misconfigured(exc: BaseException) -> bool:
-    """True for an error that no retry will fix: credentials, ACL, an unknown command."""
+    """True for an error that no retry will fix: credentials, ACL, an unknown command, a
+    cluster client pointed at a server that is not in a cluster."""
+    if isinstance(exc, exceptions.RedisClusterException):
+        reply = _reply_under(exc)
+        return reply is not None and misconfigured(reply)
     if isinstance(exc, exceptions.AuthenticationError | exceptions.AuthorizationError):
         return True
     if isinstance(exc, exceptions.NoPermissionError):
@@ -68,6 +97,8 @@ def misconfigured(exc: BaseException) -> bool:
             or message.startswith("unknown command")
             # The ACL refusing a command inside a script: Redis 7.0 says so without NOPERM.
             or "The user executing the script can't" in message
+            # REDIS_MODE=cluster, but the server is a single Redis.
+            or message.startswith(NOT_A_CLUSTER)
         )
     return False
 
@@ -78,21 +109,48 @@ def unavailable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError):
         return True
+    # A cluster client's own errors: redirections that never settle, a slot nobody serves
+    # (mid-failover), a layout it cannot learn because no node answers or they disagree.
+    # Not its refusals of a call the code got wrong (keys of two slots in one command).
+    if isinstance(exc, exceptions.ClusterError | exceptions.SlotNotCoveredError):
+        return True
+    if type(exc) is exceptions.RedisClusterException:
+        reply = _reply_under(exc)
+        return unavailable(reply) if reply is not None else str(exc).startswith(LAYOUT_UNKNOWN)
     if isinstance(exc, exceptions.ResponseError):
         return _code(exc) in TRANSIENT_REPLIES
     return False
 
 
-def connect(url: str, *, name: str | None = None) -> Redis:
-    """A client for ``url`` (``redis://[user:password@]host:port/db``). Connects lazily."""
+@overload
+def connect(url: str, *, name: str | None = None, cluster: Literal[False] = False) -> Redis: ...
+@overload
+def connect(url: str, *, name: str | None = None, cluster: bool) -> Client: ...
+def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Client:
+    """A client for ``url`` (``redis://[user:password@]host:port/db``). Connects lazily.
+
+    ``cluster``: ``url`` names any node of a Redis Cluster (db 0, the only one a cluster has);
+    the client learns the others from it (CLUSTER SLOTS)."""
+    # A few quick retries hide a blip; longer outages are the caller's to handle (the consumer
+    # loop backs off, an HTTP request answers 503).
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
+    if cluster:
+        return RedisCluster.from_url(
+            url,
+            decode_responses=False,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=2.0,
+            # Also how often a command is re-sent after the layout changed under it (a node
+            # lost, a slot moved): a failover takes seconds, the consumer loop waits the rest.
+            retry=retry,
+            client_name=name,
+        )
     return Redis.from_url(
         url,
         decode_responses=False,
         socket_timeout=SOCKET_TIMEOUT_S,
         socket_connect_timeout=2.0,
-        # A few quick retries hide a blip; longer outages are the caller's to handle
-        # (the consumer loop backs off, an HTTP request answers 503).
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
+        retry=retry,
         health_check_interval=15,
         client_name=name,
     )

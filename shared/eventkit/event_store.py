@@ -12,11 +12,15 @@ The append and the publication of the matching public events run as **one Lua sc
 runs a script atomically, so an event is never stored without being published, or published
 without being stored (the transactional outbox, without the outbox).
 
-Key names and Redis Cluster: a script may only touch keys in one hash slot. Every key carries
-the same hash tag ``{<namespace>}`` (e.g. ``{payments}:payment-42`` and ``{payments}:state``),
-so the script stays legal on a cluster. The price: all of a namespace lives on one shard. The
-production alternative when one shard is not enough is partitioning: N public streams, each with
-its own tag, and each aggregate appended in the slot of its partition.
+Key names and Redis Cluster: a script may only touch keys in one hash slot. An aggregate's
+stream carries its partition's hash tag (eventkit.partitions: ``{payments}:payment-42`` with one
+partition, ``{payments-2}:payment-42`` with several), and the caller publishes to that
+partition's streams (``{payments-2}:state``): the script stays in one slot, and the
+partitions spread the namespace over the cluster's primaries.
+
+Durability: with replication required (eventkit.replication), an append answers only once
+enough replicas confirmed it (WAIT); otherwise :class:`~eventkit.replication.NotReplicated`,
+and a retry of the same append finds it and waits for the replicas again.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from eventkit import metrics, tracing
+from eventkit.connection import Client
 from eventkit.envelope import Event
+from eventkit.partitions import Partitions
+from eventkit.replication import ReplicatedWrites, Replication
 
 # Validate first, write last: Redis does not roll back a script that fails halfway, so every
 # check happens before the first XADD.
@@ -134,6 +140,12 @@ class EventStore(Protocol):
         """Every event of ``stream`` in order (an empty list if it has none)."""
         ...
 
+    async def confirm(self, stream: str) -> None:
+        """Return once what ``stream`` holds now is as durable as an append would have made
+        it: for an answer read back instead of written (a retried request finding its earlier
+        append)."""
+        ...
+
 
 def check_one_slot(keys: Sequence[str]) -> None:
     """A script (or a transaction) may touch keys of one hash slot only: refuse others early."""
@@ -141,22 +153,37 @@ def check_one_slot(keys: Sequence[str]) -> None:
         raise ValueError(f"keys {list(keys)} are in different hash slots: give them one hash tag")
 
 
-def key_of(namespace: str, stream: str) -> str:
-    """An aggregate's key: stream ``payment-42`` in ``payments`` is ``{payments}:payment-42``."""
+def key_of(namespace: str, stream: str, partitions: Partitions = Partitions()) -> str:
+    """An aggregate's key: stream ``payment-42`` in ``payments`` is ``{payments}:payment-42``
+    (one partition) or ``{payments-2}:payment-42`` (its partition of several)."""
     if "{" in stream or "}" in stream:
         raise ValueError(f"stream {stream!r}: pass the name within the namespace, not a key")
-    return f"{{{namespace}}}:{stream}"
+    return partitions.key_of(namespace, stream)
 
 
 class RedisEventStore:
-    def __init__(self, redis: Redis, namespace: str, *, publish_maxlen: int | None = None):
+    def __init__(
+        self,
+        redis: Client,
+        namespace: str,
+        *,
+        publish_maxlen: int | None = None,
+        partitions: Partitions = Partitions(),
+        replication: Replication = Replication(),
+    ):
         self.redis = redis
         self.namespace = namespace
         self.publish_maxlen = publish_maxlen
+        self.partitions = partitions
+        self._writes = ReplicatedWrites(redis, replication)
         self._script = redis.register_script(APPEND_AND_PUBLISH)
 
     def key(self, stream: str) -> str:
-        return key_of(self.namespace, stream)
+        return key_of(self.namespace, stream, self.partitions)
+
+    async def aclose(self) -> None:
+        """Close the connections of its own (to cluster nodes, for WAIT); not the client's."""
+        await self._writes.aclose()
 
     async def append(
         self,
@@ -182,6 +209,7 @@ class RedisEventStore:
             return int(version)
         if await self._already_appended(stream, events, expected_version):
             # Our earlier attempt did land: the reply was lost and the client retried it.
+            await self.confirm(stream)
             metrics.APPENDS.labels("duplicate").inc()
             return expected_version + len(events)
         metrics.APPENDS.labels("conflict").inc()
@@ -206,7 +234,7 @@ class RedisEventStore:
             args.append(keys.index(publication.stream) + 1)  # Lua's KEYS is 1-based
             args += _flat(publication.event.to_fields())
         try:
-            reply: list[Any] = await self._script(keys=keys, args=args)
+            reply: list[Any] = await self._writes.run(self._script, keys, args)
         except ResponseError as exc:
             if str(exc).startswith("EVENTSLOST"):
                 raise StreamDamaged(str(exc).split(" script: ")[0]) from exc
@@ -224,6 +252,12 @@ class RedisEventStore:
         if [s.version for s in stored] != list(range(1, len(stored) + 1)):
             raise StreamDamaged(f"{self.key(stream)} does not hold its events from version 1")
         return stored
+
+    async def confirm(self, stream: str) -> None:
+        """With replication required: WAIT for a write of ours in the stream's slot, after
+        everything the stream holds (eventkit.replication). Otherwise nothing to wait for."""
+        partition = self.partitions.of(stream)
+        await self._writes.mark(self.partitions.tag(self.namespace, partition))
 
     async def _already_appended(self, stream: str, events: Sequence[Event], after: int) -> bool:
         """These very events (same id and content, not just an event with the same id) are

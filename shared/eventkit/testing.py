@@ -125,6 +125,9 @@ class InMemoryEventStore:
             self.streams.add(publication.stream, publication.event)
         return expected_version + len(events)
 
+    async def confirm(self, stream: str) -> None:
+        """Nothing to wait for: memory has no replicas."""
+
     async def read(self, stream: str) -> list[StoredEvent]:
         entries = self.streams.entries(key_of(self.namespace, stream))
         return [

@@ -16,12 +16,12 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from eventkit import unavailable
+from eventkit import NotReplicated, unavailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,22 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
+    async def on_not_replicated(request: Request, exc: Exception) -> JSONResponse:
+        # Written, but not yet safe from a failover: not an answer to build on. The retry
+        # (same Idempotency-Key) finds the write and waits for the replicas again.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        response = problem(
+            503, "stored, but not yet confirmed by a replica: retry with the same Idempotency-Key"
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RedisError, on_redis_error)
+    # A cluster client's own errors are not RedisErrors (it cannot learn the layout, …).
+    app.add_exception_handler(RedisClusterException, on_redis_error)
+    app.add_exception_handler(NotReplicated, on_not_replicated)
     _document_problems(app)
 
 

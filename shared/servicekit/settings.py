@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 from typing import Literal
 
-from eventkit import ConsumerOptions
+from eventkit import Client, ConsumerOptions, Partitions, Replication, connect
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
@@ -30,13 +30,26 @@ class ServiceSettings(BaseSettings):
     # instead of being ignored. The logging setup is what reads it (docs/observability.md).
     log_format: Literal["json", "text"] = "text"
 
-    # Redis Cluster (issue 12). Fields only: the behaviour lands with the cluster work.
-    # deploy/k8s/overlays/cluster sets them, so they are named here for its checks.
+    # Beyond one Redis (docs/scaling.md). REDIS_MODE=cluster: REDIS_URL names any node of a
+    # Redis Cluster. STREAM_PARTITIONS: every stream and service key spread over P hash tags;
+    # every service of one system must use the same P, and changing it for existing data is a
+    # migration, not a restart.
     redis_mode: Literal["standalone", "cluster"] = "standalone"
     stream_partitions: int = Field(1, ge=1, le=64)
-    # None: 1 when the cluster has replicas.
+    # Replicas that must confirm an append before payments answers 201 (WAIT); None: 1 on a
+    # cluster with replicas, none on a single Redis. REDIS_WAIT_MS bounds the wait (then 503).
     redis_min_replicas_ack: int | None = Field(None, ge=0)
     redis_wait_ms: int = Field(100, ge=1)
+
+    def connect(self, name: str) -> Client:
+        """A client of the configured Redis (lazy: nothing connects until the first command)."""
+        return connect(self.redis_url, name=name, cluster=self.redis_mode == "cluster")
+
+    def partitions(self) -> Partitions:
+        return Partitions(self.stream_partitions)
+
+    def replication(self) -> Replication:
+        return Replication(self.redis_min_replicas_ack, self.redis_wait_ms)
 
 
 class ConsumerSettings(ServiceSettings):

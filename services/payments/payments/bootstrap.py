@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eventkit import EventStore, RedisEventStore, StreamDamaged, connect
+from contracts.payments import NAMESPACE
+from eventkit import EventStore, RedisEventStore, StreamDamaged
 from fastapi import FastAPI
 from servicekit import service_app
 
@@ -33,13 +34,20 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        redis = connect(settings.redis_url, name="payments")
-        store = overrides.event_store or RedisEventStore(
-            redis, "payments", publish_maxlen=settings.stream_maxlen
+        redis = settings.connect("payments")
+        partitions = settings.partitions()
+        store = RedisEventStore(
+            redis,
+            NAMESPACE,
+            publish_maxlen=settings.stream_maxlen,
+            partitions=partitions,
+            replication=settings.replication(),
         )
+        payments = Payments(overrides.event_store or store, partitions)
         try:
-            yield {"redis": redis, "payments": Payments(store)}  # becomes request.state
+            yield {"redis": redis, "payments": payments}  # becomes request.state
         finally:
+            await store.aclose()
             await redis.aclose()
 
     app = service_app(

@@ -10,8 +10,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from contracts.payments import SOURCE
-from eventkit import Event, EventStore, Publication, StoredEvent, VersionConflict
+from contracts.payments import SOURCE, event_stream
+from eventkit import Event, EventStore, Partitions, Publication, StoredEvent, VersionConflict
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
@@ -50,12 +50,13 @@ class TooMuchContention(Exception):
 
 
 def stream_of(payment_id: str) -> str:
-    return f"payment-{payment_id}"
+    return event_stream(payment_id)  # named by the contract: it decides the payment's partition
 
 
 class Payments:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, partitions: Partitions = Partitions()) -> None:
         self.store = store
+        self.partitions = partitions
 
     async def history(self, payment_id: str) -> list[StoredEvent]:
         stored = await self.store.read(stream_of(payment_id))
@@ -103,7 +104,11 @@ class Payments:
             )
             return payment, True
         stored = await self.history(payment_id)
-        return _first_outcome(stored, stored[0], events[0], idempotency_key), False
+        outcome = _first_outcome(stored, stored[0], events[0], idempotency_key)
+        # The first attempt may have been answered 503 (stored, not yet on a replica): the
+        # answer repeated now must be as durable as a first answer.
+        await self.store.confirm(stream_of(payment_id))
+        return outcome, False
 
     async def refund(
         self,
@@ -127,7 +132,9 @@ class Payments:
             earlier = next((s for s in stored if s.event.id == event_id), None)
             if earlier is not None:
                 wanted = domain.PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason)
-                return _first_outcome(stored, earlier, wanted, idempotency_key), False
+                outcome = _first_outcome(stored, earlier, wanted, idempotency_key)
+                await self.store.confirm(stream_of(payment_id))  # as durable as a first answer
+                return outcome, False
             payment = _fold(stored)
             events = domain.refund(payment, amount, reason)
             try:
@@ -168,7 +175,7 @@ class Payments:
                 causationid=origin.causation_id,
             )
             facts.append(fact)
-            publish += publications(fact, state)
+            publish += publications(fact, state, self.partitions)
         assert state is not None, "a decision returns at least one event"
         expected = payment.version if payment else 0
         await self.store.append(stream_of(state.payment_id), facts, expected, publish)

@@ -1,7 +1,7 @@
 """The producer side: each stored fact of a payment becomes its two public events.
 
-- on ``NOTIFICATION_STREAM`` a **thin** event (event notification): only the payment id;
-- on ``STATE_STREAM`` a **state-carrying** event (event-carried state transfer): the payment's
+- on the notification stream a **thin** event (event notification): only the payment id;
+- on the state stream a **state-carrying** event (event-carried state transfer): the payment's
   whole state after the fact, so that a consumer can keep its own copy.
 
 Both keep the fact's type, subject and time, and get ids of their own. They are written by the
@@ -11,12 +11,14 @@ same script call that stores the fact (eventkit.event_store), so neither exists 
 from __future__ import annotations
 
 from contracts.payments import (
-    NOTIFICATION_STREAM,
-    STATE_STREAM,
+    NAMESPACE,
+    NOTIFICATIONS,
+    STATE,
     PaymentNotice,
     PaymentSnapshot,
+    event_stream,
 )
-from eventkit import Event, Publication
+from eventkit import Event, Partitions, Publication
 from pydantic import BaseModel
 
 from payments.domain import Payment
@@ -27,11 +29,14 @@ def snapshot_of(payment: Payment) -> PaymentSnapshot:
     return PaymentSnapshot.model_validate(payment, from_attributes=True)
 
 
-def publications(fact: Event, state: Payment) -> list[Publication]:
-    """The thin and the state-carrying event for ``fact``, which left the payment in ``state``."""
+def publications(fact: Event, state: Payment, partitions: Partitions) -> list[Publication]:
+    """The thin and the state-carrying event for ``fact``, which left the payment in ``state``,
+    on the streams of the payment's partition (the one its event-store stream is in)."""
+    partition = partitions.of(event_stream(state.payment_id))
+    notice = PaymentNotice(payment_id=state.payment_id)
     return [
-        Publication(NOTIFICATION_STREAM, _public(fact, PaymentNotice(payment_id=state.payment_id))),
-        Publication(STATE_STREAM, _public(fact, snapshot_of(state))),
+        Publication(partitions.key(NAMESPACE, partition, NOTIFICATIONS), _public(fact, notice)),
+        Publication(partitions.key(NAMESPACE, partition, STATE), _public(fact, snapshot_of(state))),
     ]
 
 

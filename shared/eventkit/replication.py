@@ -1,0 +1,152 @@
+"""Writes that replicas confirm: ``WAIT``, on the connection that made the write.
+
+Redis replicates asynchronously: a primary answers a write before any replica has it, and a
+primary that dies right then takes the write along; the replica promoted in its place never
+saw it. ``WAIT n timeout`` blocks until ``n`` replicas acknowledged every write made *on its
+own connection*, or the timeout passed, and says how many did. So a write and its WAIT go down
+one connection, as one pipeline:
+
+- a single Redis: any pipeline (a pipeline holds one connection);
+- a Redis Cluster: a cluster client picks a node per command, and WAIT names no key to pick it
+  by, so a plain client of the node that serves the key's slot carries both.
+
+A write confirmed by ``n`` replicas survives the loss of its primary, as long as a confirming
+replica is the one promoted (with one replica per primary, it is the only candidate). It is
+still only in the replicas' memory: a whole shard lost at once loses it unless they also write
+it to disk (appendfsync), which WAIT does not wait for.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import exceptions
+from redis.asyncio import Redis, RedisCluster
+from redis.commands.core import AsyncScript
+
+from eventkit.connection import Client, connect, unavailable
+
+# A counter beside each partition's keys, for mark(): about the cheapest write there is.
+MARK = "replicated"
+
+
+@dataclass(frozen=True)
+class Replication:
+    replicas: int | None = None  # confirmations a write needs; None: 1 if there are replicas
+    timeout_ms: int = 100
+
+
+class NotReplicated(Exception):
+    """The write is on the primary, but fewer replicas than required confirmed it in time: if
+    the primary died now, it would be lost. Whoever retries the same write (an idempotent
+    one) finds it and waits for the replicas again."""
+
+    def __init__(self, key: str, confirmed: int, required: int, timeout_ms: int) -> None:
+        super().__init__(
+            f"{key}: {confirmed} of the {required} replicas required confirmed the write "
+            f"within {timeout_ms} ms"
+        )
+        self.confirmed, self.required = confirmed, required
+
+
+class ReplicatedWrites:
+    """Runs a write script, then WAITs on its connection, when replication is required."""
+
+    def __init__(self, redis: Client, replication: Replication) -> None:
+        self.redis, self.replication = redis, replication
+        self._required: int | None = replication.replicas
+        self._nodes: dict[str, Redis] = {}  # node "host:port" → a plain client of it
+
+    async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """``script``'s reply; :class:`NotReplicated` if too few replicas confirmed it."""
+        required = await self.required()
+        if not required:
+            return await script(keys=keys, args=args)
+        reply, confirmed = await self._with_wait(keys[0], script, keys, args)
+        if confirmed < required:
+            raise NotReplicated(keys[0], confirmed, required, self.replication.timeout_ms)
+        return reply
+
+    async def mark(self, tag: str) -> None:
+        """Wait until the replicas hold everything the primary of ``tag``'s slot holds now: a
+        write of our own there (INCRBY of ``<tag>:replicated``), confirmed, comes after all of
+        it in the replication stream. For an answer read back rather than written (a retried
+        request finding its earlier write)."""
+        required = await self.required()
+        if not required:
+            return
+        key = f"{tag}:{MARK}"
+        _, confirmed = await self._with_wait(key, None, [key], [])
+        if confirmed < required:
+            raise NotReplicated(key, confirmed, required, self.replication.timeout_ms)
+
+    async def required(self) -> int:
+        """The confirmations a write needs; unset: 1 if the cluster has replicas, else none."""
+        if self._required is None:
+            if isinstance(self.redis, RedisCluster):
+                await self.redis.initialize()  # learns the nodes; does nothing if it knows them
+                replicas = [n for n in self.redis.get_nodes() if n.server_type == "replica"]
+                self._required = 1 if replicas else 0
+            else:
+                self._required = 0  # a single Redis: replicas, if any, are set explicitly
+        return self._required
+
+    async def _with_wait(
+        self, key: str, script: AsyncScript | None, keys: Sequence[str], args: Sequence[Any]
+    ) -> tuple[Any, int]:
+        """[the write, WAIT] in one pipeline on the connection of ``key``'s primary."""
+        client = await self._client_for(key)
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                if script is None:
+                    pipe.incrby(key, 1)
+                else:
+                    await script(keys=keys, args=args, client=pipe)  # buffered, NOSCRIPT-safe
+                pipe.execute_command("WAIT", self._required, self.replication.timeout_ms)
+                reply, confirmed = await pipe.execute()
+        except (exceptions.AskError, exceptions.ConnectionError, exceptions.TimeoutError):
+            # The node no longer serves the slot (MOVED after a failover) or is gone.
+            await self._relearn(key)
+            raise
+        return reply, int(confirmed)
+
+    async def _client_for(self, key: str) -> Redis:
+        if isinstance(self.redis, Redis):
+            return self.redis
+        await self.redis.initialize()
+        node = self.redis.get_node_from_key(key)
+        client = self._nodes.get(node.name)
+        if client is None:
+            client = self._nodes[node.name] = _node_client(self.redis, node.host, node.port)
+        return client
+
+    async def _relearn(self, key: str) -> None:
+        """Let the cluster client find the slot's new primary, so that a retry goes there: a
+        command it routes follows MOVED itself and re-reads the layout after losing a node."""
+        if isinstance(self.redis, Redis):
+            return
+        try:
+            await self.redis.exists(key)
+        except exceptions.RedisError as exc:
+            if not unavailable(exc):
+                raise
+            # Still failing over: the caller raises its own error, and the next call relearns.
+
+    async def aclose(self) -> None:
+        for client in self._nodes.values():
+            await client.aclose()
+        self._nodes.clear()
+
+
+def _node_client(cluster: RedisCluster, host: str, port: int) -> Redis:
+    """A plain client of one node, logged in as the cluster client is."""
+    options = cluster.get_connection_kwargs()
+    user = urllib.parse.quote(str(options.get("username") or ""), safe="")
+    password = urllib.parse.quote(str(options.get("password") or ""), safe="")
+    credentials = f"{user}:{password}@" if user or password else ""
+    # Demo shortcut: plain TCP, as the cluster client here; with TLS, pass its ssl options on.
+    name = options.get("client_name")
+    return connect(f"redis://{credentials}{host}:{port}/0", name=str(name) if name else None)

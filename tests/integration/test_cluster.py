@@ -1,0 +1,207 @@
+"""eventkit on a real Redis Cluster: partitions spread over the primaries, appends confirmed by
+a replica (WAIT on the write's own connection), and failovers the store rides through.
+
+The whole system on a cluster (services as processes, a primary killed under traffic) is in
+tests/faults/test_cluster_failover.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Iterator
+from uuid import uuid4
+
+import pytest
+from eventkit import (
+    Event,
+    NotReplicated,
+    Partitions,
+    Publication,
+    RedisEventStore,
+    Replication,
+    connect,
+    misconfigured,
+    unavailable,
+)
+from redis.asyncio import RedisCluster as AsyncRedisCluster
+from redis.exceptions import RedisClusterException
+
+from tests.helpers import RedisCluster, RedisServer, eventually_async
+
+PARTITIONS = Partitions(3)
+
+
+def fact(subject: str) -> Event:
+    return Event(source="test", type="Happened", subject=subject, data={"n": 1})
+
+
+def public(namespace: str, stream: str, event: Event) -> Publication:
+    """``event`` published on the state stream of ``stream``'s partition."""
+    return Publication(PARTITIONS.key(namespace, PARTITIONS.of(stream), "state"), event)
+
+
+@pytest.fixture
+async def payments(redis_cluster: RedisCluster) -> AsyncIterator[AsyncRedisCluster]:
+    """A cluster client logged in as the payments user (the ACL the services run with)."""
+    client = connect(redis_cluster.url_for("payments"), cluster=True)
+    assert isinstance(client, AsyncRedisCluster)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def admin(redis_cluster: RedisCluster) -> Iterator[object]:
+    client = redis_cluster.client()
+    yield client
+    client.close()
+
+
+async def test_partitions_put_aggregates_on_every_primary(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster
+) -> None:
+    """With P = 3 the tags {payments-0..2} sit in three slots; over enough payments every
+    primary of the cluster holds some, so no single shard carries the event store."""
+    store = RedisEventStore(payments, "payments", partitions=PARTITIONS)
+    streams = [f"payment-{uuid4()}" for _ in range(12)]
+    for stream in streams:
+        await store.append(stream, [fact(stream)], 0)
+    primaries = {redis_cluster.primary_of(store.key(s)).port for s in streams}
+    partitions_used = {PARTITIONS.of(s) for s in streams}
+    assert partitions_used == {0, 1, 2}
+    tags = {PARTITIONS.tag("payments", p) for p in partitions_used}
+    assert len({redis_cluster.primary_of(t).port for t in tags}) == len(primaries)
+    assert len(primaries) >= 2, "the three tags all hash to one primary: pick other names"
+    await store.aclose()
+
+
+async def test_an_append_and_its_publications_share_one_slot_per_partition(
+    payments: AsyncRedisCluster, uid: str
+) -> None:
+    """The script runs on one node: the aggregate and its partition's public stream share a
+    tag. A publication on another partition is refused before anything is sent."""
+    store = RedisEventStore(payments, "payments", partitions=PARTITIONS)
+    stream = f"payment-{uid}"
+    event = fact(uid)
+    assert await store.append(stream, [event], 0, [public("payments", stream, event)]) == 1
+    elsewhere = PARTITIONS.key("payments", (PARTITIONS.of(stream) + 1) % 3, "state")
+    with pytest.raises(ValueError, match="different hash slots"):
+        await store.append(stream, [fact(uid)], 1, [Publication(elsewhere, fact(uid))])
+    await store.aclose()
+
+
+async def test_an_append_returns_once_the_replica_has_it(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster, uid: str
+) -> None:
+    """WAIT ran on the append's connection: the replica holds the entry when append returns
+    (looked up on the replica itself, without waiting)."""
+    store = RedisEventStore(payments, "payments", partitions=PARTITIONS)
+    stream = f"payment-{uid}"
+    await store.append(stream, [fact(uid)], 0)
+    replica = redis_cluster.replica_of(redis_cluster.primary_of(store.key(stream))).client()
+    try:
+        replica.execute_command("READONLY")
+        assert len(replica.xrange(store.key(stream))) == 1
+    finally:
+        replica.close()
+    await store.aclose()
+
+
+async def test_a_replica_that_does_not_confirm_makes_the_append_not_replicated(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster, uid: str
+) -> None:
+    """The replica is frozen (SIGSTOP): the append reaches the primary, WAIT times out, and the
+    store says so instead of answering success. Once the replica is back, the same append
+    (a retry) finds itself and returns, confirmed."""
+    store = RedisEventStore(
+        payments, "payments", partitions=PARTITIONS, replication=Replication(1, 200)
+    )
+    stream = f"payment-{uid}"
+    event = fact(uid)
+    replica = redis_cluster.replica_of(redis_cluster.primary_of(store.key(stream)))
+    assert replica.process is not None
+    replica.process.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(NotReplicated, match="0 of the 1 replicas"):
+            await store.append(stream, [event], 0)
+    finally:
+        replica.process.send_signal(signal.SIGCONT)
+    assert len(await store.read(stream)) == 1  # on the primary all along
+    assert await store.append(stream, [event], 0) == 1  # the retry: found, and now confirmed
+    await store.aclose()
+
+
+async def test_without_replicas_to_wait_for_an_append_does_not_wait(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster, uid: str
+) -> None:
+    """REDIS_MIN_REPLICAS_ACK=0: the primary's answer is enough (a frozen replica is fine)."""
+    store = RedisEventStore(
+        payments, "payments", partitions=PARTITIONS, replication=Replication(0, 200)
+    )
+    stream = f"payment-{uid}"
+    replica = redis_cluster.replica_of(redis_cluster.primary_of(store.key(stream)))
+    assert replica.process is not None
+    replica.process.send_signal(signal.SIGSTOP)
+    try:
+        assert await store.append(stream, [fact(uid)], 0) == 1
+    finally:
+        replica.process.send_signal(signal.SIGCONT)
+    await store.aclose()
+
+
+async def test_appends_carry_on_across_a_manual_failover(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster, uid: str
+) -> None:
+    """CLUSTER FAILOVER moves the slot to the replica: the store's node connection gets MOVED
+    (a 503 for one request at most), relearns the layout, reloads its script on the new primary
+    (NOSCRIPT) and appends there, confirmed by the old primary, now a replica."""
+    store = RedisEventStore(payments, "payments", partitions=PARTITIONS)
+    stream = f"payment-{uid}"
+    await store.append(stream, [fact(uid)], 0)
+    primary = redis_cluster.primary_of(store.key(stream))
+    replica = redis_cluster.replica_of(primary)
+    redis_cluster.failover(replica)
+    try:
+        refused: list[BaseException] = []
+
+        async def appended() -> bool:
+            try:
+                await store.append(stream, [fact(uid)], 1)
+            except Exception as exc:
+                if not unavailable(exc):  # only what a failover may cause is counted
+                    raise
+                refused.append(exc)
+                return False
+            return True
+
+        await eventually_async(appended, timeout=20, what="an append after the failover")
+        assert len(refused) <= 1, refused
+        assert [s.version for s in await store.read(stream)] == [1, 2]
+        assert redis_cluster.primary_of(store.key(stream)).port == replica.port
+    finally:
+        redis_cluster.failover(primary)  # leave the cluster as the other tests expect it
+        await store.aclose()
+
+
+async def test_a_cluster_client_pointed_at_a_single_redis_is_misconfigured(
+    redis_server: RedisServer,
+) -> None:
+    """REDIS_MODE=cluster against a Redis that is not in a cluster: an error no retry fixes,
+    so a consumer stops and the process exits with the reason."""
+    client = connect(redis_server.url, cluster=True)
+    with pytest.raises(RedisClusterException, match="cannot be connected") as raised:
+        await client.ping()
+    assert misconfigured(raised.value), raised.value
+    assert not unavailable(raised.value)
+    await client.aclose()
+
+
+async def test_a_wrong_password_on_a_cluster_is_misconfigured(
+    redis_cluster: RedisCluster,
+) -> None:
+    url = redis_cluster.url_for("payments").replace(redis_cluster.passwords["payments"], "wrong")
+    client = connect(url, cluster=True)
+    with pytest.raises(RedisClusterException, match="cannot be connected") as raised:
+        await asyncio.wait_for(client.ping(), timeout=10)
+    assert misconfigured(raised.value), raised.value
+    await client.aclose()
