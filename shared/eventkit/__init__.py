@@ -1,8 +1,9 @@
 """eventkit: the project's messaging core on Redis Streams.
 
 Events (the envelope), publishing, consuming in groups, reading and replaying streams, dead
-letters, and the event store. No web framework in here: the HTTP side of a service is
-``servicekit``. In-memory stand-ins for unit tests are in ``eventkit.testing``.
+letters, and the event store; beside the streams, a work queue and its worker. No web
+framework in here: the HTTP side of a service is ``servicekit``. In-memory stand-ins for unit
+tests are in ``eventkit.testing``.
 
 ``__all__`` is the whole public surface; services import from here and copy nothing.
 """
@@ -33,6 +34,9 @@ from eventkit.event_store import (
     VersionConflict,
 )
 from eventkit.publisher import Publisher
+from eventkit.queue import Message, QueueCounts, Receipt, Rejected, WorkQueue
+from eventkit.queue_redis import RedisWorkQueue
+from eventkit.queue_worker import MessageHandler, QueueWorker, WorkerOptions, WorkerStats
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
 
@@ -49,15 +53,25 @@ __all__ = [
     "Handler",
     "HandlerTable",
     "InvalidEvent",
+    "Message",
+    "MessageHandler",
     "Publication",
     "Publisher",
+    "QueueCounts",
+    "QueueWorker",
+    "Receipt",
     "RedisEventStore",
+    "RedisWorkQueue",
+    "Rejected",
     "Replayed",
     "RetryLater",
     "StoredEvent",
     "StreamDamaged",
     "StreamEntry",
     "VersionConflict",
+    "WorkQueue",
+    "WorkerOptions",
+    "WorkerStats",
     "connect",
     "dead_letter_stream",
     "each",
