@@ -2,7 +2,8 @@
 
 It keeps every message it accepts (parsed, and the bytes as received) and can be told how to
 answer the next DATA commands: accept (250), refuse for now (451), refuse for good (550), hang
-(never answer), or stall until released (slow while a worker is killed, then accept). It can
+(never answer), stall until released (undecided: a client that goes away meanwhile delivered
+nothing), or take the mail and then stall the reply (the client may never hear it was taken). It can
 be stopped and started again on the same port (a server that is down). Fixture: ``smtp_server``
 in tests/conftest.py.
 """
@@ -25,7 +26,8 @@ from harness import eventually, free_port
 ACCEPT = "250 2.0.0 OK: queued"
 LATER = "451 4.3.0 mailbox busy, try again later"
 NEVER = "550 5.1.1 no such mailbox here"
-STALL = "stall"  # hold the DATA command until released, then accept
+STALL = "stall"  # hold the DATA command, undecided, until released: then accept
+TAKE_THEN_STALL = "take, then stall"  # take the mail, then hold the 250 until released
 HANG = "hang"  # hold the DATA command until the server stops: the client's timeout must act
 
 
@@ -35,9 +37,14 @@ class Received:
     raw: bytes
     recipients: tuple[str, ...]
 
+    def header(self, name: str) -> str:
+        """A header's value. A long one is folded on the wire (``Subject:`` CRLF, a space, the
+        text: legal SMTP), and Python's parser keeps that space: stripped here."""
+        return str(self.mail[name]).strip()
+
     @property
     def message_id(self) -> str:
-        return str(self.mail["Message-ID"])
+        return self.header("Message-ID")
 
 
 class SmtpServer:
@@ -83,7 +90,8 @@ class SmtpServer:
             self.default = then
 
     def release(self) -> None:
-        """Let a stalled DATA command go on (it is accepted)."""
+        """Let a stalled DATA command go on (it is accepted). If its client went away
+        meanwhile, aiosmtpd has dropped the session: a mail held undecided is not taken."""
         self.stalled.clear()
         if self._controller is not None and self._release is not None:
             self._controller.loop.call_soon_threadsafe(self._release.set)
@@ -107,15 +115,19 @@ class SmtpServer:
             reply = self.replies.popleft() if self.replies else self.default
         if reply == HANG:
             await asyncio.Event().wait()  # cancelled when the server stops
-        if reply == STALL:
+        if reply == TAKE_THEN_STALL:
+            self._take(envelope)
+        if reply in (STALL, TAKE_THEN_STALL):
             self._release = release = asyncio.Event()
             self.stalled.set()
             await release.wait()
-            reply = ACCEPT
-        if reply.startswith("250"):
-            raw = bytes(envelope.content)
-            mail = message_from_bytes(raw, policy=policy.default)
-            assert isinstance(mail, EmailMessage)
-            with self._lock:
-                self.received.append(Received(mail, raw, tuple(envelope.rcpt_tos)))
-        return reply
+            return ACCEPT if reply == TAKE_THEN_STALL else self._take(envelope)
+        return self._take(envelope) if reply.startswith("250") else reply
+
+    def _take(self, envelope: Any) -> str:
+        raw = bytes(envelope.content)
+        mail = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        with self._lock:
+            self.received.append(Received(mail, raw, tuple(envelope.rcpt_tos)))
+        return ACCEPT

@@ -83,9 +83,9 @@ async def test_a_mail_is_delivered_once_and_not_kept(
         await settled(queue, refunded.notification.notification_id, "sent")
     first, second = smtp_server.wait_for(2)
     assert first.recipients == (f"c-{uid}@example.com",)
-    assert first.mail["Subject"] == f"Payment received: 25.50 EUR for order o-{uid}"
+    assert first.header("Subject") == f"Payment received: 25.50 EUR for order o-{uid}"
     assert first.message_id == f"<e-{uid}-PaymentReceived@example.com>"
-    assert second.mail["Subject"] == f"Refund for order o-{uid}: 4.00 EUR of 25.50 EUR refunded"
+    assert second.header("Subject") == f"Refund for order o-{uid}: 4.00 EUR of 25.50 EUR refunded"
     assert len(smtp_server.received) == 2
     await nothing_kept(queue, redis)
 
