@@ -34,9 +34,18 @@ from eventkit.event_store import (
     VersionConflict,
 )
 from eventkit.publisher import Publisher
-from eventkit.queue import Message, QueueCounts, Receipt, Rejected, WorkQueue
+from eventkit.queue import (
+    Message,
+    MessageHandler,
+    QueueCounts,
+    Receipt,
+    Rejected,
+    WorkerOptions,
+    WorkerStats,
+    WorkQueue,
+)
 from eventkit.queue_redis import RedisWorkQueue
-from eventkit.queue_worker import MessageHandler, QueueWorker, WorkerOptions, WorkerStats
+from eventkit.queue_worker import QueueWorker
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
 

@@ -26,14 +26,15 @@ disagree. The message is not kept once delivered; the receipt is the record that
 
 :class:`WorkQueue` is the port; ``eventkit.queue_redis.RedisWorkQueue`` keeps it in Redis and
 ``eventkit.testing.InMemoryWorkQueue`` in memory; both pass tests/contracts/test_work_queue.py.
-``eventkit.queue_worker.QueueWorker`` is the loop that takes, handles and settles messages.
+``eventkit.queue_worker.QueueWorker`` is the loop that takes, handles and settles messages; its
+options, figures and handler type are here, with the rest of the queue's plain data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -156,3 +157,26 @@ class WorkQueue(Protocol):
         ...
 
     async def counts(self) -> QueueCounts: ...
+
+
+MessageHandler = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    max_attempts: int = 5  # taken this many times without success: failed
+    visibility_timeout_s: float = 30.0  # a worker whose heartbeat is this old is taken for dead
+    retry_base_s: float = 1.0  # the first retry's delay; doubled each attempt, up to the cap
+    retry_cap_s: float = 300.0
+    block_s: float = 1.0  # below the client's socket timeout (see eventkit.connection)
+    maintain_every_s: float = 1.0  # how often to promote due retries and reap dead workers
+
+
+@dataclass
+class WorkerStats:
+    state: str = "starting"  # starting | running | reconnecting | stopped | failed
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    reaped: int = 0  # messages returned from dead workers by this one's reaper
+    last_error: str | None = None

@@ -10,13 +10,10 @@ One pass of the loop::
                                raises anything    → retry after a capped backoff, or fail
                                  else               once it was taken max_attempts times
 
-Meanwhile a task of its own renews the worker's heartbeat every ``visibility_timeout_s / 3``,
-so a slow delivery never looks like a dead worker; a worker that dies stops renewing it, and
-after ``visibility_timeout_s`` any live worker's reaper returns what it held.
-
-Redis errors are read as the consumer reads them (eventkit.connection): one that passes is
-waited out with backoff, after which the worker gives back whatever it still held (settled or
-not, it cannot know: at least once); one that needs an operator stops the worker, and
+A task of its own renews the heartbeat every ``visibility_timeout_s / 3``: a slow delivery
+never looks like a dead worker. Redis errors are read as the consumer reads them
+(eventkit.connection): one that passes is waited out, after which the worker gives back what it
+held (settled or not, it cannot know: at least once); one that needs an operator stops it, and
 ``running(on_failure=…)`` lets the process stop with the reason.
 """
 
@@ -27,7 +24,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from redis import exceptions as redis_errors
@@ -35,31 +32,16 @@ from redis import exceptions as redis_errors
 from eventkit.backoff import Backoff
 from eventkit.connection import misconfigured, unavailable
 from eventkit.dispatch import RetryLater
-from eventkit.queue import Message, Rejected, WorkQueue
+from eventkit.queue import (
+    Message,
+    MessageHandler,
+    Rejected,
+    WorkerOptions,
+    WorkerStats,
+    WorkQueue,
+)
 
 log = logging.getLogger(__name__)
-
-MessageHandler = Callable[[Message], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    max_attempts: int = 5  # taken this many times without success: failed
-    visibility_timeout_s: float = 30.0  # a worker whose heartbeat is this old is taken for dead
-    retry_base_s: float = 1.0  # the first retry's delay; doubled each attempt, up to the cap
-    retry_cap_s: float = 300.0
-    block_s: float = 1.0  # below the client's socket timeout (see eventkit.connection)
-    maintain_every_s: float = 1.0  # how often to promote due retries and reap dead workers
-
-
-@dataclass
-class WorkerStats:
-    state: str = "starting"  # starting | running | reconnecting | stopped | failed
-    delivered: int = 0
-    retried: int = 0
-    failed: int = 0
-    reaped: int = 0  # messages returned from dead workers by this one's reaper
-    last_error: str | None = None
 
 
 @dataclass
@@ -181,12 +163,10 @@ class QueueWorker:
             return await self._fail(message, f"{error} (attempt {attempts} of {most})")
         delay = self.retry_delay(attempts, exc)
         await self.queue.retry(self.name, message, delay, error)
-        self.stats.retried += 1
-        self.stats.last_error = error
+        self.stats.retried, self.stats.last_error = self.stats.retried + 1, error
         log.warning(
-            "%s: %s attempt %d of %d: %s; retry in %.1fs",
-            self.name, message.id, attempts, most, error, delay,
-        )  # fmt: skip
+            "%s: %s attempt %d: %s; retry in %.1fs", self.name, message.id, attempts, error, delay
+        )
 
     def retry_delay(self, attempts: int, exc: Exception) -> float:
         """Capped exponential, jittered (from [c/2, c]) so that messages that failed together
@@ -199,8 +179,7 @@ class QueueWorker:
 
     async def _fail(self, message: Message, error: str) -> None:
         await self.queue.fail(self.name, message, error)
-        self.stats.failed += 1
-        self.stats.last_error = error
+        self.stats.failed, self.stats.last_error = self.stats.failed + 1, error
         log.error("%s: %s failed: %s", self.name, message.id, error)
 
     async def _beat(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from eventkit import Message, QueueWorker, Receipt, Rejected, RetryLater, WorkerOptions
 from eventkit.testing import InMemoryWorkQueue
+from redis import exceptions as redis_errors
 
 from harness import eventually_async
 
@@ -119,3 +120,40 @@ def test_retry_delays_double_are_capped_and_jittered(attempts: int) -> None:
     said = RetryLater("421 busy", retry_after_s=3)
     assert worker.retry_delay(attempts, said) == 3.0  # the server said how long
     assert worker.retry_delay(attempts, RetryLater("x", retry_after_s=999)) == 10.0
+
+
+class FlakyQueue(InMemoryWorkQueue):
+    """The in-memory queue, whose ``done`` fails with ``error`` the first time."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error: Exception | None = error
+
+    async def done(self, worker: str, message: Message) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        await super().done(worker, message)
+
+
+async def test_after_redis_went_away_the_worker_gives_back_what_it_held() -> None:
+    # The mail went out, then Redis went away before it was settled: whether the settling
+    # landed, the worker cannot know. It gives the message back: sent again (at least once).
+    queue, handler = FlakyQueue(redis_errors.ConnectionError("reset")), Handler()
+    await queue.enqueue([Message.new("m-1", {})])
+    worker = QueueWorker(queue, "w-1", handler, FAST)
+    async with worker.running(stop_timeout_s=5):
+        assert (await settled(queue, "m-1")).state == "sent"
+    assert handler.seen == [("m-1", 1), ("m-1", 2)]
+    assert worker.stats.last_error == "redis unavailable: ConnectionError: reset"
+
+
+async def test_an_error_waiting_will_not_fix_stops_the_worker_and_is_reported() -> None:
+    queue = FlakyQueue(redis_errors.NoPermissionError("NOPERM this user has no permissions"))
+    await queue.enqueue([Message.new("m-1", {})])
+    reported: list[BaseException] = []
+    worker = QueueWorker(queue, "w-1", Handler(), FAST)
+    async with worker.running(stop_timeout_s=5, on_failure=reported.append) as task:
+        await eventually_async(task.done, what="the worker stopped")
+    assert [type(e) for e in reported] == [redis_errors.NoPermissionError]
+    assert worker.stats.state == "failed"
