@@ -84,7 +84,7 @@ async def test_a_failed_message_is_listed_and_requeued_with_its_attempts_reset(
 async def test_a_dead_workers_messages_are_reaped_a_live_ones_are_not(queue: WorkQueue) -> None:
     await queue.enqueue([message(1), message(2)])
     await queue.heartbeat("alive", 60)
-    await queue.heartbeat("dying", 0.2)
+    await queue.heartbeat("dying", 1.0)
     held = await take(queue, "alive")
     await take(queue, "dying")
     assert await queue.reap() == 0  # its heartbeat has not expired yet
