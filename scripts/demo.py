@@ -1,6 +1,7 @@
 """`make demo`: the three patterns, step by step, against a running system (`make run` or
-`docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, CONSOLE_URL, REDIS_URL to
-point elsewhere than the local defaults (scripts/local.py says where make run's Redis is).
+`docker compose up`), and the mail that notifications sends through its work queue. Set
+PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, CONSOLE_URL, REDIS_URL, MAILPIT_URL to point
+elsewhere than the local defaults (scripts/local.py says where make run's Redis is).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 from uuid import uuid4
 
@@ -22,6 +25,7 @@ PAYMENTS = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8001")
 ORDERS = os.environ.get("ORDERS_URL", "http://127.0.0.1:8002")
 NOTIFICATIONS = os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8003")
 CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8004")
+MAILPIT = os.environ.get("MAILPIT_URL", "http://127.0.0.1:8025")  # docker compose's mail UI
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
 
@@ -60,18 +64,44 @@ def on_the_wire(client: redis.Redis, stream: str, payment_id: str) -> list[dict[
     ]
 
 
+def the_mail(notification_id: str) -> str:
+    """The mail of a notification, as it arrived: in make run's sink (.run/mail/), or in
+    Mailpit under docker compose. Its Message-ID starts with the notification's id."""
+    for path in sorted((local.RUN / "mail").glob(f"{notification_id}@*.eml")):
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        text = mail.get_body(("plain",))
+        headers = "\n".join(f"{h}: {str(mail[h]).strip()}" for h in ("From", "To", "Subject"))
+        body = text.get_content() if text is not None else ""
+        return (
+            f"{path.relative_to(local.ROOT)}\n{headers}\nMessage-ID: {mail['Message-ID']}\n\n{body}"
+        )
+    try:
+        found = httpx.get(f"{MAILPIT}/api/v1/messages", timeout=5).json()["messages"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return "not in .run/mail/, and no Mailpit answers at " + MAILPIT
+    for mail in found:
+        if str(mail.get("MessageID", "")).strip("<>").startswith(f"{notification_id}@"):
+            return f"in Mailpit ({MAILPIT}): {mail['Subject']!r} to {mail['To'][0]['Address']}"
+    return f"not (yet) in Mailpit: look at {MAILPIT}"
+
+
 def main() -> None:
     local.load_settings()
     # To show the events on the wire it reads the streams: as admin on make run's Redis.
     client = redis.Redis.from_url(local.redis_url("admin"))
     customer = f"cust-{uuid4().hex[:6]}"
 
-    step(1, "Place an order with orders")
+    step(1, "Tell notifications where to mail the customer")
+    contact = {"email": f"{customer}@example.com"}
+    show("contact", call("PUT", f"{NOTIFICATIONS}/customers/{customer}/contact", json=contact))
+
+    step(2, "Place an order with orders")
     new_order = {"customer_id": customer, "total": 2500, "currency": "EUR"}
     order = call("POST", f"{ORDERS}/orders", json=new_order)
     show("order", order)
 
-    step(2, "Pay it with payments: one fact is stored and published twice, atomically")
+    step(3, "Pay it with payments: one fact is stored and published twice, atomically")
     new_payment = {
         "order_id": order["order_id"],
         "customer_id": customer,
@@ -82,21 +112,22 @@ def main() -> None:
     pid = payment["payment_id"]
     show("payment", payment)
 
-    step(3, f"The thin event on {NOTIFICATION_STREAM}", "event notification")
+    step(4, f"The thin event on {NOTIFICATION_STREAM}", "event notification")
     show("entry", on_the_wire(client, NOTIFICATION_STREAM, pid)[-1])
-    step(4, f"The fat event on {STATE_STREAM}", "event-carried state transfer")
+    step(5, f"The fat event on {STATE_STREAM}", "event-carried state transfer")
     show("entry", on_the_wire(client, STATE_STREAM, pid)[-1])
 
     def order_in(status: str) -> dict[str, Any] | None:
         current = call("GET", f"{ORDERS}/orders/{order['order_id']}")
         return current if current["status"] == status else None
 
-    def notifications(count: int) -> list[dict[str, Any]] | None:
+    def notifications(count: int, delivery: str | None = None) -> list[dict[str, Any]] | None:
         found = call("GET", f"{NOTIFICATIONS}/notifications", params={"payment_id": pid})
-        return found if len(found) == count else None
+        done = len(found) == count and all(delivery in (None, n["delivery"]) for n in found)
+        return found if done else None
 
     step(
-        5,
+        6,
         "Orders kept a copy and marked the order paid, without calling payments",
         "event-carried state transfer",
     )
@@ -105,19 +136,29 @@ def main() -> None:
     show("order", paid)
 
     step(
-        6,
+        7,
         "Notifications got the id only and called payments back for the rest",
         "event notification",
     )
     show("notification", wait_for("the notification", lambda: notifications(1))[0])
 
-    step(7, "Refund 4.00 EUR: the same two paths carry it", "all three")
+    step(
+        8,
+        "Its mail, queued with it in one step, was taken by one worker and sent: then gone",
+        "message queue",
+    )
+    [sent] = wait_for("the mail to be sent", lambda: notifications(1, "sent"), timeout=30)
+    show("delivery", {"delivery": sent["delivery"], "attempts": sent["attempts"]})
+    show("the mail", the_mail(sent["notification_id"]))
+
+    step(9, "Refund 4.00 EUR: the same two paths carry it, and one more mail", "all four")
     call("POST", f"{PAYMENTS}/payments/{pid}/refunds", json={"amount": 400, "reason": "demo"})
     show("order", wait_for("the order to see the refund", lambda: order_in("partially_refunded")))
-    newest = wait_for("the refund notification", lambda: notifications(2))[0]
+    newest = wait_for("the refund's mail", lambda: notifications(2, "sent"), timeout=30)[0]
     show("newest notification", newest["message"])
+    show("its mail", the_mail(newest["notification_id"]).split("\n\n")[0])
 
-    step(8, "The payment is its events: the state above is their left fold", "event sourcing")
+    step(10, "The payment is its events: the state above is their left fold", "event sourcing")
     history = call("GET", f"{PAYMENTS}/payments/{pid}/events")
     for event in history:
         print(f"     v{event['version']}  {event['type']:<16} {json.dumps(event['data'])}")

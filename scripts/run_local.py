@@ -1,5 +1,8 @@
 """`make run`: the whole system as local processes, no Docker, logs prefixed, Ctrl-C stops all.
 
+Mail: a local SMTP sink (scripts/mail_sink.py) that writes every mail to .run/mail/ and prints
+one line per mail, unless SMTP_HOST names another server.
+
 Redis: with REDIS_URL set (environment or .env), the services share that Redis as it is (say a
 password-less one for development). Otherwise a redis-server started here on RUN_REDIS_PORT
 (6380), data in .run/redis, with the project's ACL file: one Redis user per service, passwords
@@ -20,7 +23,7 @@ import redis
 ROOT = local.ROOT
 SERVICES = {"payments": 8001, "orders": 8002, "notifications": 8003, "console": 8004}
 PUMPS: set[asyncio.Task[None]] = set()  # keeps the log pumps referenced while they run
-COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[34m", "\033[32m"]  # the last: redis
+COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[34m", "\033[31m", "\033[32m"]  # mail, redis
 
 
 def log(name: str, line: str, color: str = "") -> None:
@@ -113,6 +116,19 @@ async def main() -> int:
             return 1
         processes["redis"] = redis_process
 
+    # Mail: a local sink on SMTP_PORT unless SMTP_HOST names another server.
+    smtp_host = os.environ.get("SMTP_HOST", "127.0.0.1")
+    smtp_port = os.environ.get("SMTP_PORT", "1025")
+    if smtp_host in ("127.0.0.1", "localhost"):
+        sink = [sys.executable, str(ROOT / "scripts" / "mail_sink.py"), "--port", smtp_port]
+        sink += ["--dir", str(local.RUN / "mail")]
+        processes["mail"] = await start(
+            "mail", sink, local.service_env("mail", os.environ), COLORS[-2] if color else ""
+        )
+        log("run", f"mail sink on 127.0.0.1:{smtp_port}: every mail into .run/mail/, a line here")
+    else:
+        log("run", f"mail goes to the SMTP server at {smtp_host}:{smtp_port} (SMTP_HOST)")
+
     ports = {name: os.environ.get(f"{name.upper()}_PORT", str(p)) for name, p in SERVICES.items()}
     for i, name in enumerate(SERVICES):
         env = {
@@ -120,6 +136,8 @@ async def main() -> int:
             "REDIS_URL": local.redis_url(name),
             "PORT": ports[name],
         }
+        if name == "notifications":
+            env |= {"SMTP_HOST": smtp_host, "SMTP_PORT": smtp_port}
         if name == "console":  # the page calls the others' APIs through the console
             for other in ("payments", "orders", "notifications"):
                 env.setdefault(f"{other.upper()}_URL", f"http://127.0.0.1:{ports[other]}")

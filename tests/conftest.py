@@ -15,6 +15,7 @@ from eventkit import connect
 from redis.asyncio import Redis
 
 from tests.helpers import RedisCluster, RedisServer, ServiceProcess
+from tests.helpers.smtp import SmtpServer
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +58,11 @@ def payments_service(redis_server: RedisServer, logs: Path) -> Iterator[ServiceP
     service.start()
     yield service
     service.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) of the test's own, told how to answer by the test."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -1,8 +1,9 @@
 """eventkit: the project's messaging core on Redis Streams.
 
 Events (the envelope), publishing, consuming in groups, reading and replaying streams, dead
-letters, and the event store. No web framework in here: the HTTP side of a service is
-``servicekit``. In-memory stand-ins for unit tests are in ``eventkit.testing``.
+letters, and the event store; beside the streams, a work queue and its worker. No web
+framework in here: the HTTP side of a service is ``servicekit``. In-memory stand-ins for unit
+tests are in ``eventkit.testing``.
 
 ``__all__`` is the whole public surface; services import from here and copy nothing.
 """
@@ -35,6 +36,18 @@ from eventkit.event_store import (
 )
 from eventkit.partitions import Partitions
 from eventkit.publisher import Publisher
+from eventkit.queue import (
+    Message,
+    MessageHandler,
+    QueueCounts,
+    Receipt,
+    Rejected,
+    WorkerOptions,
+    WorkerStats,
+    WorkQueue,
+)
+from eventkit.queue_redis import RedisWorkQueue
+from eventkit.queue_worker import QueueWorker
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
 from eventkit.replication import NotReplicated, Replication
@@ -53,11 +66,18 @@ __all__ = [
     "Handler",
     "HandlerTable",
     "InvalidEvent",
+    "Message",
+    "MessageHandler",
     "NotReplicated",
     "Partitions",
     "Publication",
     "Publisher",
+    "QueueCounts",
+    "QueueWorker",
+    "Receipt",
     "RedisEventStore",
+    "RedisWorkQueue",
+    "Rejected",
     "Replayed",
     "Replication",
     "RetryLater",
@@ -65,6 +85,9 @@ __all__ = [
     "StreamDamaged",
     "StreamEntry",
     "VersionConflict",
+    "WorkQueue",
+    "WorkerOptions",
+    "WorkerStats",
     "connect",
     "dead_letter_stream",
     "each",

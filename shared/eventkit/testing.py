@@ -1,4 +1,5 @@
-"""In-memory stand-ins for unit tests: an event store, and streams read by consumer groups.
+"""In-memory stand-ins for unit tests: an event store, streams read by consumer groups, and a
+work queue (eventkit.testing_queue).
 
 They keep the semantics the service layer relies on (expected versions, append and publish in
 one step, retried appends recognised, one hash slot per append; handlers fed in runs in stream
@@ -25,6 +26,7 @@ from eventkit.event_store import (
     check_one_slot,
     key_of,
 )
+from eventkit.testing_queue import InMemoryWorkQueue as InMemoryWorkQueue  # re-exported
 
 
 @dataclass(frozen=True)

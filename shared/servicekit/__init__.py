@@ -9,7 +9,7 @@ letters; the settings base classes.
 
 from servicekit.app import ConsumerOverrides, fail_fast, serve, service_app
 from servicekit.inputs import BodySizeLimit, JsonInteger, absent_or
-from servicekit.operator import operator_router
+from servicekit.operator import operator_only, operator_router
 from servicekit.problems import install_error_handlers, problem, problem_responses
 from servicekit.settings import ConsumerSettings, ServiceSettings
 from servicekit.telemetry import tracing_on
@@ -23,6 +23,7 @@ __all__ = [
     "absent_or",
     "fail_fast",
     "install_error_handlers",
+    "operator_only",
     "operator_router",
     "problem",
     "problem_responses",

@@ -9,6 +9,7 @@ without the header, 401; with another token, 403.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from eventkit import DeadLetter, InvalidEvent, RetryLater, list_dead_letters, redrive
@@ -54,8 +55,10 @@ class DeadLetterView(BaseModel):
         return cls(**{**letter.__dict__, "fields": fields})
 
 
-def operator_router(token: SecretStr | None) -> APIRouter:
-    """The dead-letter endpoints, answering only to ``token``."""
+def operator_only(token: SecretStr | None) -> Callable[[Credentials], None]:
+    """A dependency that lets only the operator through: ``Depends(operator_only(token))`` on a
+    router or a route. A service's own operator endpoints use it too, so that every one of them
+    answers as the dead-letter endpoints do (404 when off, 401, 403)."""
 
     def operator(credentials: Credentials) -> None:
         if token is None:
@@ -70,8 +73,13 @@ def operator_router(token: SecretStr | None) -> APIRouter:
         if not secrets.compare_digest(credentials.credentials.encode(), expected):
             raise HTTPException(403, "that is not the operator token")
 
+    return operator
+
+
+def operator_router(token: SecretStr | None) -> APIRouter:
+    """The dead-letter endpoints, answering only to ``token``."""
     router = APIRouter(
-        prefix="/dead-letters", tags=["operations"], dependencies=[Depends(operator)]
+        prefix="/dead-letters", tags=["operations"], dependencies=[Depends(operator_only(token))]
     )
 
     @router.get("", responses=problem_responses(401, 403, 404, 422, 503))

@@ -13,6 +13,7 @@ the document's components.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -103,6 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         detail = str(exc.detail)
         headers = exc.headers or {}
+        if exc.status_code == 405 and "Allow" in headers:
+            headers = {**headers, "Allow": _allowed_methods(request) or headers["Allow"]}
         if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's vague 400 for the body
             detail = f"request body is not UTF-8: {exc.__cause__}"
         elif detail == HTTPStatus(exc.status_code).phrase:  # the router's bare 404 and 405
@@ -163,6 +166,29 @@ def _document_problems(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the app documents at the request's path. Starlette's 405 names only the
+    methods of the first route whose path matched, though another route may take another
+    method at the same path (PUT and GET of one resource, declared apart)."""
+    methods = {
+        method.upper()
+        for template, item in request.app.openapi().get("paths", {}).items()
+        if re.fullmatch(_pattern(template), request.url.path)
+        for method in item
+        if method in HTTP_METHODS
+    }
+    return ", ".join(sorted(methods))
+
+
+def _pattern(template: str) -> str:
+    """``/customers/{customer_id}/contact`` → a regex that any customer id fills."""
+    parts = template.split("/")
+    return "/".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
 
 
 def _error(error: Any) -> dict[str, Any]:

@@ -15,10 +15,12 @@ process instead, but 4.32.5 fails on pytest 9.2: ``'Function' object has no attr
 '_nodeid'``). ``test_each_process_serves_the_schema_under_test`` checks that every process
 serves exactly that document.
 
-One exemption, narrow on purpose: a 422 for an Idempotency-Key reused with another body is the
+Two exemptions, narrow on purpose: a 422 for an Idempotency-Key reused with another body is the
 documented answer (the IETF idempotency-key draft asks for 422). Generated keys repeat ("0",
-"a"), so a valid request can meet a key that an earlier one used; for that answer alone, told by
-its detail, ``positive_data_acceptance`` is not run. Every other check still runs on it.
+"a"), so a valid request can meet a key that an earlier one used; and a contact's address that
+``format: email`` admits, email-validator may still refuse (``x@9.test``: a special-use
+domain). For those answers alone, told by their detail, ``positive_data_acceptance`` is not
+run. Every other check still runs on them.
 
 Runs are reproducible: the seed is fixed (``SCHEMATHESIS_SEED`` picks another one to explore).
 """
@@ -51,6 +53,7 @@ MAX_EXAMPLES = 25  # fuzzed requests per operation; the examples and coverage ph
 STATEFUL_SCENARIOS = 15
 REQUEST_TIMEOUT_S = 10.0
 REUSED_KEY = b"was used for a different request"
+NOT_AN_ADDRESS = b"body.email: value is not a valid email address"
 
 DOCUMENTS = {
     name: json.loads(json.dumps(factory().openapi()))  # as the process serves it: JSON
@@ -89,7 +92,9 @@ def base_urls(
         ).start(wait=False)
         for name, extra in (
             ("orders", {}),
-            ("notifications", {"PAYMENTS_URL": payments_service.url}),
+            # The API under test, not the mail: no workers (a contact schemathesis sets may
+            # get mail queued; nothing sends it to whatever listens on the default SMTP port).
+            ("notifications", {"PAYMENTS_URL": payments_service.url, "MAIL_WORKERS": "0"}),
         )
     ]
     try:
@@ -105,8 +110,13 @@ def base_urls(
 
 
 def exempt(response: Any) -> list[Any]:
-    """Checks not to run on this answer: positive_data_acceptance on a reused key's 422."""
-    if response.status_code == 422 and REUSED_KEY in response.content:
+    """Checks not to run on this answer: positive_data_acceptance on a reused key's 422, and on
+    the 422 for a contact address that JSON Schema's ``format: email`` admits but
+    email-validator refuses (a special-use domain such as ``.test``, a quoted local part):
+    the validator is stricter than a schema can say."""
+    if response.status_code == 422 and (
+        REUSED_KEY in response.content or NOT_AN_ADDRESS in response.content
+    ):
         return [positive_data_acceptance]
     return []
 

@@ -8,11 +8,15 @@ store, streams) are in eventkit.testing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from email.message import EmailMessage
 
 from contracts.payments import PaymentSnapshot
 from eventkit import InvalidEvent, RetryLater
+from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import Notification
+from notifications.mail import MailJob
 from notifications.ports import UnknownPayment
+from notifications.read_model import mail_message, with_receipts
 from orders.domain import PlacedOrder
 
 
@@ -59,17 +63,25 @@ class InMemoryOrderStore:
 
 
 class InMemoryNotificationStore:
-    """notifications.ports.NotificationStore in memory."""
+    """notifications.ports.NotificationStore in memory; mail goes to ``mail_queue``."""
 
-    def __init__(self) -> None:
+    def __init__(self, mail_queue: InMemoryWorkQueue | None = None) -> None:
         self._notes: dict[str, Notification] = {}
+        self.mail_queue = mail_queue or InMemoryWorkQueue()
 
     async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
         return {i for i in notification_ids if i in self._notes}
 
-    async def record(self, notifications: Sequence[Notification]) -> int:
+    async def record(
+        self, notifications: Sequence[Notification], mails: Sequence[MailJob] = ()
+    ) -> int:
         new = [n for n in notifications if n.notification_id not in self._notes]
         self._notes.update({n.notification_id: n for n in new})
+        fresh = {n.notification_id for n in new}
+        # The in-memory enqueue never yields: still one step with the check, as the script is.
+        await self.mail_queue.enqueue(
+            [mail_message(m) for m in mails if m.notification.notification_id in fresh]
+        )
         return len(new)
 
     async def latest(
@@ -83,7 +95,37 @@ class InMemoryNotificationStore:
         ]
         # Newest first; ties by id, as Redis's ZREVRANGE orders equal scores.
         found.sort(key=lambda n: (n.time, n.notification_id), reverse=True)
-        return found[:limit]
+        return await with_receipts(self.mail_queue, found[:limit])
+
+
+class InMemoryContactBook:
+    """notifications.ports.ContactBook in memory."""
+
+    def __init__(self, emails: Mapping[str, str] | None = None) -> None:
+        self._emails = dict(emails or {})
+
+    async def set(self, customer_id: str, email: str) -> None:
+        self._emails[customer_id] = email
+
+    async def get(self, customer_id: str) -> str | None:
+        return self._emails.get(customer_id)
+
+    async def emails(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        return {c: self._emails[c] for c in customer_ids if c in self._emails}
+
+
+class FakeMailSender:
+    """notifications.ports.MailSender that keeps what it is given; ``failure`` (if set) is
+    raised instead, as the SMTP adapter raises RetryLater or Rejected."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.failure: Exception | None = None
+
+    async def send(self, mail: EmailMessage) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append(mail)
 
 
 Lookup = Callable[[str], Awaitable[PaymentSnapshot | None]]

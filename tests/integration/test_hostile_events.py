@@ -18,12 +18,20 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from eventkit import Consumer, ConsumerOptions, Event, HandlerTable, connect, list_dead_letters
+from eventkit import (
+    Consumer,
+    ConsumerOptions,
+    Event,
+    HandlerTable,
+    RedisWorkQueue,
+    connect,
+    list_dead_letters,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from notifications.adapters import HttpPaymentsClient, http_client
 from notifications.handlers import build_handlers as notification_handlers
-from notifications.read_model import RedisNotificationStore, notification_key
+from notifications.read_model import MAIL_QUEUE, RedisNotificationStore, notification_key
 from orders.handlers import build_handlers as order_handlers
 from orders.read_model import GENERATION, RedisPaymentCache, copy_key
 
@@ -139,7 +147,8 @@ def notifications_consumer(
 
     def build(client: Any) -> HandlerTable:
         clients.append(http_client(payments_service.url, 2.0))
-        return notification_handlers(HttpPaymentsClient(clients[0]), RedisNotificationStore(client))
+        store = RedisNotificationStore(client, RedisWorkQueue(client, MAIL_QUEUE))
+        return notification_handlers(HttpPaymentsClient(clients[0]), store)
 
     async def close() -> None:
         await clients[0].aclose()

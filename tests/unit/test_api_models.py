@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from notifications.bootstrap import create_app as notifications_app
+from notifications.config import Settings as NotificationsSettings
 from orders.api import NewOrder
 from orders.bootstrap import create_app as orders_app
 from orders.config import Settings as OrdersSettings
@@ -230,3 +231,34 @@ async def test_operator_endpoints_need_the_operator_token(
     assert listed.headers["content-type"] == "application/problem+json"
     if status == 401:
         assert listed.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("token", "authorization", "status"),
+    [
+        (None, f"Bearer {TOKEN}", 404),
+        (TOKEN, None, 401),
+        (TOKEN, "Bearer not-the-token-at-all", 403),
+    ],
+)
+async def test_the_failed_mail_endpoints_need_the_operator_token_too(
+    token: str | None, authorization: str | None, status: int
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    app = notifications_app(NotificationsSettings(operator_token=token))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
+        listed = await client.get("/mail/failed", headers=headers)
+        requeued = await client.post("/mail/failed/e-1/requeue", headers=headers)
+    assert (listed.status_code, requeued.status_code) == (status, status)
+    assert listed.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_405_allows_every_method_of_the_path_not_just_the_first_routes() -> None:
+    # PUT and GET of a contact are two routes: Starlette's 405 named the first one's only.
+    transport = httpx.ASGITransport(app=notifications_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
+        response = await client.delete("/customers/c-1/contact")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, PUT"
+    assert response.json()["detail"] == "DELETE is not allowed here; allowed: GET, PUT"

@@ -1,4 +1,5 @@
-"""docs/asyncapi.yaml stays in step with the code: streams, envelope, event types, schemas.
+"""docs/asyncapi.yaml stays in step with the code: streams, envelope, event types, schemas, and
+the mail queue (its keys, its element, its settings).
 
 The data schemas in the document are copies of what the pydantic models generate; these tests
 compare them after inlining ``$ref``s and dropping annotations (title, description, examples),
@@ -16,6 +17,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,13 +26,17 @@ import jsonschema
 import pytest
 import yaml
 from contracts import payments as public
-from eventkit import DeadLetter, Event, dead_letter_stream, parse_data
+from eventkit import DeadLetter, Event, Message, RedisWorkQueue, dead_letter_stream, parse_data
 from eventkit.deadletter import FIELD_PREFIX, MAX_ERROR_CHARS, dead_letter
 from eventkit.envelope import EXTENSIONS
 from eventkit.event_store import entry_fields, key_of
 from eventkit.testing import InMemoryEventStore
 from notifications import bootstrap as notifications_bootstrap
 from notifications import handlers as notifications_handlers
+from notifications.config import Settings as NotificationsSettings
+from notifications.domain import Notification, compose
+from notifications.mail import MailJob
+from notifications.read_model import MAIL_QUEUE, RedisNotificationStore
 from orders import bootstrap as orders_bootstrap
 from orders import handlers as orders_handlers
 from payments import domain
@@ -438,20 +444,21 @@ async def test_what_payments_writes_is_what_the_document_says(doc: Schema) -> No
             check_entry(doc, channel, fields)
 
 
+class Recorder:
+    """Stands in for Redis: records the keys and arguments each script is run with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[Any]]] = []
+
+    def register_script(self, _script: str) -> Any:
+        async def run(keys: list[str], args: list[Any]) -> int:
+            self.calls.append((keys, args))
+            return 1
+
+        return run
+
+
 async def test_dead_letters_are_what_the_document_says(doc: Schema) -> None:
-    class Recorder:
-        """Stands in for Redis: records the dead-letter script's keys and arguments."""
-
-        def __init__(self) -> None:
-            self.calls: list[tuple[list[str], list[Any]]] = []
-
-        def register_script(self, _script: str) -> Any:
-            async def run(keys: list[str], args: list[Any]) -> int:
-                self.calls.append((keys, args))
-                return 1
-
-            return run
-
     redis = Recorder()
     original = {k.encode(): v.encode() for k, v in an_event().to_fields().items()}
     await dead_letter(
@@ -537,7 +544,71 @@ def test_consumer_group_receives_its_stream_and_dead_letters_its_failures(
     max_deliveries = ConsumerSettings.model_fields["max_deliveries"].default
     assert receive["x-redis-max-deliveries"] == max_deliveries
 
-    sends = [op for op in ops.values() if op["action"] == "send"]
+    # On streams, a group writes its dead letters only (notifications also sends on its own
+    # mail queue, a list: see the queue's tests below).
+    sends = [
+        op
+        for op in ops.values()
+        if op["action"] == "send"
+        and doc["channels"][channel_of(doc, op)]["x-redis-type"] == "stream"
+    ]
     assert [doc["channels"][channel_of(doc, op)]["address"] for op in sends] == [
         dead_letter_stream(stream, group)
     ]
+
+
+# ---- The mail queue (a work queue, not a stream) ------------------------------------------------
+
+MAIL_CHANNELS = ("mailQueue", "mailFailed")
+
+
+def test_mail_queue_channels_are_the_keys_in_the_code(doc: Schema) -> None:
+    queue = RedisWorkQueue(Recorder(), MAIL_QUEUE)
+    for channel, key in zip(MAIL_CHANNELS, (queue.queue_key, queue.failed_key), strict=True):
+        assert doc["channels"][channel]["address"] == key
+        assert expand(doc, channel) == key
+        assert doc["channels"][channel]["x-redis-type"] == "list"
+    mail_queue = doc["channels"]["mailQueue"]
+    fields = NotificationsSettings.model_fields
+    assert mail_queue["x-max-attempts"] == fields["mail_max_attempts"].default
+    assert mail_queue["x-visibility-timeout-s"] == fields["mail_visibility_timeout_s"].default
+    for name in ("processing", "delayed", "heartbeat", "receipt"):
+        assert f"{{notifications}}:mail:{name}" in mail_queue["description"], name
+
+
+def test_mail_job_schema_is_what_the_model_generates(doc: Schema) -> None:
+    assert doc_schema(doc, "#/components/schemas/MailJob") == model_schema(MailJob)
+    assert doc_schema(doc, "#/components/schemas/Notification") == model_schema(Notification)
+    element = doc["components"]["schemas"]["QueueMessage"]
+    assert set(element["properties"]) == set(json.loads(Message.new("m", {}).element))
+
+
+def test_mail_job_example_is_a_real_element(doc: Schema) -> None:
+    (example,) = doc["components"]["messages"]["MailJob"]["examples"]
+    validate(doc, "#/components/messages/MailJob/payload", example["payload"])
+    message = Message.decode(json.dumps(example["payload"]).encode())
+    assert message.problem is None
+    MailJob.model_validate(message.payload)
+
+
+async def test_what_notifications_queues_is_what_the_document_says(doc: Schema) -> None:
+    """The element the recording script is handed, and the key it pushes it to."""
+    redis = Recorder()
+    store = RedisNotificationStore(redis, RedisWorkQueue(redis, MAIL_QUEUE))
+    payment = public.PaymentSnapshot.model_validate(
+        {"payment_id": "p-1", "order_id": "o-1", "customer_id": "c-1", "amount": 2500,
+         "currency": "EUR", "refunded_amount": 0, "status": "received", "version": 1}
+    )  # fmt: skip
+    note = compose("e-1", public.PAYMENT_RECEIVED, datetime.now(UTC), payment)
+    note = note.model_copy(update={"delivery": "queued"})
+    await store.record([note], [MailJob(to="c-1@example.com", notification=note)])
+    ((keys, args),) = redis.calls
+    assert keys[1] == doc["channels"]["mailQueue"]["address"]
+    element = args[3]
+    validate(doc, "#/components/messages/MailJob/payload", json.loads(element))
+    assert Message.decode(element).id == note.notification_id
+    (send,) = [
+        op for op in operations_of(doc, "notifications").values()
+        if op["action"] == "send" and channel_of(doc, op) == "mailQueue"
+    ]  # fmt: skip
+    assert "LPUSH" in send["x-redis-commands"]

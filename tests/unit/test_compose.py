@@ -847,3 +847,30 @@ def test_env_example_names_every_variable_compose_reads() -> None:
     for name, value in listed.items():
         if name.endswith("PASSWORD"):
             assert value == "", f"{name} has a value in .env.example"
+
+
+# ---- mail: Mailpit, the SMTP server notifications sends to under compose ----
+
+
+def test_mailpit_is_pinned_healthchecked_non_root_and_on_loopback_only() -> None:
+    mailpit = services()["mailpit"]
+    assert re.fullmatch(r"axllent/mailpit:v\d+\.\d+\.\d+", mailpit["image"]), mailpit["image"]
+    healthcheck = mailpit["healthcheck"]
+    assert healthcheck["test"] == ["CMD", "/mailpit", "readyz"]  # the image's own probe
+    assert {"interval", "timeout", "retries"} <= healthcheck.keys()
+    assert not healthcheck.get("disable")
+    assert mailpit["restart"] == "unless-stopped"
+    user, _, group = str(mailpit["user"]).partition(":")
+    assert user not in ("", "root", "0")
+    assert group == "0", "the image's files belong to group 0, for any user of it"
+    # SMTP and the web UI, each on the same port inside and on the host's loopback interface.
+    assert published("mailpit") == {1025: ("127.0.0.1", 1025), 8025: ("127.0.0.1", 8025)}
+
+
+def test_notifications_sends_its_mail_to_mailpit_without_waiting_for_it() -> None:
+    env = environment("notifications")
+    assert (env["SMTP_HOST"], int(env["SMTP_PORT"])) == ("mailpit", 1025)
+    assert 1025 in published("mailpit")
+    # The mail queue holds the mail while the SMTP server is away: nothing to wait for.
+    assert "mailpit" not in services()["notifications"]["depends_on"]
+    assert env["SMTP_PASSWORD"] == "${SMTP_PASSWORD:-}", "a secret: from the environment only"

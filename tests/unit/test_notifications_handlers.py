@@ -1,5 +1,6 @@
 """Notifications' handler table with fakes of its store and of the call back: one notification
-per event, one call back per payment, a dependency that is down, a payment nobody knows."""
+per event, one call back per payment, a dependency that is down, a payment nobody knows; its
+mail queued with it when the customer has a contact; the mail handler and its sender."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
-from eventkit import Event, InvalidEvent, RetryLater
-from notifications.handlers import build_handlers
+from eventkit import Event, InvalidEvent, Message, Rejected, RetryLater
+from eventkit.testing import InMemoryWorkQueue
+from notifications.domain import compose
+from notifications.handlers import build_handlers, build_mail_handler
+from notifications.mail import MailJob
 from notifications.ports import UnknownPayment
+from notifications.read_model import mail_message
 
 from tests.helpers.factories import snapshot
-from tests.helpers.fakes import FakePaymentsClient, InMemoryNotificationStore, lookup_in
+from tests.helpers.fakes import (
+    FakeMailSender,
+    FakePaymentsClient,
+    InMemoryContactBook,
+    InMemoryNotificationStore,
+    lookup_in,
+)
 
 
 def notice(payment_id: str, kind: str = PAYMENT_RECEIVED) -> Event:
@@ -110,3 +121,74 @@ async def test_an_unknown_payment_waits_out_the_grace_period_then_fails() -> Non
     late = build_handlers(client, store, unknown_grace_s=30, now=at(31))[PAYMENT_RECEIVED]
     with pytest.raises(UnknownPayment):
         await late([event])
+
+
+# ---- mail: queued with the notification when the customer has an address, then sent ----
+
+
+async def test_a_customer_with_a_contact_gets_one_mail_queued_with_the_notification() -> None:
+    queue = InMemoryWorkQueue()
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore(queue)
+    contacts = InMemoryContactBook({"c-1": "c1@example.com"})
+    handle = build_handlers(client, store, contacts=contacts)[PAYMENT_RECEIVED]
+    event = notice("p-2")
+    await handle([event])
+    await handle([event])  # redelivered: nothing new, no second mail
+    assert (await queue.counts()).queued == 1
+    await queue.heartbeat("w", 60)
+    message = await queue.take("w", 0)
+    assert message is not None
+    job = MailJob.model_validate(message.payload)
+    assert (message.id, job.to, job.notification.notification_id) == (
+        event.id,
+        "c1@example.com",
+        event.id,
+    )
+    [note] = await store.latest(customer_id="c-1", payment_id=None, limit=10)
+    assert note.delivery == "queued"
+
+
+async def test_a_customer_without_a_contact_is_notified_without_mail() -> None:
+    queue = InMemoryWorkQueue()
+    client, store = FakePaymentsClient(lookup_in(PAYMENTS)), InMemoryNotificationStore(queue)
+    contacts = InMemoryContactBook({"someone-else": "x@example.com"})
+    await build_handlers(client, store, contacts=contacts)[PAYMENT_RECEIVED]([notice("p-2")])
+    [note] = await store.latest(customer_id="c-1", payment_id=None, limit=10)
+    assert (note.delivery, note.attempts) == ("no_contact", 0)
+    assert (await queue.counts()).queued == 0
+
+
+def mail_job(payment_id: str = "p-1") -> Message:
+    note = compose(
+        f"e-{payment_id}", PAYMENT_RECEIVED, datetime(2026, 12, 1, tzinfo=UTC), PAYMENTS[payment_id]
+    )
+    return mail_message(MailJob(to="c1@example.com", notification=note))
+
+
+async def test_the_mail_handler_sends_the_jobs_mail() -> None:
+    sender = FakeMailSender()
+    await build_mail_handler(sender, "shop@example.com")(mail_job())
+    [mail] = sender.sent
+    assert (mail["From"], mail["To"], mail["Message-ID"]) == (
+        "shop@example.com",
+        "c1@example.com",
+        "<e-p-1@example.com>",
+    )
+
+
+async def test_the_mail_handler_passes_the_senders_verdict_on() -> None:
+    sender = FakeMailSender()
+    deliver = build_mail_handler(sender, "shop@example.com")
+    sender.failure = RetryLater("SMTP server answered 451")
+    with pytest.raises(RetryLater):
+        await deliver(mail_job())
+    sender.failure = Rejected("SMTP server refused the mail: 550")
+    with pytest.raises(Rejected):
+        await deliver(mail_job())
+
+
+async def test_a_message_that_is_not_a_mail_job_is_rejected() -> None:
+    sender = FakeMailSender()
+    with pytest.raises(Rejected, match="not a mail job"):
+        await build_mail_handler(sender, "shop@example.com")(Message.new("m", {"to": "nobody"}))
+    assert sender.sent == []

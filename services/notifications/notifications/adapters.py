@@ -1,4 +1,5 @@
-"""The call back to payments (ports.PaymentsClient) over one shared, pooled HTTP client.
+"""The call back to payments (ports.PaymentsClient) over one shared, pooled HTTP client, and
+the outgoing mail server (ports.MailSender) over SMTP.
 
 How each answer is read — the difference between "wait", "this event is bad" and "an operator
 must act" decides whether events are retried, dead-lettered or held:
@@ -21,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
+import aiosmtplib
 import httpx
 from contracts.payments import PaymentSnapshot
-from eventkit import ConfigurationFault, InvalidEvent, RetryLater, metrics
+from eventkit import ConfigurationFault, InvalidEvent, Rejected, RetryLater, metrics
 from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Histogram
 
@@ -109,6 +112,63 @@ class HttpPaymentsClient:
             f"payments answered {status} {response.reason_phrase}: check PAYMENTS_URL and "
             "the credentials notifications calls it with"
         )
+
+
+class SmtpMailSender:
+    """ports.MailSender over SMTP (aiosmtplib), one connection per mail.
+
+    | the server…                               | the message…                        |
+    |-------------------------------------------|-------------------------------------|
+    | accepts it (250 after DATA)               | is done                             |
+    | answers 4xx, is unreachable, too slow     | is retried (RetryLater), then failed|
+    | refuses our login                         | is retried (ConfigurationFault)     |
+    | answers 5xx (no such mailbox, refused)    | fails at once (Rejected)            |
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        starttls: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.starttls = host, port, starttls
+        self.username, self.password, self.timeout_s = username, password, timeout_s
+
+    async def send(self, mail: EmailMessage) -> None:
+        try:
+            # A deadline for the whole exchange: aiosmtplib's timeout bounds each read, so a
+            # server that answers one line at a time would otherwise hold the worker for ever.
+            async with asyncio.timeout(self.timeout_s):
+                await aiosmtplib.send(
+                    mail,
+                    hostname=self.host,
+                    port=self.port,
+                    start_tls=self.starttls,
+                    username=self.username,
+                    password=self.password,
+                    timeout=self.timeout_s,
+                )
+        except TimeoutError as exc:  # aiosmtplib's own timeouts are TimeoutErrors too
+            raise RetryLater(f"SMTP server did not answer within {self.timeout_s}s") from exc
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise ConfigurationFault(f"SMTP server refused our login: {exc}") from exc
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise refused(min(r.code for r in exc.recipients), str(exc.recipients[0])) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise refused(exc.code, exc.message) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:  # refused, reset, closed
+            raise RetryLater(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from exc
+
+
+def refused(code: int, message: str) -> Exception:
+    """An SMTP reply that is not a success: 5xx is final, anything else worth another try."""
+    if 500 <= code < 600:
+        return Rejected(f"SMTP server refused the mail: {code} {message}")
+    return RetryLater(f"SMTP server answered {code} {message}")
 
 
 def retry_after(headers: httpx.Headers) -> float | None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot, minor_units
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 KINDS = {PAYMENT_RECEIVED: "payment_received", PAYMENT_REFUNDED: "payment_refunded"}
+# What became of a notification's mail: queued (waiting, being sent, or waiting for a retry),
+# sent, failed (given up: in the failed queue), or no_contact (no address: nothing was queued).
+Delivery = Literal["queued", "sent", "failed", "no_contact"]
 
 
 class Notification(BaseModel):
@@ -23,6 +27,9 @@ class Notification(BaseModel):
     refunded_amount: int
     message: str
     time: datetime  # when the payment event happened
+    # Records from before mail existed read as no_contact: no mail was queued for them.
+    delivery: Delivery = "no_contact"
+    attempts: int = Field(0, description="times its mail was tried")
 
 
 def money(amount: int, currency: str) -> str:

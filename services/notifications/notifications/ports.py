@@ -1,18 +1,20 @@
 """What notifications' handlers and API need, as small protocols.
 
-read_model.py and adapters.py implement them on Redis and over HTTP; tests/helpers/fakes.py
-keeps them in memory. The store's two implementations pass the same contract tests
-(tests/contracts/test_notifications_read_model.py).
+read_model.py and adapters.py implement them on Redis, over HTTP and over SMTP;
+tests/helpers/fakes.py keeps them in memory. The store's and the contact book's two
+implementations pass the same contract tests (tests/contracts/test_notifications_read_model.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email.message import EmailMessage
 from typing import Protocol
 
 from contracts.payments import PaymentSnapshot
 
 from notifications.domain import Notification
+from notifications.mail import MailJob
 
 
 class UnknownPayment(Exception):
@@ -35,12 +37,38 @@ class NotificationStore(Protocol):
         """Which of these notifications exist already."""
         ...
 
-    async def record(self, notifications: Sequence[Notification]) -> int:
-        """Store each notification unless one with its id exists; return how many were new."""
+    async def record(
+        self, notifications: Sequence[Notification], mails: Sequence[MailJob] = ()
+    ) -> int:
+        """Store each notification unless one with its id exists, and queue its mail (the one
+        in ``mails`` for it, if any) in the same atomic step: never one without the other, and
+        a notification recorded before gets no second mail. Return how many were new."""
         ...
 
     async def latest(
         self, *, customer_id: str | None, payment_id: str | None, limit: int
     ) -> list[Notification]:
-        """Newest first, at most ``limit``, filtered by customer and/or payment."""
+        """Newest first, at most ``limit``, filtered by customer and/or payment; a queued
+        mail's ``delivery`` and ``attempts`` as its receipt in the mail queue says."""
+        ...
+
+
+class ContactBook(Protocol):
+    """How to reach a customer: one email address each, or none."""
+
+    async def set(self, customer_id: str, email: str) -> None: ...
+
+    async def get(self, customer_id: str) -> str | None: ...
+
+    async def emails(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        """The addresses of those of these customers who have one."""
+        ...
+
+
+class MailSender(Protocol):
+    """The outgoing mail server."""
+
+    async def send(self, mail: EmailMessage) -> None:
+        """Hand ``mail`` over. Raises RetryLater when the server cannot take it now (a 4xx,
+        unreachable, too slow) and eventkit.Rejected when it refuses it for good (a 5xx)."""
         ...

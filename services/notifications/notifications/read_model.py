@@ -1,19 +1,23 @@
 """Notifications' read model in Redis: each notification once, indexed by customer and by
-payment. It implements ports.NotificationStore.
+payment, its mail queued in the same step; and the customers' contacts. It implements
+ports.NotificationStore and ports.ContactBook.
 
 Every key starts with the hash tag ``{notifications}`` (one slot on Redis Cluster, one ACL
-pattern).
+pattern), the mail queue's too (``MAIL_QUEUE``), so one script may write both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from eventkit import Message, RedisWorkQueue, WorkQueue
 from redis.asyncio import Redis
 
 from notifications.domain import Notification
+from notifications.mail import MailJob
 
 ALL = "{notifications}:all"
+MAIL_QUEUE = "{notifications}:mail"  # the work queue's name: {notifications}:mail:queue, …
 
 
 def notification_key(notification_id: str) -> str:
@@ -28,18 +32,30 @@ def by_payment_key(payment_id: str) -> str:
     return f"{{notifications}}:by-payment:{payment_id}"
 
 
+def contact_key(customer_id: str) -> str:
+    return f"{{notifications}}:contact:{customer_id}"
+
+
+def mail_message(job: MailJob) -> Message:
+    """The queue message of a notification's mail: its id is the notification's."""
+    return Message.new(job.notification.notification_id, job.model_dump(mode="json"))
+
+
 # Exactly one notification per event: the document is written only if absent (SET NX), and the
-# indexes only with it, atomically. A redelivered event changes nothing. One call records a
-# whole run. KEYS: the index of all, then per notification its document and its two indexes.
-# ARGV: per notification its JSON, its score (time in ms) and its id. Returns how many were new.
+# indexes and its mail only with it, atomically. A redelivered event changes nothing and queues
+# no second mail; a crash leaves a notification with its mail queued, or neither. One call
+# records a whole run. KEYS: the index of all, the mail queue, then per notification its
+# document and its two indexes. ARGV: per notification its JSON, its score (time in ms), its
+# id and its mail ("" when it has none). Returns how many were new.
 RECORD = """
 local new = 0
-for i = 1, #ARGV / 3 do
-  local json, score, id = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
-  if redis.call('SET', KEYS[3 * i - 1], json, 'NX') then
+for i = 1, #ARGV / 4 do
+  local json, score, id, mail = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+  if redis.call('SET', KEYS[3 * i], json, 'NX') then
     redis.call('ZADD', KEYS[1], score, id)
-    redis.call('ZADD', KEYS[3 * i], score, id)
     redis.call('ZADD', KEYS[3 * i + 1], score, id)
+    redis.call('ZADD', KEYS[3 * i + 2], score, id)
+    if mail ~= '' then redis.call('LPUSH', KEYS[2], mail) end
     new = new + 1
   end
 end
@@ -48,8 +64,8 @@ return new
 
 
 class RedisNotificationStore:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, mail_queue: RedisWorkQueue) -> None:
+        self.redis, self.mail_queue = redis, mail_queue
         self._record = redis.register_script(RECORD)
 
     async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
@@ -60,11 +76,15 @@ class RedisNotificationStore:
             found = await pipe.execute()
         return {i for i, exists in zip(notification_ids, found, strict=True) if exists}
 
-    async def record(self, notifications: Sequence[Notification]) -> int:
-        """Store each notification unless it exists; return how many were new."""
+    async def record(
+        self, notifications: Sequence[Notification], mails: Sequence[MailJob] = ()
+    ) -> int:
+        """Store each notification unless it exists, with its mail queued; return how many
+        were new."""
         if not notifications:
             return 0
-        keys, args = [ALL], []
+        elements = {m.notification.notification_id: mail_message(m).element for m in mails}
+        keys, args = [ALL, self.mail_queue.queue_key], []
         for note in notifications:
             keys += [
                 notification_key(note.notification_id),
@@ -75,6 +95,7 @@ class RedisNotificationStore:
                 note.model_dump_json(),
                 int(note.time.timestamp() * 1000),
                 note.notification_id,
+                elements.get(note.notification_id, b""),
             ]
         return int(await self._record(keys=keys, args=args))
 
@@ -94,4 +115,37 @@ class RedisNotificationStore:
         documents = await self.redis.mget([notification_key(i.decode()) for i in ids])
         found = [Notification.model_validate_json(d) for d in documents if d]
         # A payment belongs to one customer, so both filters together narrow the payment's list.
-        return [n for n in found if customer_id is None or n.customer_id == customer_id]
+        found = [n for n in found if customer_id is None or n.customer_id == customer_id]
+        return await with_receipts(self.mail_queue, found)
+
+
+async def with_receipts(queue: WorkQueue, notes: list[Notification]) -> list[Notification]:
+    """Each queued mail's delivery and attempts, from its receipt in the mail queue (the record
+    says only that it was queued; what became of it is the queue's to say)."""
+    receipts = await queue.receipts([n.notification_id for n in notes if n.delivery == "queued"])
+    return [
+        n.model_copy(update={"delivery": r.state, "attempts": r.attempts})
+        if (r := receipts.get(n.notification_id)) is not None
+        else n
+        for n in notes
+    ]
+
+
+class RedisContactBook:
+    """ports.ContactBook: one address per customer, ``{notifications}:contact:<customer id>``."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def set(self, customer_id: str, email: str) -> None:
+        await self.redis.set(contact_key(customer_id), email)
+
+    async def get(self, customer_id: str) -> str | None:
+        found = await self.redis.get(contact_key(customer_id))
+        return None if found is None else found.decode()
+
+    async def emails(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        if not customer_ids:
+            return {}
+        found = await self.redis.mget([contact_key(c) for c in customer_ids])
+        return {c: e.decode() for c, e in zip(customer_ids, found, strict=True) if e is not None}
