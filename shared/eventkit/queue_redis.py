@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from redis.asyncio import Redis
-
+from eventkit.connection import Client
 from eventkit.event_store import check_one_slot
 from eventkit.queue import Message, QueueCounts, Receipt, State
 from eventkit.queue_scripts import DONE, FAIL, HEARTBEAT, PROMOTE, REQUEUE, RETRY, RETURN
@@ -31,7 +30,7 @@ from eventkit.queue_scripts import DONE, FAIL, HEARTBEAT, PROMOTE, REQUEUE, RETR
 class RedisWorkQueue:
     """eventkit.queue.WorkQueue on Redis. ``name`` must carry a hash tag: ``{service}:what``."""
 
-    def __init__(self, redis: Redis, name: str) -> None:
+    def __init__(self, redis: Client, name: str) -> None:
         self.redis, self.name = redis, name
         self.queue_key, self.delayed_key = f"{name}:queue", f"{name}:delayed"
         self.failed_key, self.workers_key = f"{name}:failed", f"{name}:workers"

@@ -122,7 +122,33 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("SREM {notifications}:mail:workers w", {NOTE}),
     ("SMEMBERS {notifications}:mail:workers", {NOTE}),
     ("DEL {notifications}:mail:heartbeat:w", {NOTE}),
-    ("TIME", {NOTE}),
+    # Redis Cluster: what a cluster client asks every node (the layout; a command's keys)
+    ("CLUSTER SLOTS", EVERYONE),
+    ("COMMAND GETKEYS XREADGROUP GROUP g c STREAMS {payments}:state >", EVERYONE),
+    ("CLUSTER FAILOVER", NOBODY),
+    ("CLUSTER NODES", NOBODY),
+    # payments' appends confirmed by replicas: WAIT on its connection, and its own mark
+    ("WAIT 1 100", {PAY}),
+    (f"SCRIPT EXISTS {SHA}", {PAY}),
+    ("INCRBY {payments}:replicated 1", {PAY}),
+    ("INCRBY {payments-2}:replicated 1", {PAY}),
+    ("INCRBY {payments-2}:payment-1 1", NOBODY),
+    ("INCRBY {payments}:state 1", NOBODY),
+    # partitions: every service's patterns cover {<namespace>-<p>} as they cover {<namespace>}
+    (
+        f"EVALSHA {SHA} 3 {{payments-2}}:payment-1 {{payments-2}}:state "
+        "{payments-2}:notifications",
+        {PAY},
+    ),
+    ("XREADGROUP GROUP orders c COUNT 10 STREAMS {payments-1}:state >", {ORD}),
+    ("XREADGROUP GROUP notifications c STREAMS {payments-1}:notifications >", {NOTE}),
+    (f"EVALSHA {SHA} 2 {{payments-1}}:state {{payments-1}}:state:dead-letters:orders", {ORD}),
+    ("XADD {payments-1}:notifications:dead-letters:notifications * a b", {NOTE}),
+    ("XADD {payments-1}:state * type PaymentReceived", {PAY}),
+    ("GET {orders-1}:cache:generation", {ORD}),
+    ("ZREVRANGE {notifications-2}:all 0 9", {NOTE}),
+    ("LPUSH {notifications-2}:mail:queue m", {NOTE}),
+    ("GET {payments-1}:payment-1", NOBODY),
     # nobody touches another service's queue, nor uses list commands on others' keys
     ("LPUSH {orders}:mail:queue m", NOBODY),
     ("BLMOVE {payments}:state {notifications}:mail:queue RIGHT LEFT 1", NOBODY),

@@ -14,27 +14,28 @@ import argparse
 import asyncio
 import json
 
-from eventkit import RedisWorkQueue, connect
 from servicekit import serve
 
-from notifications.bootstrap import create_app, run_mail_workers
+from notifications.bootstrap import create_app
 from notifications.config import Settings
-from notifications.read_model import MAIL_QUEUE
+from notifications.workers import mail_queues, run_mail_workers
 
 
 async def mail_command(settings: Settings, args: argparse.Namespace) -> int:
-    redis = connect(settings.redis_url, name="notifications-cli")
-    queue = RedisWorkQueue(redis, MAIL_QUEUE)
+    redis = settings.connect("notifications-cli")
+    queues = mail_queues(redis, settings)
     try:
         if args.action == "requeue":
-            if await queue.requeue(args.id):
-                print(f"{args.id}: queued again")
-                return 0
+            for queue in queues:  # the id does not say its partition: ask each
+                if await queue.requeue(args.id):
+                    print(f"{args.id}: queued again")
+                    return 0
             print(f"{args.id}: not in the failed mail")
             return 1
-        for message, receipt in await queue.failed(args.count):
-            print(f"{message.id}  attempts={receipt.attempts}  error: {receipt.error}")
-            print(f"    {json.dumps(message.payload)[:300]}")
+        for queue in queues:
+            for message, receipt in await queue.failed(args.count):
+                print(f"{message.id}  attempts={receipt.attempts}  error: {receipt.error}")
+                print(f"    {json.dumps(message.payload)[:300]}")
         return 0
     finally:
         await redis.aclose()

@@ -3,6 +3,8 @@ the operator, the mail that could not be delivered."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import chain
 from typing import Annotated, Any, Literal
 
 from contracts.payments import Id
@@ -12,26 +14,26 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
 from servicekit import absent_or, operator_only, problem_responses
 
 from notifications.domain import Notification
-from notifications.ports import ContactBook, NotificationStore
+from notifications.ports import ContactBook, NotificationReader
 
 MAX_PAGE = 100
 
 
-def get_store(request: Request) -> NotificationStore:
-    return request.state.store  # set by bootstrap.lifespan
+def get_store(request: Request) -> NotificationReader:
+    return request.state.store  # set by bootstrap.lifespan: every partition's, merged
 
 
 def get_contacts(request: Request) -> ContactBook:
     return request.state.contacts
 
 
-def get_mail_queue(request: Request) -> WorkQueue:
-    return request.state.mail_queue
+def get_mail_queues(request: Request) -> Sequence[WorkQueue]:
+    return request.state.mail_queues  # one per partition
 
 
-StoreDep = Annotated[NotificationStore, Depends(get_store)]
+StoreDep = Annotated[NotificationReader, Depends(get_store)]
 ContactsDep = Annotated[ContactBook, Depends(get_contacts)]
-MailQueueDep = Annotated[WorkQueue, Depends(get_mail_queue)]
+MailQueuesDep = Annotated[Sequence[WorkQueue], Depends(get_mail_queues)]
 CustomerId = Annotated[Id, Path(description="the customer's id, as payments knows it")]
 
 router = APIRouter(tags=["notifications"])
@@ -95,23 +97,25 @@ def mail_operations(token: SecretStr | None) -> APIRouter:
 
     @operator.get("", responses=problem_responses(401, 403, 404, 422, 503))
     async def list_failed(
-        queue: MailQueueDep, count: Annotated[int, Query(ge=1, le=1000)] = 100
+        queues: MailQueuesDep, count: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[FailedMail]:
-        """The mail given up on, newest first, with the last error."""
+        """The mail given up on, newest first within each partition, with the last error."""
+        failed = chain.from_iterable([await queue.failed(count) for queue in queues])
         return [
             FailedMail(id=m.id, attempts=r.attempts, error=r.error, payload=dict(m.payload))
-            for m, r in await queue.failed(count)
-        ]
+            for m, r in failed
+        ][:count]
 
     @operator.post(
         "/{notification_id}/requeue", responses=problem_responses(401, 403, 404, 422, 503)
     )
     async def requeue(
-        queue: MailQueueDep, notification_id: Annotated[str, Path(pattern=r"^\S{1,128}$")]
+        queues: MailQueuesDep, notification_id: Annotated[str, Path(pattern=r"^\S{1,128}$")]
     ) -> Requeued:
         """Queue a failed mail again (after the cause was fixed), its attempts from zero."""
-        if not await queue.requeue(notification_id):
-            raise HTTPException(404, f"no failed mail {notification_id}")
-        return Requeued(id=notification_id)
+        for queue in queues:  # the id does not say its partition: ask each, until one has it
+            if await queue.requeue(notification_id):
+                return Requeued(id=notification_id)
+        raise HTTPException(404, f"no failed mail {notification_id}")
 
     return operator

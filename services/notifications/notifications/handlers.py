@@ -41,12 +41,14 @@ def build_handlers(
     now: Callable[[], datetime] = utc_now,
     *,
     contacts: ContactBook | None = None,
+    limit: asyncio.Semaphore | None = None,
 ) -> HandlerTable:
     """``unknown_grace_s``: how long after an event payments may still not know its payment
     (a replica that lags behind the primary answers 404 for a moment): the event waits that
     long before a 404 counts as the event's failure. ``contacts``: where customers' addresses
-    are (None: nobody has one, every notification is ``no_contact``)."""
-    limit = asyncio.Semaphore(concurrency)  # call backs in flight at once, across runs
+    are (None: nobody has one, every notification is ``no_contact``). ``limit``: call backs in
+    flight at once, shared by the tables of several partitions (default: ``concurrency``)."""
+    limit = limit or asyncio.Semaphore(concurrency)  # across runs
 
     async def record_with_mail(notes: list[Notification]) -> None:
         """A customer with an address gets a mail, queued in the step that records the

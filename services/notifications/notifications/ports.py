@@ -30,8 +30,20 @@ class PaymentsClient(Protocol):
         ...
 
 
-class NotificationStore(Protocol):
-    """One notification per event, newest first by customer or payment."""
+class NotificationReader(Protocol):
+    """Notifications, newest first by customer or payment: what the API reads."""
+
+    async def latest(
+        self, *, customer_id: str | None, payment_id: str | None, limit: int
+    ) -> list[Notification]:
+        """Newest first, at most ``limit``, filtered by customer and/or payment; a queued
+        mail's ``delivery`` and ``attempts`` as its receipt in the mail queue says."""
+        ...
+
+
+class NotificationStore(NotificationReader, Protocol):
+    """One notification per event (of one partition's payments), newest first by customer or
+    payment."""
 
     async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
         """Which of these notifications exist already."""
@@ -43,13 +55,6 @@ class NotificationStore(Protocol):
         """Store each notification unless one with its id exists, and queue its mail (the one
         in ``mails`` for it, if any) in the same atomic step: never one without the other, and
         a notification recorded before gets no second mail. Return how many were new."""
-        ...
-
-    async def latest(
-        self, *, customer_id: str | None, payment_id: str | None, limit: int
-    ) -> list[Notification]:
-        """Newest first, at most ``limit``, filtered by customer and/or payment; a queued
-        mail's ``delivery`` and ``attempts`` as its receipt in the mail queue says."""
         ...
 
 

@@ -2,38 +2,55 @@
 payment, its mail queued in the same step; and the customers' contacts. It implements
 ports.NotificationStore and ports.ContactBook.
 
-Every key starts with the hash tag ``{notifications}`` (one slot on Redis Cluster, one ACL
-pattern), the mail queue's too (``MAIL_QUEUE``), so one script may write both.
+Every key of a partition starts with the partition's hash tag: ``{notifications}`` with one
+partition, ``{notifications-p}`` with several (eventkit.partitions), and a notification sits in
+its payment's partition, the one whose stream it came from. The partition's mail queue carries
+the same tag, so one script records a notification and queues its mail. With one partition,
+one slot on Redis Cluster and one ACL pattern; with several, as many slots (and primaries).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
-from eventkit import Message, RedisWorkQueue, WorkQueue
-from redis.asyncio import Redis
+from eventkit import Client, Message, Partitions, RedisWorkQueue, WorkQueue
+from eventkit.event_store import check_one_slot
 
 from notifications.domain import Notification
 from notifications.mail import MailJob
 
-ALL = "{notifications}:all"
-MAIL_QUEUE = "{notifications}:mail"  # the work queue's name: {notifications}:mail:queue, …
+NAMESPACE = "notifications"
+TAG = "{notifications}"  # the tag with one partition; partition p of several: {notifications-p}
 
 
-def notification_key(notification_id: str) -> str:
-    return f"{{notifications}}:notification:{notification_id}"
+def all_key(tag: str = TAG) -> str:
+    return f"{tag}:all"
 
 
-def by_customer_key(customer_id: str) -> str:
-    return f"{{notifications}}:by-customer:{customer_id}"
+def mail_queue_name(tag: str = TAG) -> str:
+    """The partition's mail queue (eventkit.queue_redis): {notifications}:mail:queue, …"""
+    return f"{tag}:mail"
 
 
-def by_payment_key(payment_id: str) -> str:
-    return f"{{notifications}}:by-payment:{payment_id}"
+ALL, MAIL_QUEUE = all_key(), mail_queue_name()  # with one partition
 
 
-def contact_key(customer_id: str) -> str:
-    return f"{{notifications}}:contact:{customer_id}"
+def notification_key(notification_id: str, tag: str = TAG) -> str:
+    return f"{tag}:notification:{notification_id}"
+
+
+def by_customer_key(customer_id: str, tag: str = TAG) -> str:
+    return f"{tag}:by-customer:{customer_id}"
+
+
+def by_payment_key(payment_id: str, tag: str = TAG) -> str:
+    return f"{tag}:by-payment:{payment_id}"
+
+
+def contact_key(customer_id: str, partitions: Partitions = Partitions()) -> str:
+    """A contact is the customer's, not a payment's: in the customer's own partition."""
+    return partitions.key_of(NAMESPACE, f"contact:{customer_id}")
 
 
 def mail_message(job: MailJob) -> Message:
@@ -64,15 +81,18 @@ return new
 
 
 class RedisNotificationStore:
-    def __init__(self, redis: Redis, mail_queue: RedisWorkQueue) -> None:
-        self.redis, self.mail_queue = redis, mail_queue
+    """One partition's notifications (``tag``), and its mail queue under the same tag."""
+
+    def __init__(self, redis: Client, mail_queue: RedisWorkQueue, tag: str = TAG) -> None:
+        self.redis, self.mail_queue, self.tag = redis, mail_queue, tag
+        check_one_slot([all_key(tag), mail_queue.queue_key])  # one script writes both
         self._record = redis.register_script(RECORD)
 
     async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
         """Which of these notifications exist already (one round trip)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for notification_id in notification_ids:
-                pipe.exists(notification_key(notification_id))
+                pipe.exists(notification_key(notification_id, self.tag))
             found = await pipe.execute()
         return {i for i, exists in zip(notification_ids, found, strict=True) if exists}
 
@@ -84,12 +104,12 @@ class RedisNotificationStore:
         if not notifications:
             return 0
         elements = {m.notification.notification_id: mail_message(m).element for m in mails}
-        keys, args = [ALL, self.mail_queue.queue_key], []
+        keys, args = [all_key(self.tag), self.mail_queue.queue_key], []
         for note in notifications:
             keys += [
-                notification_key(note.notification_id),
-                by_customer_key(note.customer_id),
-                by_payment_key(note.payment_id),
+                notification_key(note.notification_id, self.tag),
+                by_customer_key(note.customer_id, self.tag),
+                by_payment_key(note.payment_id, self.tag),
             ]
             args += [
                 note.model_dump_json(),
@@ -104,15 +124,15 @@ class RedisNotificationStore:
     ) -> list[Notification]:
         """Newest first, at most ``limit``, filtered by customer and/or payment."""
         if payment_id is not None:
-            index = by_payment_key(payment_id)
+            index = by_payment_key(payment_id, self.tag)
         elif customer_id is not None:
-            index = by_customer_key(customer_id)
+            index = by_customer_key(customer_id, self.tag)
         else:
-            index = ALL
+            index = all_key(self.tag)
         ids = await self.redis.zrevrange(index, 0, limit - 1)
         if not ids:
             return []
-        documents = await self.redis.mget([notification_key(i.decode()) for i in ids])
+        documents = await self.redis.mget([notification_key(i.decode(), self.tag) for i in ids])
         found = [Notification.model_validate_json(d) for d in documents if d]
         # A payment belongs to one customer, so both filters together narrow the payment's list.
         found = [n for n in found if customer_id is None or n.customer_id == customer_id]
@@ -132,20 +152,34 @@ async def with_receipts(queue: WorkQueue, notes: list[Notification]) -> list[Not
 
 
 class RedisContactBook:
-    """ports.ContactBook: one address per customer, ``{notifications}:contact:<customer id>``."""
+    """ports.ContactBook: one address per customer, ``{notifications}:contact:<customer id>``
+    (``{notifications-p}:…`` in the customer's partition of several)."""
 
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+    def __init__(self, redis: Client, partitions: Partitions = Partitions()) -> None:
+        self.redis, self.partitions = redis, partitions
 
     async def set(self, customer_id: str, email: str) -> None:
-        await self.redis.set(contact_key(customer_id), email)
+        await self.redis.set(contact_key(customer_id, self.partitions), email)
 
     async def get(self, customer_id: str) -> str | None:
-        found = await self.redis.get(contact_key(customer_id))
+        found = await self.redis.get(contact_key(customer_id, self.partitions))
         return None if found is None else found.decode()
 
     async def emails(self, customer_ids: Sequence[str]) -> dict[str, str]:
-        if not customer_ids:
-            return {}
-        found = await self.redis.mget([contact_key(c) for c in customer_ids])
-        return {c: e.decode() for c, e in zip(customer_ids, found, strict=True) if e is not None}
+        """One MGET per partition (a cluster refuses keys of two slots in one command)."""
+        by_partition: dict[int, list[str]] = {}
+        for customer_id in customer_ids:
+            partition = self.partitions.of(f"contact:{customer_id}")
+            by_partition.setdefault(partition, []).append(customer_id)
+        found = await asyncio.gather(
+            *(
+                self.redis.mget([contact_key(c, self.partitions) for c in customers])
+                for customers in by_partition.values()
+            )
+        )
+        return {
+            customer: email.decode()
+            for customers, emails in zip(by_partition.values(), found, strict=True)
+            for customer, email in zip(customers, emails, strict=True)
+            if email is not None
+        }
