@@ -5,6 +5,9 @@ flat string fields (``data`` as JSON) so that ``redis-cli XRANGE`` shows it read
 
     id  9f1c…  source  payments  type  PaymentReceived  time  2026-11-26T10:00:00.000000+00:00
     subject  0b7e…  specversion  1.0  datacontenttype  application/json  data  {"payment_id": …}
+
+``dataschema`` (optional) names the schema of ``data`` and its version; an entry without it
+holds version 1 of its type's data (see eventkit.upcasting).
 """
 
 from __future__ import annotations
@@ -48,12 +51,17 @@ class Event(BaseModel):
     subject: str = Field(min_length=1, max_length=128)
     specversion: Literal["1.0"] = "1.0"
     datacontenttype: Literal["application/json"] = "application/json"
+    # Optional, and absent from the entry when None: entries written before schemas had
+    # versions hold version 1 (eventkit.upcasting reads the version from it).
+    dataschema: str | None = Field(None, min_length=1, max_length=256)
     data: dict[str, Any]
 
     def to_fields(self) -> dict[str, str]:
         """Flatten into stream-entry fields: every attribute a string, ``data`` as JSON."""
         fields = {name: str(getattr(self, name)) for name in ATTRIBUTES}
         fields["time"] = self.time.isoformat()
+        if self.dataschema is not None:
+            fields["dataschema"] = self.dataschema
         fields["data"] = json.dumps(self.data, separators=(",", ":"))
         return fields
 
@@ -82,7 +90,7 @@ class Event(BaseModel):
             raise InvalidEvent(
                 f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
             )
-        attributes = {name: text[name] for name in ATTRIBUTES if name in text}
+        attributes = {name: text[name] for name in (*ATTRIBUTES, "dataschema") if name in text}
         try:
             return cls.model_validate({**attributes, "data": data})
         except ValidationError as exc:
