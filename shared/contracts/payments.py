@@ -5,8 +5,12 @@
 - ``STATE_STREAM`` (event-carried state transfer): ``data`` is the payment's whole state after the
   change, a :class:`PaymentSnapshot`. A consumer keeps its own copy and never calls payments.
 
-Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, so payments
-can add a field without breaking anyone. Removing or changing a field needs a new event type.
+Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, and a field
+added later is optional to them, so payments can add a field without breaking anyone. Each event
+names the schema of its ``data`` and its version in the CloudEvents ``dataschema`` attribute
+(absent: version 1). Version 2 of ``PaymentSnapshot`` added ``method``; during the transition
+the stream holds both, and consumers read both (``method`` is None in version 1). Removing or
+changing a field needs a new version and a transition in which every consumer reads both.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ STATE_STREAM = "{payments}:state"
 PAYMENT_RECEIVED = "PaymentReceived"
 PAYMENT_REFUNDED = "PaymentRefunded"
 EVENT_TYPES = (PAYMENT_RECEIVED, PAYMENT_REFUNDED)
+
+# The ``dataschema`` of the public events payments writes now (eventkit.upcasting's form; the
+# published language depends on nothing, so they are spelt out). Both event types carry the
+# same data on each stream. The thin event did not change: a new field is no news to it.
+NOTICE_SCHEMA = "urn:schema:payments.PaymentNotice:v1"
+STATE_SCHEMA = "urn:schema:payments.PaymentSnapshot:v2"
 
 # Shared value types: the same rules wherever an amount or an id crosses a boundary.
 MAX_AMOUNT = 1_000_000_000_000  # minor units: ten billion in a two-decimal currency
@@ -71,6 +81,12 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+    WALLET = "wallet"
+
+
 class PaymentNotice(BaseModel):
     """``data`` of a thin event on the notification stream."""
 
@@ -93,3 +109,6 @@ class PaymentSnapshot(BaseModel):
     refunded_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
     status: PaymentStatus
     version: Annotated[StrictInt, Field(ge=1, description="number of events so far")]
+    # Since version 2 of this schema; None for a payment received before it, and absent from
+    # the data of version 1, which a tolerant reader takes as None.
+    method: PaymentMethod | None = Field(None, description="how it was paid, if known")

@@ -41,6 +41,14 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("XADD {payments}:state * type PaymentReceived", {PAY}),
     ("XADD {payments}:notifications * type PaymentReceived", {PAY}),
     ("XRANGE {payments}:payment-1 - +", {PAY}),
+    # payments: a range of versions from the end of a stream; its snapshots, and only those
+    ("XLEN {payments}:payment-1", {PAY}),
+    ("XREVRANGE {payments}:payment-1 + - COUNT 10", {PAY}),
+    ("HGETALL {payments}:snapshot:payment-1", {PAY}),
+    ("HSET {payments}:snapshot:payment-1 version 1 position 1-1 schema 2 state {}", {PAY}),
+    ("HSET {payments}:payment-1 version 1", NOBODY),  # not on its event streams
+    ("DEL {payments}:snapshot:payment-1", NOBODY),
+    ("HGETALL {payments}:state", NOBODY),
     ("XRANGE {payments}:state - +", {PAY, ORD}),
     ("XRANGE {payments}:notifications - +", {PAY, NOTE}),
     ("XREAD COUNT 10 STREAMS {payments}:state 0", {ORD}),

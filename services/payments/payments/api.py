@@ -1,4 +1,5 @@
-"""HTTP API of payments: receive, read, refund; and the event history behind each payment."""
+"""HTTP API of payments: receive, read, refund; the event history behind each payment, and
+its state at any version or moment of that history (time travel)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from contracts.payments import Amount, Currency, Id, PaymentSnapshot
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentSnapshot
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from servicekit import JsonInteger, absent_or, problem, problem_responses
@@ -19,7 +20,8 @@ from payments.commands import (
     Payments,
     TooMuchContention,
 )
-from payments.domain import RefundExceedsBalance
+from payments.domain import Payment, RefundExceedsBalance
+from payments.history import NoSuchVersion, NotYetReceived
 from payments.publications import snapshot_of
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,13 @@ async def damaged(request: Request, exc: Exception) -> JSONResponse:
     and nothing may be appended to it. An operator must restore it from a backup."""
     log.error("%s %s: %s", request.method, request.url.path, exc)
     return problem(500, f"this payment's history is incomplete, so it is frozen: {exc}")
+
+
+async def unreadable(request: Request, exc: Exception) -> JSONResponse:
+    """A stored event this release cannot read (a newer version of its data than it knows, or
+    not an event at all): the payment cannot be folded until a release that reads it runs."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return problem(500, f"this payment holds an event this release cannot read: {exc}")
 
 
 def get_payments(request: Request) -> Payments:
@@ -47,6 +56,12 @@ IdempotencyKey = Annotated[
     ),
     absent_or(KeyText),
 ]
+# Time travel. A version is a positive count of events (bounded so that Redis's COUNT takes it);
+# a moment is an RFC 3339 date-time with its offset (no bare date, no Unix seconds).
+MAX_VERSION = 1_000_000_000
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+MomentText = Annotated[str, StringConstraints(pattern=RFC3339)]
 # A retried request answered from what the first one made.
 REPLAYED = {
     "Idempotent-Replayed": {
@@ -75,6 +90,7 @@ class NewPayment(BaseModel):
     customer_id: Id
     amount: Annotated[Amount, JsonInteger]
     currency: Currency = "USD"
+    method: PaymentMethod | None = None
 
 
 class NewRefund(BaseModel):
@@ -113,7 +129,12 @@ async def create_payment(
     """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
     try:
         payment, created = await payments.create(
-            body.order_id, body.customer_id, body.amount, body.currency, idempotency_key
+            body.order_id,
+            body.customer_id,
+            body.amount,
+            body.currency,
+            idempotency_key,
+            body.method,
         )
     except IdempotencyKeyReused as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -123,21 +144,66 @@ async def create_payment(
 
 
 @router.get("/{payment_id}", responses=problem_responses(404, 422, 500, 503))
-async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapshot:
-    """The payment's current state, rebuilt by folding its events."""
+async def get_payment(
+    payment_id: UUID,
+    payments: PaymentsDep,
+    version: Annotated[
+        VersionNumber | None,
+        Query(description="the state right after this event (1: as received)"),
+        absent_or(VersionNumber),
+    ] = None,
+    at: Annotated[
+        MomentText | None,
+        Query(description="RFC 3339 date-time, e.g. 2026-11-26T10:00:00Z: the state then"),
+        absent_or(MomentText),
+    ] = None,
+) -> PaymentSnapshot:
+    """The payment's state, rebuilt by folding its events: now (from the latest snapshot and
+    the events after it), after its ``version``-th event, or as it was ``at`` a moment."""
+    pid = str(payment_id)
     try:
-        return snapshot_of(await payments.get(str(payment_id)))
+        if version is not None and at is not None:
+            raise HTTPException(422, "ask for a version or a moment (at), not both")
+        payment: Payment
+        if version is not None:
+            payment = await payments.get_version(pid, version)
+        elif at is not None:
+            payment = await payments.get_at(pid, moment(at))
+        else:
+            payment = await payments.get(pid)
     except PaymentNotFound as exc:
         raise HTTPException(404, f"payment {payment_id} not found") from exc
+    except (NoSuchVersion, NotYetReceived) as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return snapshot_of(payment)
+
+
+def moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:  # the pattern admits 2026-13-45T…: the calendar does not
+        raise HTTPException(422, f"at: {exc}") from exc
 
 
 @router.get("/{payment_id}/events", responses=problem_responses(404, 422, 500, 503))
-async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[HistoryEntry]:
-    """The payment's stored events, oldest first, each with its version."""
+async def get_payment_events(
+    payment_id: UUID,
+    payments: PaymentsDep,
+    from_version: Annotated[VersionNumber, Query()] = 1,
+    to_version: Annotated[
+        VersionNumber | None, Query(description="default: the newest"), absent_or(VersionNumber)
+    ] = None,
+) -> list[HistoryEntry]:
+    """The payment's stored events, oldest first, each with its version: all of them, or the
+    versions ``from_version`` to ``to_version`` (read from the nearer end of the stream)."""
+    if to_version is not None and to_version < from_version:
+        raise HTTPException(422, f"to_version {to_version} is before from_version {from_version}")
     try:
-        stored = await payments.history(str(payment_id))
+        stored = await payments.history(str(payment_id), from_version, to_version)
     except PaymentNotFound as exc:
         raise HTTPException(404, f"payment {payment_id} not found") from exc
+    except NoSuchVersion as exc:
+        raise HTTPException(404, str(exc)) from exc
     return [
         HistoryEntry(
             id=s.event.id,

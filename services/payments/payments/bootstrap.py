@@ -11,7 +11,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eventkit import EventStore, RedisEventStore, StreamDamaged, connect
+from eventkit import (
+    EventStore,
+    InvalidEvent,
+    RedisEventStore,
+    RedisSnapshotStore,
+    SnapshotStore,
+    StreamDamaged,
+    connect,
+)
 from fastapi import FastAPI
 from servicekit import service_app
 
@@ -25,6 +33,7 @@ class Overrides:
     """Adapters a test puts in place of the real ones; None: the real one."""
 
     event_store: EventStore | None = None
+    snapshots: SnapshotStore | None = None
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
@@ -37,8 +46,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         store = overrides.event_store or RedisEventStore(
             redis, "payments", publish_maxlen=settings.stream_maxlen
         )
+        snapshots = overrides.snapshots or RedisSnapshotStore(redis, "payments")
+        payments = Payments(store, snapshots, settings.snapshot_every)
         try:
-            yield {"redis": redis, "payments": Payments(store)}  # becomes request.state
+            yield {"redis": redis, "payments": payments}  # becomes request.state
         finally:
             await redis.aclose()
 
@@ -49,4 +60,5 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         routers=[api.router],
     )
     app.add_exception_handler(StreamDamaged, api.damaged)
+    app.add_exception_handler(InvalidEvent, api.unreadable)
     return app

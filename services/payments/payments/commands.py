@@ -1,19 +1,26 @@
 """The command side of payments: load a payment's events, fold, decide, append + publish.
 
 It depends on the event store's port (eventkit.EventStore), so unit tests run it against
-eventkit.testing.InMemoryEventStore and the service runs it against Redis.
+eventkit.testing.InMemoryEventStore and the service runs it against Redis. Reading a payment
+(its events, its state now or at any point before, from a snapshot when there is one) is
+payments.history's.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from contracts.payments import SOURCE
-from eventkit import Event, EventStore, StoredEvent, VersionConflict
+from contracts.payments import SOURCE, PaymentMethod
+from eventkit import Event, EventStore, SnapshotStore, StoredEvent, VersionConflict
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
+from payments.history import History, PaymentNotFound, decode, fold, stream_of
 from payments.publications import publications
+from payments.upcasters import UPCASTERS
+
+__all__ = ["IdempotencyKeyReused", "PaymentNotFound", "Payments", "TooMuchContention", "stream_of"]
 
 # Bounds the retries of a decision that keeps losing the race to concurrent writers. Each round
 # lets at least one writer win, so N concurrent writers need at most N rounds.
@@ -21,10 +28,6 @@ MAX_ATTEMPTS = 64
 
 # Payment ids derived from an Idempotency-Key live in their own UUID namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c7c1e-3f5a-4d2b-9a53-1c0f2d4e8b77")
-
-
-class PaymentNotFound(Exception):
-    pass
 
 
 class IdempotencyKeyReused(Exception):
@@ -35,22 +38,26 @@ class TooMuchContention(Exception):
     pass
 
 
-def stream_of(payment_id: str) -> str:
-    return f"payment-{payment_id}"
-
-
 class Payments:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(
+        self, store: EventStore, snapshots: SnapshotStore | None = None, snapshot_every: int = 0
+    ) -> None:
         self.store = store
+        self.past = History(store, snapshots, snapshot_every)
 
-    async def history(self, payment_id: str) -> list[StoredEvent]:
-        stored = await self.store.read(stream_of(payment_id))
-        if not stored:
-            raise PaymentNotFound(payment_id)
-        return stored
+    async def history(
+        self, payment_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        return await self.past.events(payment_id, from_version, to_version)
 
     async def get(self, payment_id: str) -> Payment:
-        return _fold(await self.history(payment_id))
+        return await self.past.now(payment_id)
+
+    async def get_version(self, payment_id: str, version: int) -> Payment:
+        return await self.past.at_version(payment_id, version)
+
+    async def get_at(self, payment_id: str, moment: datetime) -> Payment:
+        return await self.past.at(payment_id, moment)
 
     async def create(
         self,
@@ -59,6 +66,7 @@ class Payments:
         amount: int,
         currency: str,
         idempotency_key: str | None = None,
+        method: PaymentMethod | None = None,
     ) -> tuple[Payment, bool]:
         """Receive a payment; return it and whether it was created now (False: a retry).
 
@@ -72,13 +80,13 @@ class Payments:
             payment_id = str(uuid.uuid4())
         else:
             payment_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
-        events = domain.receive(payment_id, order_id, customer_id, amount, currency)
+        events = domain.receive(payment_id, order_id, customer_id, amount, currency, method)
         try:
             return await self._append(None, events), True
         except VersionConflict:
             if idempotency_key is None:
                 raise  # a fresh uuid4 cannot collide: something is badly wrong
-        stored = await self.history(payment_id)
+        stored = await self.history(payment_id, 1, 1)  # the payment's first event is the one
         return _first_outcome(stored, stored[0], events[0], idempotency_key), False
 
     async def refund(
@@ -88,18 +96,26 @@ class Payments:
 
         On a concurrent change, re-read and decide again: the rule may now say no. With an
         Idempotency-Key the refund event's id is derived from the key, so a retry finds the
-        refund it already made in the payment's history instead of refunding twice.
+        refund it already made in the payment's history instead of refunding twice. That
+        refund may be anywhere in the history, so a keyed refund reads all of it; one without
+        a key starts from the latest snapshot. (Production alternative for long streams: an
+        index of event ids beside the stream, written by the append script.)
         """
         event_id = None
         if idempotency_key is not None:
             event_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{payment_id}/{idempotency_key}"))
         for _ in range(MAX_ATTEMPTS):
-            stored = await self.history(payment_id)
-            earlier = next((s for s in stored if s.event.id == event_id), None)
-            if earlier is not None:
-                wanted = domain.PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason)
-                return _first_outcome(stored, earlier, wanted, idempotency_key), False
-            payment = _fold(stored)
+            if event_id is None:
+                payment = await self.get(payment_id)  # from a snapshot, if there is one
+            else:  # the key's refund may be anywhere in the history: read all of it
+                stored = await self.history(payment_id)
+                earlier = next((s for s in stored if s.event.id == event_id), None)
+                if earlier is not None:
+                    wanted = domain.PaymentRefunded(
+                        payment_id=payment_id, amount=amount, reason=reason
+                    )
+                    return _first_outcome(stored, earlier, wanted, idempotency_key), False
+                payment = fold(stored)
             events = domain.refund(payment, amount, reason)
             try:
                 return await self._append(payment, events, event_id), True
@@ -115,18 +131,21 @@ class Payments:
         state = payment
         for event in events:
             state = domain.evolve(state, event)
+            event_type = domain.EVENT_TYPES[type(event)]
             fact = Event(
                 id=event_id or str(uuid.uuid4()),
                 source=SOURCE,
-                type=domain.EVENT_TYPES[type(event)],
+                type=event_type,
                 subject=state.payment_id,
-                data=event.model_dump(),
+                dataschema=UPCASTERS.schema(event_type),  # the version the code writes
+                data=event.model_dump(mode="json"),
             )
             facts.append(fact)
             publish += publications(fact, state)
         assert state is not None, "a decision returns at least one event"
         expected = payment.version if payment else 0
         await self.store.append(stream_of(state.payment_id), facts, expected, publish)
+        await self.past.appended(expected, state)  # a snapshot, if one is due (best effort)
         return state
 
 
@@ -134,16 +153,6 @@ def _first_outcome(
     stored: list[StoredEvent], earlier: StoredEvent, wanted: PaymentEvent, key: str | None
 ) -> Payment:
     """The answer to a retried request: the state right after the event it made back then."""
-    if _decode(earlier) != wanted:
+    if decode(earlier) != wanted:
         raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
-    return _fold(stored[: earlier.version])
-
-
-def _decode(stored: StoredEvent) -> PaymentEvent:
-    return domain.EVENT_CLASSES[stored.event.type].model_validate(stored.event.data)
-
-
-def _fold(stored: list[StoredEvent]) -> Payment:
-    payment = domain.fold([_decode(s) for s in stored])
-    assert payment is not None, "a stored stream is never empty"
-    return payment
+    return fold(stored[: earlier.version])
