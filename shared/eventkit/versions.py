@@ -64,6 +64,8 @@ async def _newest_down_to(redis: Redis, key: str, from_version: int, length: int
 
 
 async def until(redis: Redis, key: str, moment: datetime) -> list[Entry]:
-    """The entries stored at or before ``moment``, to the millisecond (Redis's clock)."""
-    entries: list[Entry] = await redis.xrange(key, max=str(int(moment.timestamp() * 1000)))
+    """The entries stored at or before ``moment``, to the millisecond (Redis's clock); none
+    before 1970 (an entry id has no negative time)."""
+    until = max(0, int(moment.timestamp() * 1000))
+    entries: list[Entry] = await redis.xrange(key, max=str(until))
     return entries

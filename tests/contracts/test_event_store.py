@@ -180,6 +180,7 @@ async def test_the_stream_at_a_moment_is_what_was_stored_by_then(subject: Subjec
     assert await subject.store.read_until("a", at_ms(second.position)) == [first, second]
     assert await subject.store.read_until("a", at_ms(first.position, -1)) == []
     assert await subject.store.read_until("never-written", at_ms(second.position)) == []
+    assert await subject.store.read_until("a", datetime(1, 1, 1, tzinfo=UTC)) == []
 
 
 def ms(position: str) -> int:

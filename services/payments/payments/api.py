@@ -4,6 +4,7 @@ its state at any version or moment of that history (time travel)."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,7 +12,16 @@ from uuid import UUID
 from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentSnapshot
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 from servicekit import JsonInteger, absent_or, problem, problem_responses
 
 from payments.commands import (
@@ -57,11 +67,13 @@ IdempotencyKey = Annotated[
     absent_or(KeyText),
 ]
 # Time travel. A version is a positive count of events (bounded so that Redis's COUNT takes it);
-# a moment is an RFC 3339 date-time with its offset (no bare date, no Unix seconds).
+# a moment is an RFC 3339 date-time with its offset (no bare date, no Unix seconds), checked in
+# moment(): the schema says format date-time, so that a client (and schemathesis) sends real
+# dates, not strings that only look like them.
 MAX_VERSION = 1_000_000_000
 VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-MomentText = Annotated[str, StringConstraints(pattern=RFC3339)]
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 40}
 # A retried request answered from what the first one made.
 REPLAYED = {
     "Idempotent-Replayed": {
@@ -153,9 +165,9 @@ async def get_payment(
         absent_or(VersionNumber),
     ] = None,
     at: Annotated[
-        MomentText | None,
+        str | None,
         Query(description="RFC 3339 date-time, e.g. 2026-11-26T10:00:00Z: the state then"),
-        absent_or(MomentText),
+        WithJsonSchema(DATE_TIME),
     ] = None,
 ) -> PaymentSnapshot:
     """The payment's state, rebuilt by folding its events: now (from the latest snapshot and
@@ -179,10 +191,16 @@ async def get_payment(
 
 
 def moment(text: str) -> datetime:
+    """``at`` as a datetime; 422 unless it is an RFC 3339 date-time that the calendar has."""
+    if not RFC3339.match(text):
+        raise HTTPException(422, f"at: {text[:40]!r} is not an RFC 3339 date-time with offset")
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:  # the pattern admits 2026-13-45T…: the calendar does not
-        raise HTTPException(422, f"at: {exc}") from exc
+        return _AWARE.validate_python(text)
+    except ValidationError as exc:  # 2026-13-45T…: the shape is right, the calendar is not
+        raise HTTPException(422, f"at: {exc.errors()[0]['msg']}") from exc
+
+
+_AWARE = TypeAdapter(AwareDatetime)
 
 
 @router.get("/{payment_id}/events", responses=problem_responses(404, 422, 500, 503))
