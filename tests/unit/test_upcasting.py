@@ -1,11 +1,13 @@
-"""Versioned event data: the dataschema attribute in the envelope, and chains of upcasters."""
+"""Versioned event data: the dataschema attribute in the envelope, chains of upcasters, and
+what ``python -m eventkit tail`` shows of them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from eventkit import Event, InvalidEvent, Upcasters, schema_of, schema_uri
+from eventkit import Event, InvalidEvent, StreamEntry, Upcasters, schema_of, schema_uri
+from eventkit.__main__ import describe
 from payments.upcasters import UPCASTERS
 
 
@@ -81,3 +83,13 @@ def test_payments_received_v1_gets_no_method_and_becomes_v2() -> None:
     assert upcast.dataschema == "urn:schema:payments.PaymentReceived:v2"
     refunded = UPCASTERS.upcast(event({"payment_id": "p", "amount": 1}, kind="PaymentRefunded"))
     assert refunded.dataschema == "urn:schema:payments.PaymentRefunded:v1"
+
+
+def test_tail_shows_one_type_and_the_version_of_its_data() -> None:
+    def line(dataschema: str | None) -> str:
+        fields = event({"n": 1}, dataschema).to_fields()
+        return describe(StreamEntry("1-0", {k.encode(): v.encode() for k, v in fields.items()}))
+
+    assert "  Happened         v1  " in line(None)
+    assert "  Happened         v2  " in line("urn:schema:test.Happened:v2")
+    assert "  Happened         v?  " in line("https://example.org/happened.json")
