@@ -25,13 +25,13 @@ from orders.read_model import cached_key
 from orders.rebuild import rebuild
 from redis.asyncio import Redis
 
-from bench import workloads
+from bench import event_store, workloads
 from bench.e2e import AMOUNT, KeyspaceListener, Phase, fixed_rate
 from bench.procs import Proc, RedisProc, python_module, wait_healthy
 from bench.wrk import run_wrk
 from harness import free_port
 
-FIGURES = ("post", "orders", "peer", "notifications", "e2e", "rebuild")
+FIGURES = ("post", "orders", "peer", "notifications", "e2e", "rebuild", "snapshots")
 
 
 @dataclass(frozen=True)
@@ -406,6 +406,27 @@ class Bench:
             f"{s['from_send_p50_ms']:.2f} ms | {s['sent']} payments at {s['achieved_rate']:.0f}/s"
         )
 
+    # --- figure 7: reading a long event stream, with a snapshot and without (event_store.py) --
+
+    async def run_snapshots(self) -> None:
+        for rep in range(self.params.reps):
+            await self.flush()
+            found = await event_store.measure(self.redis)
+            self.check(
+                f"snapshots {self.rep_label(rep)}: the same state and range either way",
+                found["same_state"] and found["same_range"],
+                f"same state {found['same_state']}, same range {found['same_range']}",
+            )
+            for key in ("read_10k_snapshot_ms", "read_10k_full_ms", "range_tail_ms",
+                        "range_full_ms"):  # fmt: skip
+                self.record(key, found[key])
+            self.progress(
+                f"snapshots {self.rep_label(rep)}: a {event_store.EVENTS:,}-event payment read in "
+                f"{found['read_10k_snapshot_ms']:.2f} ms from a snapshot, "
+                f"{found['read_10k_full_ms']:.2f} ms whole | newest 10 versions "
+                f"{found['range_tail_ms']:.2f} ms, whole stream {found['range_full_ms']:.2f} ms"
+            )
+
     # --- all of it ------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -420,3 +441,5 @@ class Bench:
             await self.run_notifications()
         if "e2e" in figures:
             await self.run_e2e()
+        if "snapshots" in figures:
+            await self.run_snapshots()
