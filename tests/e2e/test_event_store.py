@@ -148,3 +148,10 @@ def test_the_revenue_rebuilt_from_zero_equals_the_live_one(stack: Stack, uid: st
     eventually(lambda: revenue_today(stack, currency) == 850, what="the rebuilt revenue")
     stack.refund(payment["payment_id"], 50)
     eventually(lambda: revenue_today(stack, currency) == 800, what="the live runner again")
+    # A replica that runs no projection answers from the one the others keep.
+    replica = stack.add("orders", f"orders-{uid}", RUN_PROJECTIONS="false")
+    try:
+        report = get(stack, f"orders-{uid}", "/revenue", currency=currency)
+        assert report == get(stack, "orders", "/revenue", currency=currency)
+    finally:
+        replica.stop()

@@ -8,6 +8,7 @@ to crash around a chosen event.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,18 +48,20 @@ def create_app(
         # The same stream, read a second way: not in the group, from its own checkpoint.
         revenue = RedisRevenue(redis)
         runner = ProjectionRunner(redis, revenue, block_ms=settings.consumer_block_ms)
+        projecting = (
+            runner.running(on_failure=fail_fast(app))
+            if settings.run_projections
+            else contextlib.nullcontext()  # another process keeps the revenue; this one reads it
+        )
         try:
-            async with (
-                consumer.running(on_failure=fail_fast(app)),
-                runner.running(on_failure=fail_fast(app)),
-            ):
+            async with consumer.running(on_failure=fail_fast(app)), projecting:
                 yield {
                     "redis": redis,
                     "orders": RedisOrderStore(redis),
                     "cache": cache,
                     "revenue": revenue,
                     "consumers": [consumer],
-                    "projections": [runner],
+                    "projections": [runner] if settings.run_projections else [],
                 }
         finally:
             await redis.aclose()
