@@ -193,6 +193,34 @@ def test_the_events_of_a_range_of_versions(api: httpx.Client, uid: str) -> None:
     assert backwards.json()["detail"] == "to_version 2 is before from_version 3"
 
 
+def test_an_event_newer_than_this_release_is_refused_not_misread(
+    api: httpx.Client, redis_server: RedisServer
+) -> None:
+    """Written by a later release (version 3 of PaymentReceived): this one cannot fold it."""
+    pid = str(uuid4())
+    fields = {
+        "id": str(uuid4()),
+        "source": "payments",
+        "type": "PaymentReceived",
+        "time": "2026-12-01T10:00:00+00:00",
+        "subject": pid,
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "dataschema": "urn:schema:payments.PaymentReceived:v3",
+        "data": json.dumps({"payment_id": pid, "unheard_of": True}),
+        "version": "1",
+    }
+    client = redis_server.client()
+    client.xadd(f"{{payments}}:payment-{pid}", fields)
+    client.close()
+    response = api.get(f"/payments/{pid}")
+    assert response.status_code == 500
+    assert response.json()["detail"] == (
+        "this payment holds an event this release cannot read: "
+        "PaymentReceived v3 is newer than this code (v2)"
+    )
+
+
 def test_currency_defaults_to_usd(api: httpx.Client, uid: str) -> None:
     body = new_payment(uid)
     del body["currency"]
