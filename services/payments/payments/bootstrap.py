@@ -23,7 +23,7 @@ from eventkit import (
 from fastapi import FastAPI
 from servicekit import service_app
 
-from payments import api
+from payments import api, api_history
 from payments.commands import Payments
 from payments.config import Settings
 
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         title="payments",
         summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
         lifespan=lifespan,
-        routers=[api.router],
+        routers=[api.router, api_history.router],
     )
     app.add_exception_handler(StreamDamaged, api.damaged)
     app.add_exception_handler(InvalidEvent, api.unreadable)
