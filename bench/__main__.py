@@ -39,6 +39,7 @@ PROFILES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "notifications": (("notifications",), "notifications"),
     "e2e": (("e2e",), "orders"),
     "rebuild": (("orders", "rebuild"), None),
+    "snapshots": (("snapshots",), None),
 }
 # Settings the bench sets itself; any other service setting found in the environment is
 # passed through to the services, and reported (the figures are then not of the defaults).

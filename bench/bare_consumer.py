@@ -16,7 +16,7 @@ import signal
 
 import uvloop
 from contracts.payments import STATE_STREAM
-from orders.read_model import payment_key
+from orders.read_model import copy_key
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -36,7 +36,7 @@ async def consume(redis: Redis, stopping: asyncio.Event) -> None:
         )
         for _stream, entries in reply:
             for _entry_id, fields in entries:
-                await redis.set(payment_key(fields[b"subject"].decode()), fields[b"data"])
+                await redis.set(copy_key(0, fields[b"subject"].decode()), fields[b"data"])
             if entries:
                 await redis.xack(STATE_STREAM, GROUP, *[entry_id for entry_id, _ in entries])
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx
 import redis
-from orders.read_model import payment_key
+from orders.read_model import copy_key
 
 AMOUNT = 2500  # every order's total and every payment's amount: one payment pays one order
 
-PREFIX = payment_key("")  # "{orders}:payment:"
+PREFIX = copy_key(0, "")  # "{orders}:cache:0:payment:" (generation 0: Redis is flushed)
 CHANNEL_PREFIX = f"__keyspace@0__:{PREFIX}"
 
 

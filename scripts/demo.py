@@ -1,16 +1,14 @@
-"""`make demo`: the three patterns, step by step, against a running system (`make run` or
-`docker compose up`), and the mail that notifications sends through its work queue. Set
-PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, CONSOLE_URL, REDIS_URL, MAILPIT_URL to point
-elsewhere than the local defaults (scripts/local.py says where make run's Redis is).
+"""`make demo`: the three patterns, step by step, the mail that notifications sends through its
+work queue, then the event store's features (scripts/event_store_demo.py), against a running
+system (`make run` or `docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL,
+CONSOLE_URL, REDIS_URL, MAILPIT_URL to point elsewhere than the local defaults (scripts/local.py
+says where make run's Redis is).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
-import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -20,38 +18,14 @@ import httpx
 import local
 import redis
 from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
+from event_store_demo import event_store_steps
+from walkthrough import BOLD, RESET, call, show, step, wait_for
 
 PAYMENTS = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8001")
 ORDERS = os.environ.get("ORDERS_URL", "http://127.0.0.1:8002")
 NOTIFICATIONS = os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8003")
 CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8004")
 MAILPIT = os.environ.get("MAILPIT_URL", "http://127.0.0.1:8025")  # docker compose's mail UI
-BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
-
-
-def step(number: int, title: str, pattern: str = "") -> None:
-    print(f"\n{BOLD}{number}. {title}{RESET}" + (f"  {DIM}[{pattern}]{RESET}" if pattern else ""))
-
-
-def show(label: str, value: Any) -> None:
-    text = json.dumps(value, indent=2) if not isinstance(value, str) else value
-    print(f"   {label}:\n" + "\n".join(f"     {line}" for line in text.splitlines()))
-
-
-def call(method: str, url: str, **kwargs: Any) -> Any:
-    response = httpx.request(method, url, timeout=10, **kwargs)
-    print(f"   {DIM}{method} {response.request.url} -> {response.status_code}{RESET}")
-    response.raise_for_status()
-    return response.json()
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    sys.exit(f"   gave up waiting for {what} after {timeout}s: is every service running?")
 
 
 def on_the_wire(client: redis.Redis, stream: str, payment_id: str) -> list[dict[str, Any]]:
@@ -163,6 +137,8 @@ def main() -> None:
     for event in history:
         print(f"     v{event['version']}  {event['type']:<16} {json.dumps(event['data'])}")
     show("state rebuilt from them", call("GET", f"{PAYMENTS}/payments/{pid}"))
+
+    event_store_steps(client, PAYMENTS, ORDERS, customer)
     print(f"\n{BOLD}Done.{RESET} Watch events flow live, and drive them yourself, in the console:")
     print(f"   {BOLD}{CONSOLE}{RESET}  (in a browser: this payment's cards are the newest)")
     print(f"   or in a terminal: python -m eventkit tail '{STATE_STREAM}' --from now")

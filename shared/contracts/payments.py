@@ -10,8 +10,12 @@ Partitions (``STREAM_PARTITIONS``, eventkit.partitions): with P > 1 each stream 
 one partition, the one of its event-store stream: in order for one payment, in no particular
 order across payments of different partitions. With P = 1 the two names below are the streams.
 
-Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, so payments
-can add a field without breaking anyone. Removing or changing a field needs a new event type.
+Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, and a field
+added later is optional to them, so payments can add a field without breaking anyone. Each event
+names the schema of its ``data`` and its version in the CloudEvents ``dataschema`` attribute
+(absent: version 1). Version 2 of ``PaymentSnapshot`` added ``method``; during the transition
+the stream holds both, and consumers read both (``method`` is None in version 1). Removing or
+changing a field needs a new version and a transition in which every consumer reads both.
 """
 
 from __future__ import annotations
@@ -51,6 +55,12 @@ PAYMENT_RECEIVED = "PaymentReceived"
 PAYMENT_REFUNDED = "PaymentRefunded"
 EVENT_TYPES = (PAYMENT_RECEIVED, PAYMENT_REFUNDED)
 
+# The ``dataschema`` of the public events payments writes now (eventkit.upcasting's form; the
+# published language depends on nothing, so they are spelt out). Both event types carry the
+# same data on each stream. The thin event did not change: a new field is no news to it.
+NOTICE_SCHEMA = "urn:schema:payments.PaymentNotice:v1"
+STATE_SCHEMA = "urn:schema:payments.PaymentSnapshot:v2"
+
 # Shared value types: the same rules wherever an amount or an id crosses a boundary.
 MAX_AMOUNT = 1_000_000_000_000  # minor units: ten billion in a two-decimal currency
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="minor units, e.g. cents")]
@@ -89,6 +99,12 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+    WALLET = "wallet"
+
+
 class PaymentNotice(BaseModel):
     """``data`` of a thin event on the notification stream."""
 
@@ -111,3 +127,6 @@ class PaymentSnapshot(BaseModel):
     refunded_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
     status: PaymentStatus
     version: Annotated[StrictInt, Field(ge=1, description="number of events so far")]
+    # Since version 2 of this schema; None for a payment received before it, and absent from
+    # the data of version 1, which a tolerant reader takes as None.
+    method: PaymentMethod | None = Field(None, description="how it was paid, if known")

@@ -1,7 +1,8 @@
 """eventkit: the project's messaging core on Redis Streams.
 
 Events (the envelope), publishing, consuming in groups, reading and replaying streams, dead
-letters, and the event store; beside the streams, a work queue and its worker. No web
+letters, the event store with its snapshots and upcasters, catch-up projections; beside the
+streams, a work queue and its worker. No web
 framework in here: the HTTP side of a service is ``servicekit``. In-memory stand-ins for unit
 tests are in ``eventkit.testing``.
 
@@ -35,6 +36,14 @@ from eventkit.event_store import (
     VersionConflict,
 )
 from eventkit.partitions import Partitions
+from eventkit.projection import (
+    BEGINNING,
+    CHECKPOINT_GUARD,
+    Batch,
+    Projection,
+    ProjectionRunner,
+    ProjectionStats,
+)
 from eventkit.publisher import Publisher
 from eventkit.queue import (
     Message,
@@ -51,10 +60,15 @@ from eventkit.queue_worker import QueueWorker
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
 from eventkit.replication import NotReplicated, Replication
+from eventkit.snapshots import RedisSnapshotStore, Snapshot, SnapshotStore, read_from_snapshot
+from eventkit.upcasting import Upcaster, Upcasters, schema_of, schema_uri
 
 __all__ = [
+    "BEGINNING",
+    "CHECKPOINT_GUARD",
     "NOW",
     "START",
+    "Batch",
     "Client",
     "ConfigurationFault",
     "Consumer",
@@ -70,20 +84,28 @@ __all__ = [
     "MessageHandler",
     "NotReplicated",
     "Partitions",
+    "Projection",
+    "ProjectionRunner",
+    "ProjectionStats",
     "Publication",
     "Publisher",
     "QueueCounts",
     "QueueWorker",
     "Receipt",
     "RedisEventStore",
+    "RedisSnapshotStore",
     "RedisWorkQueue",
     "Rejected",
     "Replayed",
     "Replication",
     "RetryLater",
+    "Snapshot",
+    "SnapshotStore",
     "StoredEvent",
     "StreamDamaged",
     "StreamEntry",
+    "Upcaster",
+    "Upcasters",
     "VersionConflict",
     "WorkQueue",
     "WorkerOptions",
@@ -96,9 +118,12 @@ __all__ = [
     "metrics",
     "misconfigured",
     "parse_data",
+    "read_from_snapshot",
     "read_stream",
     "redrive",
     "replay",
+    "schema_of",
+    "schema_uri",
     "tracing",
     "unavailable",
     "utc_now",

@@ -19,6 +19,7 @@ from eventkit.connection import connect
 from eventkit.deadletter import list_dead_letters
 from eventkit.envelope import InvalidEvent
 from eventkit.reader import START, StreamEntry, read_stream
+from eventkit.upcasting import schema_of
 
 
 def describe(entry: StreamEntry) -> str:
@@ -30,7 +31,14 @@ def describe(entry: StreamEntry) -> str:
         }
         return f"{entry.id}  (not an event: {exc})  {raw}"
     data = entry.fields[b"data"].decode()
-    return f"{entry.id}  {event.type:<16} {event.time:%H:%M:%S}  subject={event.subject}  {data}"
+    try:  # the type stays one column whatever the version of its data (eventkit.upcasting)
+        version = f"v{schema_of(event)[1]}"
+    except InvalidEvent:
+        version = "v?"
+    return (
+        f"{entry.id}  {event.type:<16} {version:<3} {event.time:%H:%M:%S}  "
+        f"subject={event.subject}  {data}"
+    )
 
 
 async def tail(url: str, stream: str, position: str, follow: bool) -> None:

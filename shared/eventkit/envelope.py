@@ -11,6 +11,9 @@ Four optional CloudEvents extension attributes follow an event's journey, writte
 ``traceparent`` and ``tracestate`` (the W3C trace context, CloudEvents' distributed-tracing
 extension: a consumer continues the producer's trace), ``correlationid`` (the conversation the
 event belongs to) and ``causationid`` (the id of the event or request that caused it).
+
+``dataschema`` (optional) names the schema of ``data`` and its version; an entry without it
+holds version 1 of its type's data (see eventkit.upcasting).
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ class Event(BaseModel):
     subject: str = Field(min_length=1, max_length=128)
     specversion: Literal["1.0"] = "1.0"
     datacontenttype: Literal["application/json"] = "application/json"
+    # Optional, and absent from the entry when None: entries written before schemas had
+    # versions hold version 1 (eventkit.upcasting reads the version from it).
+    dataschema: str | None = Field(None, min_length=1, max_length=256)
     data: dict[str, Any]
     traceparent: str | None = None
     tracestate: str | None = None
@@ -88,6 +94,8 @@ class Event(BaseModel):
         extension attributes only when set."""
         fields = {name: str(getattr(self, name)) for name in ATTRIBUTES}
         fields["time"] = self.time.isoformat()
+        if self.dataschema is not None:
+            fields["dataschema"] = self.dataschema
         fields["data"] = json.dumps(self.data, separators=(",", ":"))
         for name in EXTENSIONS:
             if (value := getattr(self, name)) is not None:
@@ -119,7 +127,9 @@ class Event(BaseModel):
             raise InvalidEvent(
                 f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
             )
-        attributes = {name: text[name] for name in (*ATTRIBUTES, *EXTENSIONS) if name in text}
+        attributes = {
+            name: text[name] for name in (*ATTRIBUTES, "dataschema", *EXTENSIONS) if name in text
+        }
         try:
             return cls.model_validate({**attributes, "data": data})
         except ValidationError as exc:

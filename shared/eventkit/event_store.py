@@ -28,12 +28,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from eventkit import metrics, tracing
+from eventkit import metrics, tracing, versions
 from eventkit.connection import Client
 from eventkit.envelope import Event
 from eventkit.partitions import Partitions
@@ -136,8 +137,27 @@ class EventStore(Protocol):
         what moved it: a retried append whose reply was lost)."""
         ...
 
-    async def read(self, stream: str) -> list[StoredEvent]:
-        """Every event of ``stream`` in order (an empty list if it has none)."""
+    async def read(
+        self,
+        stream: str,
+        from_version: int = 1,
+        to_version: int | None = None,
+        *,
+        after: str | None = None,
+    ) -> list[StoredEvent]:
+        """The events of ``stream`` from ``from_version`` to ``to_version`` (both included;
+        None: to the end), in order; an empty list if there are none. ``after`` is the position
+        of version ``from_version - 1`` when the caller knows it (a snapshot does): the read
+        starts right after it. :class:`StreamDamaged` if the events read are not the versions
+        asked for, one after the other."""
+        ...
+
+    async def read_until(self, stream: str, moment: datetime) -> list[StoredEvent]:
+        """The events the store held at ``moment`` (by its own clock, to the millisecond)."""
+        ...
+
+    async def version(self, stream: str) -> int:
+        """How many events ``stream`` holds (0: none), without reading them."""
         ...
 
     async def confirm(self, stream: str) -> None:
@@ -241,17 +261,27 @@ class RedisEventStore:
             raise
         return reply
 
-    async def read(self, stream: str) -> list[StoredEvent]:
-        """Every event of ``stream`` in order (an empty list if the stream does not exist);
-        :class:`StreamDamaged` if events are missing from it."""
-        entries = await self.redis.xrange(self.key(stream))
-        stored = [
-            StoredEvent(int(fields[b"version"]), entry_id.decode(), Event.from_fields(fields))
-            for entry_id, fields in entries
-        ]
-        if [s.version for s in stored] != list(range(1, len(stored) + 1)):
-            raise StreamDamaged(f"{self.key(stream)} does not hold its events from version 1")
-        return stored
+    async def read(
+        self,
+        stream: str,
+        from_version: int = 1,
+        to_version: int | None = None,
+        *,
+        after: str | None = None,
+    ) -> list[StoredEvent]:
+        """The events from ``from_version`` to ``to_version``, read from the nearer end of the
+        stream (eventkit.versions); :class:`StreamDamaged` if events are missing from them."""
+        key = self.key(stream)
+        entries = await versions.in_range(self.redis, key, from_version, to_version, after)
+        return _checked(key, _stored(entries), from_version)
+
+    async def read_until(self, stream: str, moment: datetime) -> list[StoredEvent]:
+        """The events stored at or before ``moment`` (eventkit.versions)."""
+        key = self.key(stream)
+        return _checked(key, _stored(await versions.until(self.redis, key, moment)), 1)
+
+    async def version(self, stream: str) -> int:
+        return int(await self.redis.xlen(self.key(stream)))
 
     async def confirm(self, stream: str) -> None:
         """With replication required: WAIT for a write of ours in the stream's slot, after
@@ -264,6 +294,21 @@ class RedisEventStore:
         stored right after version ``after``: an earlier attempt of this append landed."""
         stored = (await self.read(stream))[after : after + len(events)]
         return [s.event for s in stored] == list(events)
+
+
+def _stored(entries: list[versions.Entry]) -> list[StoredEvent]:
+    return [
+        StoredEvent(int(fields[b"version"]), entry_id.decode(), Event.from_fields(fields))
+        for entry_id, fields in entries
+    ]
+
+
+def _checked(key: str, stored: list[StoredEvent], from_version: int) -> list[StoredEvent]:
+    """``stored`` if it holds versions ``from_version``, ``from_version + 1`` …; otherwise the
+    stream lost events (:class:`StreamDamaged`)."""
+    if [s.version for s in stored] != list(range(from_version, from_version + len(stored))):
+        raise StreamDamaged(f"{key} does not hold its events from version {from_version}")
+    return stored
 
 
 def entry_fields(event: Event, version: int) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""In-memory stand-ins for unit tests: an event store, streams read by consumer groups, and a
-work queue (eventkit.testing_queue).
+"""In-memory stand-ins for unit tests: an event store and its snapshots, streams read by
+consumer groups, and a work queue (eventkit.testing_queue).
 
 They keep the semantics the service layer relies on (expected versions, append and publish in
 one step, retried appends recognised, one hash slot per append; handlers fed in runs in stream
@@ -12,20 +12,23 @@ Demo-grade on purpose: nothing here is safe to share between threads or processe
 
 from __future__ import annotations
 
-import itertools
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from eventkit.dispatch import Handler, HandlerTable, handler_for, runs
 from eventkit.envelope import Event, InvalidEvent
 from eventkit.event_store import (
     Publication,
     StoredEvent,
+    StreamDamaged,
     VersionConflict,
     check_one_slot,
     key_of,
 )
+from eventkit.snapshots import Snapshot
 from eventkit.testing_queue import InMemoryWorkQueue as InMemoryWorkQueue  # re-exported
 
 
@@ -46,12 +49,16 @@ class InMemoryStreams:
     def __init__(self) -> None:
         self._entries: dict[str, list[tuple[str, Event]]] = defaultdict(list)
         self._cursors: dict[tuple[str, str], int] = {}
-        self._ids = itertools.count(1)
+        self._last_id = (0, 0)
         self.set_aside: list[SetAside] = []
 
     def add(self, stream: str, event: Event) -> str:
-        """Append ``event`` to ``stream``; return its entry id (increasing, like Redis's)."""
-        entry_id = f"{next(self._ids)}-0"
+        """Append ``event`` to ``stream``; return its entry id: ``<ms>-<seq>`` like Redis's,
+        the millisecond it was added in (never going back) and a sequence within it."""
+        ms, seq = self._last_id
+        now = int(time.time() * 1000)
+        self._last_id = (now, 0) if now > ms else (ms, seq + 1)
+        entry_id = "{}-{}".format(*self._last_id)
         self._entries[stream].append((entry_id, event))
         return entry_id
 
@@ -130,9 +137,52 @@ class InMemoryEventStore:
     async def confirm(self, stream: str) -> None:
         """Nothing to wait for: memory has no replicas."""
 
-    async def read(self, stream: str) -> list[StoredEvent]:
+    async def read(
+        self,
+        stream: str,
+        from_version: int = 1,
+        to_version: int | None = None,
+        *,
+        after: str | None = None,
+    ) -> list[StoredEvent]:
+        stored = self._stored(stream)
+        if after is not None:
+            stored = [s for s in stored if _id(s.position) > _id(after)]
+            if stored and stored[0].version != from_version:
+                raise StreamDamaged(f"{stream}: version {from_version} does not follow {after}")
+        else:
+            stored = stored[from_version - 1 :]
+        return [s for s in stored if to_version is None or s.version <= to_version]
+
+    async def read_until(self, stream: str, moment: datetime) -> list[StoredEvent]:
+        until = int(moment.timestamp() * 1000)
+        return [s for s in self._stored(stream) if _id(s.position)[0] <= until]
+
+    async def version(self, stream: str) -> int:
+        return len(self._stored(stream))
+
+    def _stored(self, stream: str) -> list[StoredEvent]:
         entries = self.streams.entries(key_of(self.namespace, stream))
         return [
             StoredEvent(version, position, event)
             for version, (position, event) in enumerate(entries, start=1)
         ]
+
+
+class InMemorySnapshotStore:
+    """The snapshot store's contract (eventkit.SnapshotStore), in memory."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, Snapshot] = {}
+
+    async def load(self, stream: str) -> Snapshot | None:
+        return self.snapshots.get(stream)
+
+    async def save(self, stream: str, snapshot: Snapshot) -> None:
+        self.snapshots[stream] = snapshot
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    """An entry id as numbers, so that ids compare as Redis compares them."""
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)

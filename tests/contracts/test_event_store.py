@@ -1,17 +1,28 @@
 """The event store's contract, for eventkit.RedisEventStore and eventkit.testing's fake:
-versions, conflicts, append and publish in one step, retried appends, one hash slot."""
+versions, conflicts, append and publish in one step, retried appends, one hash slot; reading a
+range of versions and the stream as it stood at a moment."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
-from eventkit import Event, EventStore, Publication, RedisEventStore, VersionConflict
+from eventkit import (
+    Event,
+    EventStore,
+    Publication,
+    RedisEventStore,
+    StreamDamaged,
+    VersionConflict,
+)
 from eventkit.testing import InMemoryEventStore
 
 from tests.contracts.conftest import IMPLEMENTATIONS
+from tests.helpers import eventually_async
 
 
 def fact(subject: str, n: int = 0) -> Event:
@@ -115,3 +126,67 @@ async def test_the_same_event_id_with_other_content_is_a_conflict(subject: Subje
         with pytest.raises(VersionConflict):
             await subject.store.append("a", [other], expected_version=0)
     assert [s.event for s in await subject.store.read("a")] == [first]
+
+
+# ---- Reading part of a stream: a range of versions, the stream as it stood at a moment ------
+
+
+async def seven(subject: Subject) -> list[Event]:
+    events = [fact("a", n) for n in range(1, 8)]
+    await subject.store.append("a", events[:3], 0)
+    await subject.store.append("a", events[3:], 3)
+    return events
+
+
+@pytest.mark.parametrize("to_version", [None, *range(1, 10)])
+async def test_any_range_of_versions_is_those_events(
+    subject: Subject, to_version: int | None
+) -> None:
+    """Every range of a stream of seven, whichever end of it the store reads from."""
+    events = await seven(subject)
+    for from_version in range(1, 10):
+        stored = await subject.store.read("a", from_version, to_version)
+        last = 7 if to_version is None else min(to_version, 7)
+        expected = list(range(from_version, last + 1))
+        assert [s.version for s in stored] == expected, (from_version, to_version)
+        assert [s.event for s in stored] == [events[v - 1] for v in expected]
+
+
+async def test_a_range_after_a_known_position_starts_right_after_it(subject: Subject) -> None:
+    events = await seven(subject)
+    whole = await subject.store.read("a")
+    tail = await subject.store.read("a", 5, after=whole[3].position)
+    assert [s.event for s in tail] == events[4:]
+    assert await subject.store.read("a", 5, 6, after=whole[3].position) == whole[4:6]
+    assert await subject.store.read("a", 8, after=whole[6].position) == []
+    with pytest.raises(StreamDamaged):  # that position is not followed by version 3
+        await subject.store.read("a", 3, after=whole[3].position)
+
+
+async def test_the_version_is_the_number_of_events(subject: Subject) -> None:
+    assert await subject.store.version("a") == 0
+    await seven(subject)
+    assert await subject.store.version("a") == 7
+
+
+async def test_the_stream_at_a_moment_is_what_was_stored_by_then(subject: Subject) -> None:
+    await subject.store.append("a", [fact("a", 1)], 0)
+    [first] = await subject.store.read("a")
+    # The next event is stored in a later millisecond (one clock: Redis runs on this host).
+    await eventually_async(lambda: time.time() * 1000 > ms(first.position) + 1)
+    await subject.store.append("a", [fact("a", 2)], 1)
+    [_, second] = await subject.store.read("a")
+    assert await subject.store.read_until("a", at_ms(first.position)) == [first]
+    assert await subject.store.read_until("a", at_ms(second.position)) == [first, second]
+    assert await subject.store.read_until("a", at_ms(first.position, -1)) == []
+    assert await subject.store.read_until("never-written", at_ms(second.position)) == []
+    assert await subject.store.read_until("a", datetime(1, 1, 1, tzinfo=UTC)) == []
+
+
+def ms(position: str) -> int:
+    return int(position.split("-")[0])
+
+
+def at_ms(position: str, plus: int = 0) -> datetime:
+    """The moment of an entry id's millisecond (plus ``plus`` ms)."""
+    return datetime.fromtimestamp((ms(position) + plus) / 1000, UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -56,6 +57,7 @@ def test_receive_read_refund_and_history(api: httpx.Client, uid: str) -> None:
         "refunded_amount": 0,
         "status": "received",
         "version": 1,
+        "method": None,
     }
     assert api.get(f"/payments/{pid}").json() == payment
 
@@ -95,6 +97,128 @@ def test_every_stored_event_is_published_thin_and_fat(
         ("PaymentRefunded", 2, 250),
     ]
     assert state[1]["data"] == api.get(f"/payments/{pid}").json()
+
+
+def test_a_payment_says_how_it_was_paid_in_version_2_of_its_events(
+    api: httpx.Client, redis_server: RedisServer, uid: str
+) -> None:
+    payment = api.post("/payments", json=new_payment(uid, method="bank_transfer")).json()
+    pid = payment["payment_id"]
+    assert payment["method"] == "bank_transfer"
+    [received] = api.get(f"/payments/{pid}/events").json()
+    assert received["data"]["method"] == "bank_transfer"
+    [state] = published(redis_server, STATE_STREAM, pid)
+    assert state["data"]["method"] == "bank_transfer"
+    client = redis_server.client()
+    [(_, stored)] = client.xrange(f"{{payments}}:payment-{pid}")
+    [(_, fat)] = [e for e in client.xrange(STATE_STREAM) if e[1][b"subject"] == pid.encode()]
+    client.close()
+    assert stored[b"dataschema"] == b"urn:schema:payments.PaymentReceived:v2"
+    assert fat[b"dataschema"] == b"urn:schema:payments.PaymentSnapshot:v2"
+    refused = api.post("/payments", json=new_payment(uid, method="cash"))
+    assert refused.status_code == 422
+    assert "body.method: Input should be 'card', 'bank_transfer' or 'wallet'" in refused.text
+
+
+def test_the_state_after_any_version_or_at_any_moment(api: httpx.Client, uid: str) -> None:
+    pid = api.post("/payments", json=new_payment(uid)).json()["payment_id"]
+    for _ in range(3):
+        api.post(f"/payments/{pid}/refunds", json={"amount": 100})
+    now = api.get(f"/payments/{pid}").json()
+    assert now["version"] == 4
+    for version in (1, 2, 4):
+        then = api.get(f"/payments/{pid}", params={"version": version}).json()
+        assert (then["version"], then["refunded_amount"]) == (version, 100 * (version - 1))
+    past_the_end = api.get(f"/payments/{pid}", params={"version": 5})
+    assert past_the_end.status_code == 404
+    assert past_the_end.json()["detail"] == "no version 5: the payment has 4 events"
+    history = api.get(f"/payments/{pid}/events").json()
+    stored_at = int(history[0]["position"].split("-")[0]) / 1000  # Redis's clock, in ms
+    at_first = datetime.fromtimestamp(stored_at, UTC).isoformat().replace("+00:00", "Z")
+    assert api.get(f"/payments/{pid}", params={"at": at_first}).json()["version"] >= 1
+    assert api.get(f"/payments/{pid}", params={"at": "2999-01-01T00:00:00+01:00"}).json() == now
+    before = api.get(f"/payments/{pid}", params={"at": "2000-01-01T00:00:00Z"})
+    assert before.status_code == 404
+    assert before.json()["detail"].startswith("the payment did not exist at 2000-01-01T00:00:00")
+    # Before 1970, before year 1 in UTC even: still only "not yet", never an error.
+    assert (
+        api.get(f"/payments/{pid}", params={"at": "0001-01-01T00:00:00+23:00"}).status_code == 404
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "complaint"),
+    [
+        ({"version": "0"}, "query.version: Input should be greater than or equal to 1"),
+        ({"version": "two"}, "query.version: Input should be a valid integer"),
+        ({"at": "yesterday"}, "at: 'yesterday' is not an RFC 3339 date-time with offset"),
+        ({"at": "2026-11-26"}, "is not an RFC 3339 date-time"),
+        ({"at": "2026-11-26T10:00:00"}, "is not an RFC 3339 date-time"),  # no offset
+        ({"at": "1764151200"}, "is not an RFC 3339 date-time"),
+        ({"at": "2026-13-45T10:00:00Z"}, "at: Input should be a valid datetime"),
+        ({"at": "0000-01-01T00:00:00Z"}, "at: Input should be a valid datetime"),
+        ({"version": "1", "at": "2026-11-26T10:00:00Z"}, "a version or a moment (at), not both"),
+    ],
+)
+def test_a_bad_version_or_moment_is_422(
+    api: httpx.Client, uid: str, params: dict[str, str], complaint: str
+) -> None:
+    pid = api.post("/payments", json=new_payment(uid)).json()["payment_id"]
+    response = api.get(f"/payments/{pid}", params=params)
+    assert response.status_code == 422
+    assert complaint in response.json()["detail"]
+
+
+def test_the_events_of_a_range_of_versions(api: httpx.Client, uid: str) -> None:
+    pid = api.post("/payments", json=new_payment(uid)).json()["payment_id"]
+    for _ in range(4):
+        api.post(f"/payments/{pid}/refunds", json={"amount": 10})
+    versions = [
+        [h["version"] for h in api.get(f"/payments/{pid}/events", params=query).json()]
+        for query in (
+            {"from_version": "2", "to_version": "3"},
+            {"from_version": "4"},
+            {"to_version": "2"},
+            {"from_version": "5", "to_version": "99"},
+        )
+    ]
+    assert versions == [[2, 3], [4, 5], [1, 2], [5]]
+    past = api.get(f"/payments/{pid}/events", params={"from_version": "6"})
+    assert (past.status_code, past.json()["detail"]) == (
+        404,
+        "no version 6: the payment has 5 events",
+    )
+    backwards = api.get(f"/payments/{pid}/events", params={"from_version": 3, "to_version": 2})
+    assert backwards.status_code == 422
+    assert backwards.json()["detail"] == "to_version 2 is before from_version 3"
+
+
+def test_an_event_newer_than_this_release_is_refused_not_misread(
+    api: httpx.Client, redis_server: RedisServer
+) -> None:
+    """Written by a later release (version 3 of PaymentReceived): this one cannot fold it."""
+    pid = str(uuid4())
+    fields = {
+        "id": str(uuid4()),
+        "source": "payments",
+        "type": "PaymentReceived",
+        "time": "2026-12-01T10:00:00+00:00",
+        "subject": pid,
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "dataschema": "urn:schema:payments.PaymentReceived:v3",
+        "data": json.dumps({"payment_id": pid, "unheard_of": True}),
+        "version": "1",
+    }
+    client = redis_server.client()
+    client.xadd(f"{{payments}}:payment-{pid}", fields)
+    client.close()
+    response = api.get(f"/payments/{pid}")
+    assert response.status_code == 500
+    assert response.json()["detail"] == (
+        "this payment holds an event this release cannot read: "
+        "PaymentReceived v3 is newer than this code (v2)"
+    )
 
 
 def test_currency_defaults_to_usd(api: httpx.Client, uid: str) -> None:

@@ -8,16 +8,18 @@ store, streams) are in eventkit.testing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date
 from email.message import EmailMessage
 
-from contracts.payments import PaymentSnapshot
-from eventkit import InvalidEvent, RetryLater
+from contracts.payments import STATE_STREAM, PaymentSnapshot
+from eventkit import BEGINNING, Batch, Event, InvalidEvent, RetryLater
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import Notification
 from notifications.mail import MailJob
 from notifications.ports import UnknownPayment
 from notifications.read_model import mail_message, with_receipts
-from orders.domain import PlacedOrder
+from orders import revenue
+from orders.domain import Counted, PlacedOrder
 
 
 class InMemoryPaymentCache:
@@ -60,6 +62,51 @@ class InMemoryOrderStore:
     async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
         order = self._orders.get(order_id)
         return None if order is None else (order, self.cache.of_order(order_id))
+
+
+class InMemoryRevenue:
+    """orders.ports.Revenue in memory: the same commit rule (the checkpoint guard, each
+    payment's net counted once per version) as the Redis script."""
+
+    name, stream = revenue.NAME, STATE_STREAM
+
+    def __init__(self) -> None:
+        self.reset_now()
+
+    def reset_now(self) -> None:
+        self._checkpoint = BEGINNING
+        self.by_day: dict[tuple[str, date], int] = {}
+        self.counted: dict[str, tuple[int, int]] = {}  # payment id → (version, net)
+        self.skipped: list[tuple[str, str]] = []
+
+    def decode(self, event: Event) -> Counted:
+        return revenue.decode(event)
+
+    async def checkpoint(self) -> str:
+        return self._checkpoint
+
+    async def commit(self, batch: Batch[Counted]) -> bool:
+        if self._checkpoint != batch.after:
+            return False
+        self._checkpoint = batch.through
+        for item in batch.items:
+            seen_version, seen_net = self.counted.get(item.payment_id, (0, 0))
+            if item.version > seen_version:
+                self.counted[item.payment_id] = (item.version, item.net)
+                key = (item.currency, item.day)
+                if item.net != seen_net:
+                    self.by_day[key] = self.by_day.get(key, 0) + item.net - seen_net
+        self.skipped += batch.skipped
+        return True
+
+    async def reset(self) -> None:
+        self.reset_now()
+
+    async def revenue(self, currency: str, days: list[date]) -> tuple[dict[date, int], str]:
+        found = {
+            day: self.by_day[(currency, day)] for day in days if (currency, day) in self.by_day
+        }
+        return found, self._checkpoint
 
 
 class InMemoryNotificationStore:

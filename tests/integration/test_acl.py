@@ -42,6 +42,14 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("XADD {payments}:state * type PaymentReceived", {PAY}),
     ("XADD {payments}:notifications * type PaymentReceived", {PAY}),
     ("XRANGE {payments}:payment-1 - +", {PAY}),
+    # payments: a range of versions from the end of a stream; its snapshots, and only those
+    ("XLEN {payments}:payment-1", {PAY}),
+    ("XREVRANGE {payments}:payment-1 + - COUNT 10", {PAY}),
+    ("HGETALL {payments}:snapshot:payment-1", {PAY}),
+    ("HSET {payments}:snapshot:payment-1 version 1 position 1-1 schema 2 state {}", {PAY}),
+    ("HSET {payments}:payment-1 version 1", NOBODY),  # not on its event streams
+    ("DEL {payments}:snapshot:payment-1", NOBODY),
+    ("HGETALL {payments}:state", NOBODY),
     ("XRANGE {payments}:state - +", {PAY, ORD}),
     ("XRANGE {payments}:notifications - +", {PAY, NOTE}),
     ("XREAD COUNT 10 STREAMS {payments}:state 0", {ORD}),
@@ -92,6 +100,19 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("MGET {orders}:cache:1:payment:1", {ORD}),
     ("SMEMBERS {orders}:cache:1:cached", {ORD}),
     ("UNLINK {orders}:cache:1:payment:1 {orders}:cache:1:payments-of:o", {ORD}),
+    # orders' revenue projection: the state stream by XREAD, its own keys in one script
+    ("XREAD COUNT 500 BLOCK 1000 STREAMS {payments}:state 0-0", {ORD}),
+    (
+        f"EVALSHA {SHA} 4 {{orders}}:revenue:checkpoint {{orders}}:revenue:by-day "
+        "{orders}:revenue:counted {orders}:revenue:skipped",
+        {ORD},
+    ),
+    ("HGET {orders}:revenue:counted p", {ORD}),
+    ("HINCRBY {orders}:revenue:by-day EUR:2026-12-01 100", {ORD}),
+    ("HMGET {orders}:revenue:by-day EUR:2026-12-01", {ORD}),
+    ("XADD {orders}:revenue:skipped * entry 1-1 error e", {ORD}),
+    ("UNLINK {orders}:revenue:checkpoint {orders}:revenue:by-day", {ORD}),
+    ("HINCRBY {payments}:snapshot:payment-1 version 1", NOBODY),
     # notifications' own keys
     (f"EVALSHA {SHA} 2 {{notifications}}:notification:1 {{notifications}}:all", {NOTE}),
     ("EXISTS {notifications}:notification:1", {NOTE}),

@@ -3,10 +3,19 @@ readable with redis-cli. The contract it shares with the in-memory store is in
 tests/contracts/test_event_store.py."""
 
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
-from eventkit import Event, Publication, RedisEventStore, StreamDamaged, VersionConflict, connect
+from eventkit import (
+    Event,
+    Publication,
+    RedisEventStore,
+    StreamDamaged,
+    VersionConflict,
+    connect,
+    versions,
+)
 from redis.asyncio import Redis
 
 from tests.helpers import RedisServer
@@ -83,3 +92,25 @@ async def test_the_same_event_id_with_other_content_is_a_conflict_not_a_retry(
     imposter = first.model_copy(update={"data": {"n": 2}})  # same id, another fact
     with pytest.raises(VersionConflict):
         await store.append("a", [imposter], 0)
+
+
+async def test_a_range_read_from_the_end_misses_nothing_appended_meanwhile(
+    store: RedisEventStore, redis: Redis
+) -> None:
+    """Versions 8… of ten are read backwards from the end, COUNT (length - 7). Three events
+    appended between XLEN and that read take the top: the read goes on below them."""
+    await store.append("a", [fact("a", n) for n in range(1, 11)], 0)
+
+    class AppendsAfterXlen:
+        def __init__(self) -> None:
+            self.xrange, self.xrevrange = redis.xrange, redis.xrevrange
+
+        async def xlen(self, key: str) -> int:
+            length = int(await redis.xlen(key))
+            await store.append("a", [fact("a", n) for n in range(11, 14)], 10)
+            return length
+
+    racing: Any = AppendsAfterXlen()
+    entries = await versions.in_range(racing, store.key("a"), 8, None, None)
+    assert [int(fields[b"version"]) for _, fields in entries] == [8, 9, 10]
+    assert [s.version for s in await store.read("a", 8)] == [8, 9, 10, 11, 12, 13]

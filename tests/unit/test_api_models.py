@@ -79,8 +79,10 @@ def test_no_parameter_is_documented_as_nullable_or_unbounded(document: dict[str,
         for parameter in operation.get("parameters", []):
             schema = parameter["schema"]
             assert "anyOf" not in schema, (name, parameter["name"])
-            if schema["type"] == "string" and schema.get("format") != "uuid":
-                assert "maxLength" in schema or "pattern" in schema, (name, parameter["name"])
+            # Bounded: a length, a pattern, a list of values, or a format of fixed shape.
+            if schema["type"] == "string" and schema.get("format") not in ("uuid", "date"):
+                bounds = {"maxLength", "pattern", "enum"} & set(schema)
+                assert bounds, (name, parameter["name"])
             if schema["type"] == "integer":
                 assert {"minimum", "maximum"} <= set(schema), (name, parameter["name"])
 

@@ -6,6 +6,10 @@ compare them after inlining ``$ref``s and dropping annotations (title, descripti
 so adding, removing or changing a field or a constraint in a model fails here until the
 document says the same. What payments really writes is validated against the document too.
 
+Each message has a version of its data (``x-schema-version``, and the ``dataschema`` its
+entries carry): the newest is what the model generates; an older one is the newest without the
+fields added since (``ADDED``), and the code still reads it (examples of both are checked).
+
 The document is also validated against the official AsyncAPI 3.0.0 JSON schema, kept in
 ``docs/schemas`` (no Python package ships it).
 """
@@ -26,7 +30,15 @@ import jsonschema
 import pytest
 import yaml
 from contracts import payments as public
-from eventkit import DeadLetter, Event, Message, RedisWorkQueue, dead_letter_stream, parse_data
+from eventkit import (
+    DeadLetter,
+    Event,
+    Message,
+    RedisWorkQueue,
+    dead_letter_stream,
+    parse_data,
+    schema_of,
+)
 from eventkit.deadletter import FIELD_PREFIX, MAX_ERROR_CHARS, dead_letter
 from eventkit.envelope import EXTENSIONS
 from eventkit.event_store import entry_fields, key_of
@@ -42,6 +54,7 @@ from orders import handlers as orders_handlers
 from payments import domain
 from payments.commands import Payments, stream_of
 from payments.config import Settings as PaymentsSettings
+from payments.upcasters import UPCASTERS
 from pydantic import BaseModel
 from servicekit import ConsumerSettings, ServiceSettings
 
@@ -56,11 +69,19 @@ STATE = "paymentState"
 EVENT_STORE = "paymentEventStore"
 PUBLIC_CHANNELS = (NOTIFICATIONS, STATE)
 
-# Which model ``data`` decodes to, on each channel that carries events, by event type.
+# Which model ``data`` decodes to, on each channel that carries events, by event type: the
+# newest version (the state's model reads every version: a tolerant reader; the event store's
+# older versions are upcast first).
 DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
     NOTIFICATIONS: lambda _type: public.PaymentNotice,
     STATE: lambda _type: public.PaymentSnapshot,
     EVENT_STORE: lambda event_type: domain.EVENT_CLASSES[event_type],
+}
+# The fields each version of a schema added: version n of a schema is the newest without the
+# fields added after n.
+ADDED: dict[str, dict[int, set[str]]] = {
+    "PaymentSnapshot": {2: {"method"}},
+    "PaymentReceived": {2: {"method"}},
 }
 
 # Consumer group (named after the service it belongs to) → the stream it reads, and the event
@@ -129,6 +150,27 @@ def cloudevents_type(message: Schema) -> str:
     ]
     assert consts == [message["x-cloudevents-type"]], message["name"]
     return consts[0]
+
+
+def schema_version(message: Schema) -> int:
+    """A message's version of its data; the ``dataschema`` its entries carry, if any, agrees."""
+    version: int = message["x-schema-version"]
+    for branch in message["payload"].get("allOf", []):
+        const = branch.get("properties", {}).get("dataschema", {}).get("const")
+        if const is not None:
+            event = Event(source="s", type="t", subject="s", dataschema=const, data={})
+            assert schema_of(event)[1] == version, message["name"]
+    return version
+
+
+def older(schema: Schema, name: str, version: int) -> Schema:
+    """``schema`` (the newest version of ``name``) as it was in ``version``."""
+    added = set().union(*(f for v, f in ADDED.get(name, {}).items() if v > version))
+    properties = {k: v for k, v in schema["properties"].items() if k not in added}
+    out = {**schema, "properties": properties}
+    if "required" in schema:
+        out["required"] = [r for r in schema["required"] if r not in added]
+    return out
 
 
 def data_schema_pointer(message_pointer: str, message: Schema) -> str:
@@ -294,15 +336,27 @@ def test_public_channels_carry_every_public_event_type_and_nothing_else(
     doc: Schema, channel: str
 ) -> None:
     messages = channel_messages(doc, channel)
-    types = [cloudevents_type(message) for _, message in messages.values()]
-    assert sorted(types) == sorted(public.EVENT_TYPES)
-    assert sorted(messages) == sorted(public.EVENT_TYPES)  # channel message keys name the type
+    types = {cloudevents_type(message) for _, message in messages.values()}
+    assert types == set(public.EVENT_TYPES)
+    for key, (_, message) in messages.items():  # the keys name the type, and a newer version
+        version = schema_version(message)
+        assert key == cloudevents_type(message) + (f"V{version}" if version > 1 else ""), key
+
+
+def test_the_state_stream_lists_both_versions_of_every_type(doc: Schema) -> None:
+    versions = {
+        (cloudevents_type(m), schema_version(m)) for _, m in channel_messages(doc, STATE).values()
+    }
+    written = Event(source="s", type="t", subject="s", dataschema=public.STATE_SCHEMA, data={})
+    current = schema_of(written)[1]  # the version payments writes now
+    assert versions == {(t, v) for t in public.EVENT_TYPES for v in range(1, current + 1)}
 
 
 def test_event_store_carries_every_domain_event_type(doc: Schema) -> None:
     messages = channel_messages(doc, EVENT_STORE)
-    types = [cloudevents_type(message) for _, message in messages.values()]
-    assert sorted(types) == sorted(domain.EVENT_CLASSES)
+    versions = {(cloudevents_type(m), schema_version(m)) for _, m in messages.values()}
+    every = {(t, v) for t in domain.EVENT_CLASSES for v in range(1, UPCASTERS.current(t) + 1)}
+    assert versions == every  # every version that can be stored, none other
 
 
 def test_message_names_are_unique(doc: Schema) -> None:
@@ -332,8 +386,8 @@ def an_event_with_every_extension() -> Event:
 def test_envelope_fields_are_the_events_flat_fields(doc: Schema) -> None:
     fields = doc["components"]["schemas"]["EventFields"]
     flat, full = an_event().to_fields(), an_event_with_every_extension().to_fields()
-    assert set(fields["properties"]) == set(Event.model_fields) == set(full)
-    assert set(fields["required"]) == set(flat)  # the extensions are optional
+    assert set(fields["properties"]) == set(Event.model_fields) == {*full, "dataschema"}
+    assert set(fields["required"]) == set(flat)  # the extensions and dataschema are optional
     assert set(full) - set(flat) == set(EXTENSIONS)
     assert fields["additionalProperties"] is False
     generated = Event.model_json_schema()["properties"]
@@ -342,6 +396,8 @@ def test_envelope_fields_are_the_events_flat_fields(doc: Schema) -> None:
             expected = {"type": "string", "contentMediaType": "application/json"}
         elif name in EXTENSIONS:  # optional in the model, a string when in an entry
             (expected,) = [b for b in generated[name]["anyOf"] if b["type"] != "null"]
+        elif name == "dataschema":  # None in the model: absent from the entry
+            expected = constraints(generated[name])["anyOf"][0]
         else:
             expected = {k: v for k, v in constraints(generated[name]).items() if k != "default"}
         assert constraints(schema) == expected, name
@@ -350,10 +406,10 @@ def test_envelope_fields_are_the_events_flat_fields(doc: Schema) -> None:
 def test_event_store_fields_are_the_envelope_plus_version(doc: Schema) -> None:
     stored = doc["components"]["schemas"]["StoredEventFields"]
     flat, full = an_event().to_fields(), an_event_with_every_extension().to_fields()
-    assert set(stored["properties"]) == {*full, "version"}
+    assert set(stored["properties"]) == {*full, "version", "dataschema"}
     assert set(stored["required"]) == {*flat, "version"}
     assert stored["additionalProperties"] is False
-    for name in full:
+    for name in [*full, "dataschema"]:
         assert stored["properties"][name] == {
             "$ref": f"#/components/schemas/EventFields/properties/{name}"
         }
@@ -376,6 +432,20 @@ def test_data_schema_is_what_the_model_generates(
     assert doc_schema(doc, f"#/components/schemas/{name}") == model_schema(model)
 
 
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("PaymentSnapshotV1", public.PaymentSnapshot),
+        ("PaymentReceivedDataV1", domain.PaymentReceived),
+    ],
+)
+def test_version_1_is_version_2_without_what_it_added(
+    doc: Schema, name: str, model: type[BaseModel]
+) -> None:
+    schema = model_schema(model)
+    assert doc_schema(doc, f"#/components/schemas/{name}") == older(schema, model.__name__, 1)
+
+
 def test_payment_status_lists_every_status(doc: Schema) -> None:
     status = doc["components"]["schemas"]["PaymentStatus"]
     assert status["enum"] == [s.value for s in public.PaymentStatus]
@@ -385,22 +455,26 @@ def test_payment_status_lists_every_status(doc: Schema) -> None:
 def test_each_message_decodes_data_with_the_right_model(doc: Schema, channel: str) -> None:
     for pointer, message in channel_messages(doc, channel).values():
         model = DATA_MODELS[channel](cloudevents_type(message))
-        assert doc_schema(doc, data_schema_pointer(pointer, message)) == model_schema(model)
+        expected = older(model_schema(model), model.__name__, schema_version(message))
+        assert doc_schema(doc, data_schema_pointer(pointer, message)) == expected
 
 
 # ---- Examples and real entries ----------------------------------------------------------------
 
 
 def check_entry(doc: Schema, channel: str, fields: Mapping[str, str]) -> None:
-    """An entry on ``channel`` matches its message in the document, and the code reads it."""
+    """An entry on ``channel`` matches its message in the document (the one of its type and
+    version), and the code reads it (the event store's after upcasting)."""
+    event = Event.from_fields(fields)
     (pointer, message) = next(
         (pointer, message)
         for pointer, message in channel_messages(doc, channel).values()
-        if cloudevents_type(message) == fields["type"]
+        if (cloudevents_type(message), schema_version(message)) == (event.type, schema_of(event)[1])
     )
     validate(doc, f"{pointer}/payload", dict(fields))
     validate(doc, data_schema_pointer(pointer, message), json.loads(fields["data"]))
-    event = Event.from_fields(fields)
+    if channel == EVENT_STORE:
+        event = UPCASTERS.upcast(event)
     parse_data(DATA_MODELS[channel](event.type), event)
 
 
@@ -412,7 +486,7 @@ def test_message_examples_are_real_entries(doc: Schema) -> None:
             for example in message["examples"]:
                 check_entry(doc, channel, example["payload"])
                 checked += 1
-    assert checked >= 6
+    assert checked >= 9
 
 
 def test_dead_letter_example_is_a_real_entry(doc: Schema) -> None:

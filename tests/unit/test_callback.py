@@ -34,7 +34,16 @@ async def test_a_200_is_the_payment() -> None:
         return httpx.Response(200, json=PAYMENT)
 
     payment = await client(answer).get_payment("p-1")
-    assert payment.model_dump(mode="json") == PAYMENT
+    # A payments from before payment methods answers without one: read as None.
+    assert payment.model_dump(mode="json") == {**PAYMENT, "method": None}
+
+
+async def test_a_payment_with_a_method_keeps_it() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={**PAYMENT, "method": "wallet"})
+
+    payment = await client(answer).get_payment("p-1")
+    assert payment.method == "wallet"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])

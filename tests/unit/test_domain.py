@@ -10,7 +10,12 @@ from payments.domain import PaymentReceived, PaymentRefunded, RefundExceedsBalan
 
 def received(amount: int = 1000) -> PaymentReceived:
     return PaymentReceived(
-        payment_id="p-1", order_id="o-1", customer_id="c-1", amount=amount, currency="EUR"
+        payment_id="p-1",
+        order_id="o-1",
+        customer_id="c-1",
+        amount=amount,
+        currency="EUR",
+        method=None,
     )
 
 

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from contracts.payments import PaymentSnapshot, PaymentStatus
+from contracts.payments import PaymentMethod, PaymentSnapshot, PaymentStatus
 from notifications.domain import compose, money
 
 PAYMENT = PaymentSnapshot(
@@ -36,6 +36,17 @@ def test_a_received_notification_carries_the_details_from_the_call_back() -> Non
         "EUR",
     )
     assert n.message == "Payment of 25.50 EUR received for order o-7."
+
+
+def test_it_says_how_a_payment_was_paid_when_the_payment_says_so() -> None:
+    """A tolerant reader: version 2 of the payment's state has a method, version 1 none."""
+    by_transfer = PAYMENT.model_copy(update={"method": PaymentMethod.BANK_TRANSFER})
+    n = compose("evt-1", "PaymentReceived", WHEN, by_transfer)
+    assert n.message == "Payment of 25.50 EUR received by bank transfer for order o-7."
+    version_1 = PaymentSnapshot.model_validate(PAYMENT.model_dump(exclude={"method"}))
+    assert compose("evt-1", "PaymentReceived", WHEN, version_1).message == (
+        "Payment of 25.50 EUR received for order o-7."
+    )
 
 
 def test_a_refund_notification_says_what_is_refunded_so_far() -> None:

@@ -1,10 +1,12 @@
-"""How an order's payments settle it: derived from the copies, whatever their order."""
+"""How an order's payments settle it: derived from the copies, whatever their order; what a
+state event adds to the revenue."""
 
 import itertools
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from contracts.payments import PaymentSnapshot
-from orders.domain import OrderStatus, PlacedOrder, settle
+from orders.domain import Counted, OrderStatus, PlacedOrder, days, settle
 
 from tests.helpers.factories import snapshot
 
@@ -40,3 +42,20 @@ def test_the_order_of_the_copies_does_not_matter() -> None:
     copies = [payment(1, 300), payment(2, 500, refunded=100), payment(3, 200)]
     results = {settle(ORDER, list(p)) for p in itertools.permutations(copies)}
     assert len(results) == 1
+
+
+def test_a_state_event_counts_its_payments_net_on_its_utc_day() -> None:
+    late = datetime(2026, 12, 1, 23, 30, tzinfo=UTC).astimezone(timezone(timedelta(hours=5)))
+    assert late.date() == date(2026, 12, 2)  # in that zone it is the next day already
+    counted = Counted.of(snapshot("p-1", amount=1000, refunded=300), late)
+    assert counted == Counted("p-1", 2, 700, "EUR", date(2026, 12, 1))
+
+
+def test_days_run_from_the_first_to_the_last_both_included() -> None:
+    assert days(date(2026, 12, 30), date(2027, 1, 2)) == [
+        date(2026, 12, 30),
+        date(2026, 12, 31),
+        date(2027, 1, 1),
+        date(2027, 1, 2),
+    ]
+    assert days(date(2026, 12, 1), date(2026, 12, 1)) == [date(2026, 12, 1)]

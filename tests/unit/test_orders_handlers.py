@@ -54,3 +54,17 @@ async def test_invalid_data_and_unknown_types_are_set_aside_and_the_rest_goes_on
     assert len(reasons) == 2
     assert "amount: Input should be greater than 0" in reasons[1]
     assert "no handler for event type 'PaymentLost'" in reasons[0]
+
+
+async def test_both_versions_of_the_state_are_kept_during_the_transition() -> None:
+    """A tolerant reader: version 1 has no method (None), version 2 has one."""
+    streams, cache = InMemoryStreams(), InMemoryPaymentCache()
+    v2 = "urn:schema:payments.PaymentSnapshot:v2"
+    streams.add(STATE_STREAM, state_event(1, payment_id="p-old"))
+    new = state_event(1, payment_id="p-new", method="wallet")
+    streams.add(STATE_STREAM, new.model_copy(update={"dataschema": v2}))
+    assert await streams.deliver(STATE_STREAM, "orders", build_handlers(cache)) == 2
+    old, current = await cache.get("p-old"), await cache.get("p-new")
+    assert old is not None
+    assert current is not None
+    assert (old.method, current.method) == (None, "wallet")

@@ -40,9 +40,12 @@ async def test_a_payment_is_stored_and_published_as_a_thin_and_a_fat_event(
         "customer_id": "c-1",
         "amount": 2500,
         "currency": "EUR",
+        "method": None,
     }
+    assert stored.event.dataschema == "urn:schema:payments.PaymentReceived:v2"
     [thin] = store.streams.events(public.NOTIFICATION_STREAM)
     [fat] = store.streams.events(public.STATE_STREAM)
+    assert (thin.dataschema, fat.dataschema) == (public.NOTICE_SCHEMA, public.STATE_SCHEMA)
     assert thin.data == {"payment_id": payment.payment_id}
     assert public.PaymentSnapshot.model_validate(fat.data) == snapshot_of(payment)
     assert fat.data["version"] == 1

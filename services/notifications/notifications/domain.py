@@ -51,8 +51,11 @@ def compose(
     refund notification shows the refunds so far. That is the price of a thin event.
     """
     if event_type == PAYMENT_RECEIVED:
+        # A tolerant reader: version 2 of the payment's state says how it was paid, version 1
+        # (a payment from before) does not, and the message does without.
+        method = f" by {payment.method.value.replace('_', ' ')}" if payment.method else ""
         message = (
-            f"Payment of {money(payment.amount, payment.currency)} received "
+            f"Payment of {money(payment.amount, payment.currency)} received{method} "
             f"for order {payment.order_id}."
         )
     elif event_type == PAYMENT_REFUNDED:

@@ -1,4 +1,5 @@
-"""``python -m orders`` serves the API; ``python -m orders rebuild`` rebuilds the cache."""
+"""``python -m orders`` serves the API; ``python -m orders rebuild`` rebuilds the cache;
+``python -m orders projections rebuild revenue`` rebuilds a projection from zero."""
 
 import argparse
 import asyncio
@@ -7,6 +8,7 @@ import sys
 from eventkit import connect
 from servicekit import serve
 
+from orders import projections
 from orders.bootstrap import create_app
 from orders.config import Settings
 from orders.rebuild import RebuildRefused, rebuild
@@ -30,6 +32,23 @@ async def rebuild_cache(settings: Settings, force: bool) -> int:
     return 0
 
 
+async def rebuild_projection(settings: Settings, name: str, force: bool) -> int:
+    redis = connect(settings.redis_url, name="orders-projections")
+    try:
+        projection = projections.PROJECTIONS[name](redis)
+        result = await projections.rebuild(redis, projection, force=force)
+    except projections.RebuildRefused as exc:
+        print(f"rebuild refused: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await redis.aclose()
+    print(
+        f"rebuilt {name} from the start of the state stream: {result.applied} events applied, "
+        f"{result.skipped} skipped, checkpoint {result.checkpoint}"
+    )
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m orders")
     commands = parser.add_subparsers(dest="command")
@@ -42,10 +61,21 @@ def main() -> None:
         action="store_true",
         help="rebuild even if retention trimmed the stream and cached payments would be lost",
     )
+    projections_cmd = commands.add_parser("projections", help="the catch-up projections")
+    projection_actions = projections_cmd.add_subparsers(dest="action", required=True)
+    rebuild_projection_cmd = projection_actions.add_parser(
+        "rebuild", help="reset a projection and catch it up from the start of the state stream"
+    )
+    rebuild_projection_cmd.add_argument("name", choices=sorted(projections.PROJECTIONS))
+    rebuild_projection_cmd.add_argument(
+        "--force", action="store_true", help="rebuild even if retention trimmed the stream"
+    )
     args = parser.parse_args()
     settings = Settings()
     if args.command == "rebuild":
         sys.exit(asyncio.run(rebuild_cache(settings, args.force)))
+    if args.command == "projections":
+        sys.exit(asyncio.run(rebuild_projection(settings, args.name, args.force)))
     serve(create_app(settings), settings)
 
 

@@ -1,17 +1,21 @@
-"""HTTP API of orders: place and read orders; look at the local copy of a payment."""
+"""HTTP API of orders: place and read orders; look at the local copy of a payment; revenue per
+currency per day (a catch-up projection of payments' state stream)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
-from servicekit import JsonInteger, problem_responses
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from servicekit import JsonInteger, absent_or, problem_responses
 
-from orders.domain import Order, PlacedOrder, settle
-from orders.ports import OrderStore, PaymentCache
+from orders.domain import Order, PlacedOrder, days, settle
+from orders.ports import OrderStore, PaymentCache, Revenue
+
+MAX_DAYS = 366  # one request reads at most a year of days (one HMGET)
 
 
 def get_orders(request: Request) -> OrderStore:
@@ -22,8 +26,13 @@ def get_cache(request: Request) -> PaymentCache:
     return request.state.cache
 
 
+def get_revenue(request: Request) -> Revenue:
+    return request.state.revenue
+
+
 OrdersDep = Annotated[OrderStore, Depends(get_orders)]
 CacheDep = Annotated[PaymentCache, Depends(get_cache)]
+RevenueDep = Annotated[Revenue, Depends(get_revenue)]
 
 
 class NewOrder(BaseModel):
@@ -68,3 +77,55 @@ async def get_cached_payment(payment_id: Id, cache: CacheDep) -> PaymentSnapshot
     if payment is None:
         raise HTTPException(404, f"payment {payment_id} has not reached orders")
     return payment
+
+
+class DayRevenue(BaseModel):
+    day: date
+    amount: int = Field(description="received minus refunded that day, in minor units")
+
+
+class RevenueReport(BaseModel):
+    currency: str
+    from_: date = Field(alias="from")
+    to: date
+    total: int = Field(description="the sum of the days, in minor units")
+    days: list[DayRevenue] = Field(description="the days with any revenue, oldest first")
+    as_of: str = Field(description="the last state-stream entry the projection applied")
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@router.get("/revenue", responses=problem_responses(422, 503))
+async def get_revenue_report(
+    revenue: RevenueDep,
+    currency: Annotated[Currency, Query()],
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="first day (UTC); default today"),
+        absent_or(date),
+    ] = None,
+    to: Annotated[
+        date | None, Query(description="last day (UTC); default today"), absent_or(date)
+    ] = None,
+) -> RevenueReport:
+    """Net revenue per day in ``currency``: payments received minus refunds, each on the day
+    (UTC) it happened. A catch-up projection of the state stream: ``as_of`` says how far it
+    has read; a payment made a moment ago may not be in it yet."""
+    first, last = from_ or today(), to or today()
+    if last < first:
+        raise HTTPException(422, f"to ({last}) is before from ({first})")
+    if (last - first).days >= MAX_DAYS:
+        raise HTTPException(422, f"at most {MAX_DAYS} days at once")
+    found, checkpoint = await revenue.revenue(currency, days(first, last))
+    return RevenueReport.model_validate(
+        {
+            "currency": currency,
+            "from": first,
+            "to": last,
+            "total": sum(found.values()),
+            "days": [DayRevenue(day=day, amount=amount) for day, amount in sorted(found.items())],
+            "as_of": checkpoint,
+        }
+    )

@@ -1,4 +1,5 @@
-"""Composition root: Redis, the read models, the consumer of payments' state stream, the API.
+"""Composition root: Redis, the read models, the consumer of payments' state stream, the
+revenue projection's runner, the API.
 
 ``create_app(settings, overrides)``: a test can wrap the handler table
 (``servicekit.ConsumerOverrides``) instead of patching modules; tests/helpers/crashing.py does,
@@ -7,12 +8,13 @@ to crash around a chosen event.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from contracts.payments import STATE_STREAM
-from eventkit import Consumer, connect
+from eventkit import Consumer, ProjectionRunner, connect
 from fastapi import FastAPI
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
@@ -20,6 +22,7 @@ from orders import api
 from orders.config import Settings
 from orders.handlers import build_handlers
 from orders.read_model import RedisOrderStore, RedisPaymentCache
+from orders.revenue import RedisRevenue
 
 GROUP = "orders"  # the consumer group is named after the consuming service
 
@@ -42,13 +45,23 @@ def create_app(
             handlers=overrides.wrap_handlers(build_handlers(cache)),
             options=settings.consumer_options(),
         )
+        # The same stream, read a second way: not in the group, from its own checkpoint.
+        revenue = RedisRevenue(redis)
+        runner = ProjectionRunner(redis, revenue, block_ms=settings.consumer_block_ms)
+        projecting = (
+            runner.running(on_failure=fail_fast(app))
+            if settings.run_projections
+            else contextlib.nullcontext()  # another process keeps the revenue; this one reads it
+        )
         try:
-            async with consumer.running(on_failure=fail_fast(app)):
+            async with consumer.running(on_failure=fail_fast(app)), projecting:
                 yield {
                     "redis": redis,
                     "orders": RedisOrderStore(redis),
                     "cache": cache,
+                    "revenue": revenue,
                     "consumers": [consumer],
+                    "projections": [runner] if settings.run_projections else [],
                 }
         finally:
             await redis.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from contracts.payments import PaymentSnapshot
@@ -70,3 +71,32 @@ def settle(placed: PlacedOrder, payments: Iterable[PaymentSnapshot]) -> Order:
         status=status,
         paid_amount=paid,
     )
+
+
+# ---- Revenue (a projection of the state stream: orders.revenue) ------------------------------
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What one state event means to the revenue: its payment's net on the event's day."""
+
+    payment_id: str
+    version: int
+    net: int  # amount - refunded after the event: what the payment brought in so far
+    currency: str
+    day: date  # the event's, in UTC
+
+    @classmethod
+    def of(cls, payment: PaymentSnapshot, time: datetime) -> Counted:
+        return cls(
+            payment_id=payment.payment_id,
+            version=payment.version,
+            net=payment.amount - payment.refunded_amount,
+            currency=payment.currency,
+            day=time.astimezone(UTC).date(),
+        )
+
+
+def days(first: date, last: date) -> list[date]:
+    """Every day from ``first`` to ``last``, both included."""
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]

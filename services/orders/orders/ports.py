@@ -1,17 +1,20 @@
 """What orders' handlers and API need, as small protocols.
 
-read_model.py keeps them in Redis; tests/helpers/fakes.py keeps them in memory; both pass the
-same contract tests (tests/contracts/test_orders_read_model.py).
+read_model.py and revenue.py keep them in Redis; tests/helpers/fakes.py keeps them in memory;
+both pass the same contract tests (tests/contracts/test_orders_read_model.py,
+tests/contracts/test_revenue.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Protocol
 
 from contracts.payments import PaymentSnapshot
+from eventkit import Projection
 
-from orders.domain import PlacedOrder
+from orders.domain import Counted, PlacedOrder
 
 
 class PaymentCache(Protocol):
@@ -37,4 +40,14 @@ class OrderStore(Protocol):
 
     async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
         """The order and the copies of its payments; None if there is no such order."""
+        ...
+
+
+class Revenue(Projection[Counted], Protocol):
+    """Net revenue per currency per day, a catch-up projection of the state stream: what the
+    runner needs of it (eventkit.Projection), and what GET /revenue asks."""
+
+    async def revenue(self, currency: str, days: list[date]) -> tuple[dict[date, int], str]:
+        """The net revenue (minor units) on each of ``days`` that has any, and the checkpoint
+        (the last state-stream entry applied) the answer is as of."""
         ...

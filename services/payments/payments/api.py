@@ -1,13 +1,13 @@
-"""HTTP API of payments: receive, read, refund; and the event history behind each payment."""
+"""HTTP API of payments, the command side: receive and refund (the reading side, state and
+history, is api_history.py)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from contracts.payments import Amount, Currency, Id, PaymentSnapshot
+from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentSnapshot
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -31,6 +31,13 @@ async def damaged(request: Request, exc: Exception) -> JSONResponse:
     and nothing may be appended to it. An operator must restore it from a backup."""
     log.error("%s %s: %s", request.method, request.url.path, exc)
     return problem(500, f"this payment's history is incomplete, so it is frozen: {exc}")
+
+
+async def unreadable(request: Request, exc: Exception) -> JSONResponse:
+    """A stored event this release cannot read (a newer version of its data than it knows, or
+    not an event at all): the payment cannot be folded until a release that reads it runs."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return problem(500, f"this payment holds an event this release cannot read: {exc}")
 
 
 def get_payments(request: Request) -> Payments:
@@ -76,6 +83,7 @@ class NewPayment(BaseModel):
     customer_id: Id
     amount: Annotated[Amount, JsonInteger]
     currency: Currency = "USD"
+    method: PaymentMethod | None = None
 
 
 class NewRefund(BaseModel):
@@ -86,18 +94,6 @@ class NewRefund(BaseModel):
 
     amount: Annotated[Amount, JsonInteger]
     reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-
-
-class HistoryEntry(BaseModel):
-    id: str = Field(description="the event's unique id (CloudEvents id)")
-    type: str
-    version: int
-    time: datetime
-    position: str = Field(description="the entry id in the payment's event stream")
-    data: dict[str, Any]
-    traceparent: str | None = Field(description="the W3C trace context it was stored in")
-    correlationid: str | None = Field(description="the conversation it belongs to")
-    causationid: str | None = Field(description="the request or event that caused it")
 
 
 def origin_of(request: Request) -> Origin:
@@ -129,45 +125,19 @@ async def create_payment(
     """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
     try:
         payment, created = await payments.create(
-            body.order_id, body.customer_id, body.amount, body.currency, idempotency_key, origin
+            body.order_id,
+            body.customer_id,
+            body.amount,
+            body.currency,
+            idempotency_key,
+            body.method,
+            origin,
         )
     except IdempotencyKeyReused as exc:
         raise HTTPException(422, str(exc)) from exc
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return snapshot_of(payment)
-
-
-@router.get("/{payment_id}", responses=problem_responses(404, 422, 500, 503))
-async def get_payment(payment_id: UUID, payments: PaymentsDep) -> PaymentSnapshot:
-    """The payment's current state, rebuilt by folding its events."""
-    try:
-        return snapshot_of(await payments.get(str(payment_id)))
-    except PaymentNotFound as exc:
-        raise HTTPException(404, f"payment {payment_id} not found") from exc
-
-
-@router.get("/{payment_id}/events", responses=problem_responses(404, 422, 500, 503))
-async def get_payment_events(payment_id: UUID, payments: PaymentsDep) -> list[HistoryEntry]:
-    """The payment's stored events, oldest first, each with its version."""
-    try:
-        stored = await payments.history(str(payment_id))
-    except PaymentNotFound as exc:
-        raise HTTPException(404, f"payment {payment_id} not found") from exc
-    return [
-        HistoryEntry(
-            id=s.event.id,
-            type=s.event.type,
-            version=s.version,
-            time=s.event.time,
-            position=s.position,
-            data=s.event.data,
-            traceparent=s.event.traceparent,
-            correlationid=s.event.correlationid,
-            causationid=s.event.causationid,
-        )
-        for s in stored
-    ]
 
 
 @router.post(

@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.payments import NAMESPACE
-from eventkit import EventStore, RedisEventStore, StreamDamaged
+from eventkit import (
+    EventStore,
+    InvalidEvent,
+    RedisEventStore,
+    RedisSnapshotStore,
+    SnapshotStore,
+    StreamDamaged,
+)
 from fastapi import FastAPI
 from servicekit import service_app
 
-from payments import api
+from payments import api, api_history
 from payments.commands import Payments
 from payments.config import Settings
 
@@ -26,6 +33,7 @@ class Overrides:
     """Adapters a test puts in place of the real ones; None: the real one."""
 
     event_store: EventStore | None = None
+    snapshots: SnapshotStore | None = None
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
@@ -43,7 +51,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             partitions=partitions,
             replication=settings.replication(),
         )
-        payments = Payments(overrides.event_store or store, partitions)
+        snapshots = overrides.snapshots or RedisSnapshotStore(redis, NAMESPACE, partitions)
+        store_in_use = overrides.event_store or store
+        payments = Payments(store_in_use, snapshots, settings.snapshot_every, partitions)
         try:
             yield {"redis": redis, "payments": payments}  # becomes request.state
         finally:
@@ -54,7 +64,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         title="payments",
         summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
         lifespan=lifespan,
-        routers=[api.router],
+        routers=[api.router, api_history.router],
     )
     app.add_exception_handler(StreamDamaged, api.damaged)
+    app.add_exception_handler(InvalidEvent, api.unreadable)
     return app

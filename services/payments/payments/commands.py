@@ -1,7 +1,9 @@
 """The command side of payments: load a payment's events, fold, decide, append + publish.
 
 It depends on the event store's port (eventkit.EventStore), so unit tests run it against
-eventkit.testing.InMemoryEventStore and the service runs it against Redis.
+eventkit.testing.InMemoryEventStore and the service runs it against Redis. Reading a payment
+(its events, its state now or at any point before, from a snapshot when there is one) is
+payments.history's.
 """
 
 from __future__ import annotations
@@ -9,13 +11,33 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from contracts.payments import SOURCE, event_stream
-from eventkit import Event, EventStore, Partitions, Publication, StoredEvent, VersionConflict
+from contracts.payments import SOURCE, PaymentMethod
+from eventkit import (
+    Event,
+    EventStore,
+    Partitions,
+    Publication,
+    SnapshotStore,
+    StoredEvent,
+    VersionConflict,
+)
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
+from payments.history import History, PaymentNotFound, decode, fold, stream_of
 from payments.publications import publications
+from payments.upcasters import UPCASTERS
+
+__all__ = [
+    "IdempotencyKeyReused",
+    "Origin",
+    "PaymentNotFound",
+    "Payments",
+    "TooMuchContention",
+    "stream_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +59,6 @@ class Origin:
     causation_id: str | None = None
 
 
-class PaymentNotFound(Exception):
-    pass
-
-
 class IdempotencyKeyReused(Exception):
     pass
 
@@ -49,23 +67,31 @@ class TooMuchContention(Exception):
     pass
 
 
-def stream_of(payment_id: str) -> str:
-    return event_stream(payment_id)  # named by the contract: it decides the payment's partition
-
-
 class Payments:
-    def __init__(self, store: EventStore, partitions: Partitions = Partitions()) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        snapshots: SnapshotStore | None = None,
+        snapshot_every: int = 0,
+        partitions: Partitions = Partitions(),
+    ) -> None:
         self.store = store
+        self.past = History(store, snapshots, snapshot_every)
         self.partitions = partitions
 
-    async def history(self, payment_id: str) -> list[StoredEvent]:
-        stored = await self.store.read(stream_of(payment_id))
-        if not stored:
-            raise PaymentNotFound(payment_id)
-        return stored
+    async def history(
+        self, payment_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        return await self.past.events(payment_id, from_version, to_version)
 
     async def get(self, payment_id: str) -> Payment:
-        return _fold(await self.history(payment_id))
+        return await self.past.now(payment_id)
+
+    async def get_version(self, payment_id: str, version: int) -> Payment:
+        return await self.past.at_version(payment_id, version)
+
+    async def get_at(self, payment_id: str, moment: datetime) -> Payment:
+        return await self.past.at(payment_id, moment)
 
     async def create(
         self,
@@ -74,6 +100,7 @@ class Payments:
         amount: int,
         currency: str,
         idempotency_key: str | None = None,
+        method: PaymentMethod | None = None,
         origin: Origin = Origin(),
     ) -> tuple[Payment, bool]:
         """Receive a payment; return it and whether it was created now (False: a retry).
@@ -88,7 +115,7 @@ class Payments:
             payment_id = str(uuid.uuid4())
         else:
             payment_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
-        events = domain.receive(payment_id, order_id, customer_id, amount, currency)
+        events = domain.receive(payment_id, order_id, customer_id, amount, currency, method)
         try:
             payment = await self._append(None, events, origin)
         except VersionConflict:
@@ -103,7 +130,7 @@ class Payments:
                 extra={"subject": payment_id},
             )
             return payment, True
-        stored = await self.history(payment_id)
+        stored = await self.history(payment_id, 1, 1)  # the payment's first event is the one
         outcome = _first_outcome(stored, stored[0], events[0], idempotency_key)
         # The first attempt may have been answered 503 (stored, not yet on a replica): the
         # answer repeated now must be as durable as a first answer.
@@ -122,20 +149,28 @@ class Payments:
 
         On a concurrent change, re-read and decide again: the rule may now say no. With an
         Idempotency-Key the refund event's id is derived from the key, so a retry finds the
-        refund it already made in the payment's history instead of refunding twice.
+        refund it already made in the payment's history instead of refunding twice. That
+        refund may be anywhere in the history, so a keyed refund reads all of it; one without
+        a key starts from the latest snapshot. (Production alternative for long streams: an
+        index of event ids beside the stream, written by the append script.)
         """
         event_id = None
         if idempotency_key is not None:
             event_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{payment_id}/{idempotency_key}"))
         for _ in range(MAX_ATTEMPTS):
-            stored = await self.history(payment_id)
-            earlier = next((s for s in stored if s.event.id == event_id), None)
-            if earlier is not None:
-                wanted = domain.PaymentRefunded(payment_id=payment_id, amount=amount, reason=reason)
-                outcome = _first_outcome(stored, earlier, wanted, idempotency_key)
-                await self.store.confirm(stream_of(payment_id))  # as durable as a first answer
-                return outcome, False
-            payment = _fold(stored)
+            if event_id is None:
+                payment = await self.get(payment_id)  # from a snapshot, if there is one
+            else:  # the key's refund may be anywhere in the history: read all of it
+                stored = await self.history(payment_id)
+                earlier = next((s for s in stored if s.event.id == event_id), None)
+                if earlier is not None:
+                    wanted = domain.PaymentRefunded(
+                        payment_id=payment_id, amount=amount, reason=reason
+                    )
+                    outcome = _first_outcome(stored, earlier, wanted, idempotency_key)
+                    await self.store.confirm(stream_of(payment_id))  # as durable as a first answer
+                    return outcome, False
+                payment = fold(stored)
             events = domain.refund(payment, amount, reason)
             try:
                 refunded = await self._append(payment, events, origin, event_id)
@@ -165,12 +200,14 @@ class Payments:
         for event in events:
             state = domain.evolve(state, event)
             fact_id = event_id or str(uuid.uuid4())
+            event_type = domain.EVENT_TYPES[type(event)]
             fact = Event(
                 id=fact_id,
                 source=SOURCE,
-                type=domain.EVENT_TYPES[type(event)],
+                type=event_type,
                 subject=state.payment_id,
-                data=event.model_dump(),
+                dataschema=UPCASTERS.schema(event_type),  # the version the code writes
+                data=event.model_dump(mode="json"),
                 correlationid=origin.correlation_id or (facts[0].id if facts else fact_id),
                 causationid=origin.causation_id,
             )
@@ -179,6 +216,7 @@ class Payments:
         assert state is not None, "a decision returns at least one event"
         expected = payment.version if payment else 0
         await self.store.append(stream_of(state.payment_id), facts, expected, publish)
+        await self.past.appended(expected, state)  # a snapshot, if one is due (best effort)
         return state
 
 
@@ -186,16 +224,6 @@ def _first_outcome(
     stored: list[StoredEvent], earlier: StoredEvent, wanted: PaymentEvent, key: str | None
 ) -> Payment:
     """The answer to a retried request: the state right after the event it made back then."""
-    if _decode(earlier) != wanted:
+    if decode(earlier) != wanted:
         raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
-    return _fold(stored[: earlier.version])
-
-
-def _decode(stored: StoredEvent) -> PaymentEvent:
-    return domain.EVENT_CLASSES[stored.event.type].model_validate(stored.event.data)
-
-
-def _fold(stored: list[StoredEvent]) -> Payment:
-    payment = domain.fold([_decode(s) for s in stored])
-    assert payment is not None, "a stored stream is never empty"
-    return payment
+    return fold(stored[: earlier.version])

@@ -11,3 +11,7 @@ class Settings(ServiceSettings):
     # Retention of the two public streams (approximate MAXLEN). The event store's own
     # per-payment streams are never trimmed: they *are* the payments.
     stream_maxlen: int | None = Field(100_000, ge=1)
+    # A snapshot of a payment's state every this many events (0: none). A read then folds only
+    # the events after the latest snapshot (docs/event-store.md). Payments have few events
+    # each, so most never reach one; a long stream (many partial refunds) does.
+    snapshot_every: int = Field(100, ge=0)

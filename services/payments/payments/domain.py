@@ -5,11 +5,16 @@ Event sourcing in three parts:
 - **events** are what the event store keeps: the facts, in the past tense, never changed;
 - **state** is not stored: it is rebuilt by folding the events from the left (:func:`fold`);
 - **decisions** (:func:`receive`, :func:`refund`) look at the state and return new events.
+
+The events here are the newest version of each (payments.upcasters brings older stored ones up
+to date before they get here), and the state can be written down as a snapshot and read back
+(:func:`state_of`, :func:`from_state`): a cache of the fold, tagged with :data:`STATE_SCHEMA`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from contracts.payments import (
     PAYMENT_RECEIVED,
@@ -17,6 +22,7 @@ from contracts.payments import (
     Amount,
     Currency,
     Id,
+    PaymentMethod,
     PaymentStatus,
 )
 from pydantic import BaseModel, ConfigDict
@@ -25,12 +31,16 @@ from pydantic import BaseModel, ConfigDict
 
 
 class PaymentReceived(BaseModel):
+    """Version 2: ``method`` added. Required here, None when not known: version 1 events have
+    none, and their upcaster says so explicitly (payments.upcasters)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     payment_id: Id
     order_id: Id
     customer_id: Id
     amount: Amount
     currency: Currency
+    method: PaymentMethod | None
 
 
 class PaymentRefunded(BaseModel):
@@ -64,6 +74,7 @@ class Payment:
     refunded_amount: int
     status: PaymentStatus
     version: int  # the number of events folded so far
+    method: PaymentMethod | None = None  # since state schema 2
 
     @property
     def refundable(self) -> int:
@@ -85,6 +96,7 @@ def evolve(state: Payment | None, event: PaymentEvent) -> Payment:
                 refunded_amount=0,
                 status=PaymentStatus.RECEIVED,
                 version=1,
+                method=event.method,
             )
         case PaymentRefunded():
             if state is None:
@@ -108,6 +120,28 @@ def fold(events: list[PaymentEvent]) -> Payment | None:
     return state
 
 
+# The shape of Payment as a snapshot stores it. A release that changes Payment's fields bumps
+# it, and snapshots of the older shape are ignored (then replaced), never misread.
+STATE_SCHEMA = 2  # 2: method
+
+
+def state_of(payment: Payment) -> dict[str, Any]:
+    """The state as JSON-ready data, for a snapshot."""
+    return asdict(payment)
+
+
+def from_state(state: dict[str, Any]) -> Payment:
+    """The state a snapshot of :data:`STATE_SCHEMA` holds."""
+    method = state["method"]
+    return Payment(
+        **{
+            **state,
+            "status": PaymentStatus(state["status"]),
+            "method": None if method is None else PaymentMethod(method),
+        }
+    )
+
+
 # ---- Decisions -------------------------------------------------------------------------------
 
 
@@ -120,7 +154,12 @@ class RefundExceedsBalance(Exception):
 
 
 def receive(
-    payment_id: str, order_id: str, customer_id: str, amount: int, currency: str
+    payment_id: str,
+    order_id: str,
+    customer_id: str,
+    amount: int,
+    currency: str,
+    method: PaymentMethod | None = None,
 ) -> list[PaymentEvent]:
     return [
         PaymentReceived(
@@ -129,6 +168,7 @@ def receive(
             customer_id=customer_id,
             amount=amount,
             currency=currency,
+            method=method,
         )
     ]
 

@@ -4,16 +4,19 @@
 - on the state stream a **state-carrying** event (event-carried state transfer): the payment's
   whole state after the fact, so that a consumer can keep its own copy.
 
-Both keep the fact's type, subject and time, and get ids of their own. They are written by the
-same script call that stores the fact (eventkit.event_store), so neither exists without it.
+Both keep the fact's type, subject and time, and get ids of their own; each names the schema of
+its ``data`` (``dataschema``: the contract's current version). They are written by the same
+script call that stores the fact (eventkit.event_store), so neither exists without it.
 """
 
 from __future__ import annotations
 
 from contracts.payments import (
     NAMESPACE,
+    NOTICE_SCHEMA,
     NOTIFICATIONS,
     STATE,
+    STATE_SCHEMA,
     PaymentNotice,
     PaymentSnapshot,
     event_stream,
@@ -33,20 +36,22 @@ def publications(fact: Event, state: Payment, partitions: Partitions) -> list[Pu
     """The thin and the state-carrying event for ``fact``, which left the payment in ``state``,
     on the streams of the payment's partition (the one its event-store stream is in)."""
     partition = partitions.of(event_stream(state.payment_id))
-    notice = PaymentNotice(payment_id=state.payment_id)
+    notice = _public(fact, PaymentNotice(payment_id=state.payment_id), NOTICE_SCHEMA)
+    snapshot = _public(fact, snapshot_of(state), STATE_SCHEMA)
     return [
-        Publication(partitions.key(NAMESPACE, partition, NOTIFICATIONS), _public(fact, notice)),
-        Publication(partitions.key(NAMESPACE, partition, STATE), _public(fact, snapshot_of(state))),
+        Publication(partitions.key(NAMESPACE, partition, NOTIFICATIONS), notice),
+        Publication(partitions.key(NAMESPACE, partition, STATE), snapshot),
     ]
 
 
-def _public(fact: Event, data: BaseModel) -> Event:
+def _public(fact: Event, data: BaseModel, schema: str) -> Event:
     """A public event announcing ``fact``: its conversation, caused by the fact itself."""
     return Event(
         source=fact.source,
         type=fact.type,
         subject=fact.subject,
         time=fact.time,
+        dataschema=schema,
         data=data.model_dump(mode="json"),
         correlationid=fact.correlationid,
         causationid=fact.id,

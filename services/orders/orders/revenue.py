@@ -1,0 +1,127 @@
+"""Revenue per currency per day: a catch-up projection of payments' state stream.
+
+Kept by eventkit.ProjectionRunner (plain XREAD from a checkpoint, not the ``orders`` consumer
+group): each batch of state events and the new checkpoint are written by ONE Lua script, so
+each event counts exactly once, without idempotency keys (eventkit.projection).
+
+What an event adds: each state event carries its payment's whole state, so the payment's net
+(amount - refunded) after it is known; the event adds to its day the difference from the net
+counted for that payment so far. A payment received adds its amount on the day it was received,
+a refund takes the refunded part off on the day of the refund. A state event older than the one
+counted for its payment changes nothing.
+
+Keys, named after the projection, all under orders' hash tag (one slot: the script's keys and
+the checkpoint together):
+
+- ``{orders}:revenue:checkpoint``  the last state-stream entry applied
+- ``{orders}:revenue:by-day``      hash ``<currency>:<YYYY-MM-DD>`` → net revenue, minor units
+- ``{orders}:revenue:counted``     hash payment id → ``<version>:<net>`` counted so far
+- ``{orders}:revenue:skipped``     stream: entries it could not apply, with the reason
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from contracts.payments import STATE_STREAM, PaymentSnapshot
+from eventkit import BEGINNING, CHECKPOINT_GUARD, Batch, Event, parse_data
+from redis.asyncio import Redis
+
+from orders.domain import Counted
+
+NAME = "revenue"
+SKIPPED_MAXLEN = 10_000  # approximate: the reasons of the latest skipped entries
+
+
+def decode(event: Event) -> Counted:
+    """The revenue's view of a state event (InvalidEvent if its data is not a payment)."""
+    return Counted.of(parse_data(PaymentSnapshot, event), event.time)
+
+
+def day_field(currency: str, day: date) -> str:
+    return f"{currency}:{day.isoformat()}"
+
+
+# KEYS: keys(name). ARGV: the checkpoint expected, the new one, the number of events, then per
+# event its payment id, version, net and day field; then per skipped entry its id and reason.
+# Numbers go back to Redis through string.format('%d'): Lua would write 10^12 as "1e+12".
+COMMIT = (
+    CHECKPOINT_GUARD
+    + """
+local pos = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local payment, version, net, field =
+    ARGV[pos], tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]), ARGV[pos + 3]
+  pos = pos + 4
+  local seen_version, seen_net = 0, 0
+  local seen = redis.call('HGET', KEYS[3], payment)
+  if seen then
+    local v, n = string.match(seen, '^(%d+):(%d+)$')
+    seen_version, seen_net = tonumber(v), tonumber(n)
+  end
+  if version > seen_version then
+    redis.call('HSET', KEYS[3], payment, string.format('%d:%d', version, net))
+    if net ~= seen_net then
+      redis.call('HINCRBY', KEYS[2], field, string.format('%d', net - seen_net))
+    end
+  end
+end
+while pos <= #ARGV do
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 'SKIPPED_MAXLEN', '*',
+    'entry', ARGV[pos], 'error', ARGV[pos + 1])
+  pos = pos + 2
+end
+return 1
+"""
+).replace("SKIPPED_MAXLEN", str(SKIPPED_MAXLEN))
+# KEYS: the checkpoint, the by-day hash. ARGV: the fields. Returns the checkpoint, then values.
+READ = """
+local values = redis.call('HMGET', KEYS[2], unpack(ARGV))
+table.insert(values, 1, redis.call('GET', KEYS[1]) or '0-0')
+return values
+"""
+
+
+def keys(name: str) -> list[str]:
+    """The projection's checkpoint, revenue by day, counted nets and skipped entries."""
+    return [f"{{orders}}:{name}:{part}" for part in ("checkpoint", "by-day", "counted", "skipped")]
+
+
+class RedisRevenue:
+    """orders.ports.Revenue in Redis: the projection's commit, reset and query. ``name`` names
+    its keys; a test gives its own, and a stream of its own."""
+
+    def __init__(self, redis: Redis, name: str = NAME, stream: str = STATE_STREAM) -> None:
+        self.redis, self.name, self.stream = redis, name, stream
+        self.keys = keys(name)
+        self.checkpoint_key, self.by_day_key, _, self.skipped_key = self.keys
+        self._commit = redis.register_script(COMMIT)
+        self._read = redis.register_script(READ)
+
+    def decode(self, event: Event) -> Counted:
+        return decode(event)
+
+    async def checkpoint(self) -> str:
+        found = await self.redis.get(self.checkpoint_key)
+        return found.decode() if found else BEGINNING
+
+    async def commit(self, batch: Batch[Counted]) -> bool:
+        args: list[str | int] = [batch.after, batch.through, len(batch.items)]
+        for item in batch.items:
+            field = day_field(item.currency, item.day)
+            args += [item.payment_id, item.version, item.net, field]
+        for entry_id, reason in batch.skipped:
+            args += [entry_id, reason]
+        return bool(await self._commit(keys=self.keys, args=args))
+
+    async def reset(self) -> None:
+        await self.redis.unlink(*self.keys)  # one command: the read model and checkpoint together
+
+    async def revenue(self, currency: str, days: list[date]) -> tuple[dict[date, int], str]:
+        """Net revenue on each of ``days`` that has any, and the checkpoint it is as of."""
+        fields = [day_field(currency, day) for day in days]
+        checkpoint, *values = await self._read(
+            keys=[self.checkpoint_key, self.by_day_key], args=fields
+        )
+        found = {day: int(v) for day, v in zip(days, values, strict=True) if v is not None}
+        return found, checkpoint.decode()

@@ -1,0 +1,187 @@
+"""Catch-up projections: a read model kept from a stream with plain XREAD, from a checkpoint.
+
+The consumer groups of eventkit.consumer deliver at least once, so their handlers must be
+idempotent. A projection can do without that, because it keeps its own place in the stream:
+
+    checkpoint ──XREAD COUNT n──▶ a batch ──commit──▶ the read model's change
+                                                      + the new checkpoint, in ONE atomic write
+
+The change and the checkpoint are written together or not at all (one Lua script, or one
+MULTI/EXEC, on keys of one hash slot), so a crash before the write leaves both as they were and
+the batch is read again, and a crash after it leaves both moved: every event is applied exactly
+once, with no idempotency key. The write is also conditional: it happens only if the checkpoint
+is still where the batch was read from, so two runners of one projection (two replicas of a
+service) cannot both apply a batch; the loser reads on from where the winner left off.
+
+A projection is rebuilt by resetting its keys and checkpoint (atomically) and catching up from
+the start of the stream. docs/event-store.md compares this with a consumer group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from eventkit.backoff import Backoff
+from eventkit.connection import unavailable
+from eventkit.envelope import Event, InvalidEvent
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BEGINNING = "0-0"  # the checkpoint of a projection that applied nothing yet
+
+# The guard every projection's commit script starts with: KEYS[1] is the checkpoint, ARGV[1]
+# the entry it must still hold, ARGV[2] the entry it moves to. Anything else the script writes
+# comes after it, so a batch that lost the race writes nothing.
+CHECKPOINT_GUARD = """
+if (redis.call('GET', KEYS[1]) or '0-0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+"""
+
+
+@dataclass(frozen=True)
+class Batch(Generic[T]):
+    """What one XREAD brought: the entries after ``after``, up to and including ``through``."""
+
+    after: str  # the checkpoint it was read from
+    through: str  # the last entry read: the checkpoint once the batch is committed
+    items: list[T]  # the events the projection decoded, in stream order
+    skipped: list[tuple[str, str]]  # (entry id, why) for entries it could not apply
+
+
+class Projection(Protocol[T]):
+    """A read model kept from ``stream`` by a :class:`ProjectionRunner`."""
+
+    name: str
+    stream: str
+
+    def decode(self, event: Event) -> T:
+        """What the read model needs of ``event``; InvalidEvent if it cannot be applied."""
+        ...
+
+    async def checkpoint(self) -> str:
+        """The last entry applied (:data:`BEGINNING` if none)."""
+        ...
+
+    async def commit(self, batch: Batch[T]) -> bool:
+        """Apply ``batch`` and move the checkpoint to ``batch.through`` in one atomic write, if
+        the checkpoint is still ``batch.after``; False, and nothing written, if it is not."""
+        ...
+
+    async def reset(self) -> None:
+        """Forget everything (read model and checkpoint, atomically): the next batch is the
+        stream's first."""
+        ...
+
+
+@dataclass
+class ProjectionStats:
+    state: str = "starting"  # starting | running | reconnecting | stopped | failed
+    applied: int = 0  # events applied by this runner
+    skipped: int = 0  # entries it could not apply (recorded by the projection)
+    lost_races: int = 0  # batches another runner committed first
+    checkpoint: str | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class ProjectionRunner(Generic[T]):
+    redis: Redis
+    projection: Projection[T]
+    batch_size: int = 500
+    block_ms: int = 1000  # below the client's socket timeout (eventkit.connection)
+    backoff: Backoff = field(default_factory=Backoff)
+    stats: ProjectionStats = field(default_factory=ProjectionStats)
+
+    def __post_init__(self) -> None:
+        self._stopping = asyncio.Event()
+
+    async def catch_up(self) -> int:
+        """Apply everything up to the end of the stream as it is now; return how many events."""
+        before = self.stats.applied
+        self.stats.checkpoint = await self.projection.checkpoint()
+        while await self._step(block_ms=None):
+            pass
+        return self.stats.applied - before
+
+    async def _step(self, block_ms: int | None) -> bool:
+        """Read one batch after the checkpoint and commit it; False when there was none."""
+        cursor = self.stats.checkpoint or BEGINNING
+        reply = await self.redis.xread(
+            {self.projection.stream: cursor}, count=self.batch_size, block=block_ms
+        )
+        entries = reply[0][1] if reply else []
+        if not entries:
+            return False
+        batch = self._decode(cursor, entries)
+        if await self.projection.commit(batch):
+            self.stats.applied += len(batch.items)
+            self.stats.skipped += len(batch.skipped)
+            self.stats.checkpoint = batch.through
+        else:  # another runner committed this batch first: go on from where it left off
+            self.stats.lost_races += 1
+            self.stats.checkpoint = await self.projection.checkpoint()
+        return True
+
+    def _decode(self, cursor: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Batch[T]:
+        items, skipped = [], []
+        for entry_id, fields in entries:
+            try:
+                items.append(self.projection.decode(Event.from_fields(fields)))
+            except InvalidEvent as exc:
+                skipped.append((entry_id.decode(), str(exc)))
+                log.warning("%s: skipped %s: %s", self.projection.name, entry_id.decode(), exc)
+        return Batch(cursor, entries[-1][0].decode(), items, skipped)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Catch up, then follow the stream until :meth:`stop`; Redis outages are waited out."""
+        while not self._stopping.is_set():
+            try:
+                self.stats.checkpoint = await self.projection.checkpoint()
+                while not self._stopping.is_set():
+                    await self._step(block_ms=self.block_ms)
+                    self.stats.state = "running"
+                    self.backoff.reset()
+            except redis_errors.RedisError as exc:
+                if not unavailable(exc):
+                    self.stats.state, self.stats.last_error = "failed", repr(exc)
+                    raise  # NOPERM, a wrong-typed key …: waiting will not fix it
+                self.stats.state, self.stats.last_error = "reconnecting", repr(exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.backoff.next())
+        self.stats.state = "stopped"
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self, on_failure: Callable[[BaseException], None] | None = None
+    ) -> AsyncIterator[asyncio.Task[None]]:
+        """Run in a background task for the duration of the block (a service's lifespan)."""
+        task = asyncio.create_task(self.run(), name=f"projection {self.projection.name}")
+        if on_failure is not None:
+            report = on_failure
+
+            def reported(done: asyncio.Task[None]) -> None:
+                if not done.cancelled() and (error := done.exception()) is not None:
+                    report(error)
+
+            task.add_done_callback(reported)
+        try:
+            yield task
+        finally:
+            self.stop()
+            try:  # bounded: a blocked read returns within block_ms
+                await asyncio.wait_for(task, timeout=self.block_ms / 1000 + 10)
+            except Exception:
+                if on_failure is None:
+                    raise
+                # Otherwise on_failure was told already, when the runner stopped.

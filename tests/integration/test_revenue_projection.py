@@ -1,0 +1,169 @@
+"""The catch-up projection runner (eventkit.ProjectionRunner) with orders' revenue projection,
+against a real Redis: every event counted exactly once — with two runners racing, after a crash
+on either side of the commit — invalid entries skipped with the reason, a rebuild from zero
+equal to what the live runner built, and a trimmed stream refused.
+
+Each test has a state stream and projection keys of its own (its uid)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
+from eventkit import Batch, Event, ProjectionRunner
+from orders.domain import Counted
+from orders.projections import RebuildRefused, rebuild
+from orders.revenue import RedisRevenue
+from redis.asyncio import Redis
+
+from tests.helpers.factories import snapshot
+
+DAY = date(2026, 12, 1)
+AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def state_event(payment: PaymentSnapshot, *, time: datetime = AT) -> dict[str, str]:
+    kind = PAYMENT_RECEIVED if payment.version == 1 else PAYMENT_REFUNDED
+    event = Event(
+        source="payments",
+        type=kind,
+        subject=payment.payment_id,
+        time=time,
+        data=payment.model_dump(mode="json"),
+    )
+    return event.to_fields()
+
+
+async def payments_with_refunds(redis: Redis, stream: str, n: int) -> int:
+    """``n`` payments of 1,000, each then refunded 100: state events as payments publishes
+    them, interleaved. Returns the net revenue they make."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(n):
+            pipe.xadd(stream, state_event(snapshot(f"p-{i}", amount=1000)))
+        for i in range(n):
+            pipe.xadd(stream, state_event(snapshot(f"p-{i}", amount=1000, refunded=100)))
+        await pipe.execute()
+    return n * 900
+
+
+@pytest.fixture
+def projection(redis: Redis, uid: str) -> RedisRevenue:
+    return RedisRevenue(redis, name=f"revenue-{uid}", stream=f"{{orders}}:state-{uid}")
+
+
+async def total(projection: RedisRevenue) -> int:
+    return sum((await projection.revenue("EUR", [DAY]))[0].values())
+
+
+async def test_a_catch_up_counts_every_event_once_and_keeps_its_place(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    expected = await payments_with_refunds(redis, projection.stream, 300)
+    runner = ProjectionRunner(redis, projection, batch_size=64)
+    assert await runner.catch_up() == 600
+    assert await total(projection) == expected
+    [(last, _)] = await redis.xrevrange(projection.stream, count=1)
+    assert await projection.checkpoint() == last.decode()
+    assert await runner.catch_up() == 0  # nothing new: nothing counted again
+    await payments_with_refunds(redis, projection.stream, 1)  # p-0's versions 1 and 2, again
+    assert await runner.catch_up() == 2  # read and applied once, but they change nothing
+    assert await total(projection) == expected
+
+
+async def test_two_runners_at_once_count_every_event_once(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    expected = await payments_with_refunds(redis, projection.stream, 1000)
+    runners = [ProjectionRunner(redis, projection, batch_size=50) for _ in range(2)]
+    applied = await asyncio.gather(*(r.catch_up() for r in runners))
+    assert sum(applied) == 2000  # between them, each event once
+    assert await total(projection) == expected
+
+
+class CrashingAround:
+    """The projection, but the process dies ``before`` or ``after`` its first commit."""
+
+    def __init__(self, projection: RedisRevenue, when: str) -> None:
+        self.projection, self.when = projection, when
+        self.name, self.stream = projection.name, projection.stream
+
+    def decode(self, event: Event) -> Counted:
+        return self.projection.decode(event)
+
+    async def checkpoint(self) -> str:
+        return await self.projection.checkpoint()
+
+    async def commit(self, batch: Batch[Counted]) -> bool:
+        if self.when == "before":
+            raise ConnectionError("killed before the commit")
+        await self.projection.commit(batch)
+        raise ConnectionError("killed after the commit, before its reply")
+
+    async def reset(self) -> None:
+        await self.projection.reset()
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_a_crash_on_either_side_of_the_commit_counts_nothing_twice(
+    redis: Redis, projection: RedisRevenue, when: str
+) -> None:
+    expected = await payments_with_refunds(redis, projection.stream, 100)
+    crashing: Any = CrashingAround(projection, when)
+    with pytest.raises(ConnectionError):
+        await ProjectionRunner(redis, crashing, batch_size=30).catch_up()
+    assert await ProjectionRunner(redis, projection, batch_size=30).catch_up() == (
+        200 if when == "before" else 170
+    )
+    assert await total(projection) == expected
+
+
+async def test_entries_it_cannot_apply_are_recorded_with_the_reason_and_passed(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
+    bad_data = {**state_event(snapshot("p-2")), "data": '{"payment_id": "p-2"}'}
+    bad_id = await redis.xadd(projection.stream, bad_data)
+    not_an_event = await redis.xadd(projection.stream, {"hello": "world"})
+    await redis.xadd(projection.stream, state_event(snapshot("p-3", amount=700)))
+    runner = ProjectionRunner(redis, projection)
+    assert await runner.catch_up() == 2
+    assert runner.stats.skipped == 2
+    assert await total(projection) == 1200
+    skipped = await redis.xrange(projection.skipped_key)
+    assert [f[b"entry"] for _, f in skipped] == [bad_id, not_an_event]
+    assert b"order_id: Field required" in skipped[0][1][b"error"]
+    assert b"missing field" in skipped[1][1][b"error"]
+
+
+async def test_a_rebuild_from_zero_gives_what_the_live_runner_built(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    await payments_with_refunds(redis, projection.stream, 200)
+    later = datetime(2026, 12, 3, 9, tzinfo=UTC)
+    await redis.xadd(
+        projection.stream, state_event(snapshot("p-0", refunded=1000, version=3), time=later)
+    )
+    await ProjectionRunner(redis, projection).catch_up()
+    days = [DAY, date(2026, 12, 2), date(2026, 12, 3)]
+    live = await projection.revenue("EUR", days)
+    assert live[0] == {DAY: 180_000, date(2026, 12, 3): -900}
+    rebuilt = await rebuild(redis, projection)
+    assert (rebuilt.applied, rebuilt.skipped) == (401, 0)
+    assert await projection.revenue("EUR", days) == live
+
+
+async def test_a_rebuild_of_a_trimmed_stream_is_refused_unless_forced(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    await payments_with_refunds(redis, projection.stream, 10)
+    await ProjectionRunner(redis, projection).catch_up()
+    await redis.xtrim(projection.stream, maxlen=5, approximate=False)
+    with pytest.raises(RebuildRefused, match="5 of the 20 entries ever added are left"):
+        await rebuild(redis, projection)
+    assert await total(projection) == 9000  # refused: nothing changed
+    forced = await rebuild(redis, projection, force=True)
+    assert forced.applied == 5
+    assert await total(projection) == 5 * 900  # the nets of what is left, on its days
