@@ -38,6 +38,11 @@ MAY = [
     "XPENDING {payments}:state orders",  # the summary
     "XPENDING {payments}:state orders - + 1000",  # the extended form: idle times, deliveries
     "XPENDING {payments}:notifications notifications - + 1000",
+    # a partition's streams, as the one-partition streams above
+    "XREAD COUNT 500 BLOCK 5000 STREAMS {payments-2}:state 0-0",
+    "XREVRANGE {payments-1}:notifications:dead-letters:notifications + - COUNT 21",
+    "XPENDING {payments-1}:state orders - + 1000",
+    "CLUSTER SLOTS",
 ]
 
 MAY_NOT = [
@@ -71,6 +76,9 @@ MAY_NOT = [
     "GET {orders}:order:o",
     "ZREVRANGE {notifications}:all 0 9",
     "TYPE {payments}:state",
+    "XRANGE {payments-1}:payment-1 - +",
+    "XADD {payments-1}:state * type PaymentReceived",
+    "CLUSTER FAILOVER",
     # administration
     "CLIENT LIST",
     "CLIENT KILL ID 1",
@@ -130,6 +138,9 @@ CONSOLE_ALSO = {
     "XINFO GROUPS {payments}:state",
     "XPENDING {payments}:notifications notifications - + 1",
     "XINFO GROUPS {payments}:notifications",
+    # a cluster client's questions about the layout and a command's keys
+    "CLUSTER SLOTS",
+    "COMMAND GETKEYS XREADGROUP GROUP g c STREAMS {payments}:state >",
 }
 
 

@@ -58,7 +58,7 @@ async def test_rebuild_from_the_stream_equals_the_incremental_cache(redis: Redis
     await redis.xadd(STATE_STREAM, {"not": "an event"})  # skipped, not fatal
     cache = RedisPaymentCache(redis)
     incremental = await cache.copies()
-    result = await rebuild(redis)
+    [result] = await rebuild(redis)
     assert (result.replaced, result.replayed, result.skipped, result.cached) == (2, 4, 1, 2)
     assert await current_generation(redis) == result.generation == 1
     assert await cache.copies() == incremental
@@ -76,7 +76,7 @@ async def test_a_rebuild_after_trimming_refuses_to_forget_payments(redis: Redis)
     assert await cache.copies() == before  # the cache in use is untouched…
     assert await current_generation(redis) == 0
     assert await generation_keys(redis, 1) == []  # …and the one built aside is dropped
-    forced = await rebuild(redis, force=True)
+    [forced] = await rebuild(redis, force=True)
     assert (forced.lost, forced.cached) == (1, 1)
     assert list(await cache.copies()) == ["p-new"]
 
@@ -85,7 +85,7 @@ async def test_a_trimmed_stream_that_loses_nothing_is_rebuilt(redis: Redis) -> N
     # Both payments still have their latest state in the stream: nothing would be lost.
     await publish_and_apply(redis, [copy("a", 1), copy("a", 2, refunded=10), copy("b", 1)])
     await redis.xtrim(STATE_STREAM, maxlen=2, approximate=False)
-    result = await rebuild(redis)
+    [result] = await rebuild(redis)
     assert (result.lost, result.cached) == (0, 2)
 
 
@@ -140,6 +140,6 @@ async def test_what_arrives_during_a_rebuild_is_in_the_new_cache(redis: Redis) -
         await publish_and_apply(redis, [copy("a", 2, refunded=50)])  # the live consumer applies
 
     # Script calls: 1 applies the replay's one event, 2 switches generations.
-    result = await rebuild(ScriptHook(redis, on=2, hook=refund_arrives, fail=False))
+    [result] = await rebuild(ScriptHook(redis, on=2, hook=refund_arrives, fail=False))
     assert (result.replayed, result.cached) == (2, 1)  # the catch-up replayed the refund
     assert await RedisPaymentCache(redis).get("p-a") == copy("a", 2, refunded=50)

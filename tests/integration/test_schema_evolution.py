@@ -104,7 +104,7 @@ async def test_version_1_events_are_read_folded_rebuilt_and_published_by_the_new
     assert json.loads(state[2][1][b"data"])["method"] == "card"
 
     # Orders rebuilds its copy and its revenue from both versions side by side.
-    rebuilt = await rebuild_cache(redis)
+    [rebuilt] = await rebuild_cache(redis)
     assert (rebuilt.replayed, rebuilt.skipped) == (3, 0)
     copies = await RedisPaymentCache(redis).copies()
     assert (copies[old].version, copies[old].method) == (2, None)

@@ -5,7 +5,6 @@ import argparse
 import asyncio
 import sys
 
-from eventkit import connect
 from servicekit import serve
 
 from orders import projections
@@ -15,37 +14,38 @@ from orders.rebuild import RebuildRefused, rebuild
 
 
 async def rebuild_cache(settings: Settings, force: bool) -> int:
-    redis = connect(settings.redis_url, name="orders-rebuild")
+    redis = settings.connect("orders-rebuild")
     try:
-        result = await rebuild(redis, force=force)
+        results = await rebuild(redis, force=force, partitions=settings.partitions())
     except RebuildRefused as exc:
         print(f"rebuild refused: {exc}", file=sys.stderr)
         return 1
     finally:
         await redis.aclose()
-    print(
-        f"replayed {result.replayed} state events ({result.skipped} skipped) into cache "
-        f"generation {result.generation}, now in use with {result.cached} payments "
-        f"(the one it replaced held {result.replaced}"
-        + (f"; {result.lost} trimmed from the stream were dropped)" if result.lost else ")")
-    )
+    for result in results:
+        print(
+            f"partition {result.partition}: replayed {result.replayed} state events "
+            f"({result.skipped} skipped) into cache generation {result.generation}, now in use "
+            f"with {result.cached} payments (the one it replaced held {result.replaced}"
+            + (f"; {result.lost} trimmed from the stream were dropped)" if result.lost else ")")
+        )
     return 0
 
 
 async def rebuild_projection(settings: Settings, name: str, force: bool) -> int:
-    redis = connect(settings.redis_url, name="orders-projections")
+    redis = settings.connect("orders-projections")
     try:
-        projection = projections.PROJECTIONS[name](redis)
-        result = await projections.rebuild(redis, projection, force=force)
+        for projection in projections.PROJECTIONS[name](redis, settings.partitions()):
+            result = await projections.rebuild(redis, projection, force=force)
+            print(
+                f"rebuilt {name} from the start of {projection.stream}: {result.applied} events "
+                f"applied, {result.skipped} skipped, checkpoint {result.checkpoint}"
+            )
     except projections.RebuildRefused as exc:
         print(f"rebuild refused: {exc}", file=sys.stderr)
         return 1
     finally:
         await redis.aclose()
-    print(
-        f"rebuilt {name} from the start of the state stream: {result.applied} events applied, "
-        f"{result.skipped} skipped, checkpoint {result.checkpoint}"
-    )
     return 0
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from servicekit import JsonInteger, absent_or, problem_responses
 
 from orders.domain import Order, PlacedOrder, days, settle
-from orders.ports import OrderStore, PaymentCache, Revenue
+from orders.ports import OrderStore, PaymentCache, RevenueReader
 
 MAX_DAYS = 366  # one request reads at most a year of days (one HMGET)
 
@@ -23,16 +23,16 @@ def get_orders(request: Request) -> OrderStore:
 
 
 def get_cache(request: Request) -> PaymentCache:
-    return request.state.cache
+    return request.state.cache  # every partition's, each payment looked up in its own
 
 
-def get_revenue(request: Request) -> Revenue:
-    return request.state.revenue
+def get_revenue(request: Request) -> RevenueReader:
+    return request.state.revenue  # every partition's, added up
 
 
 OrdersDep = Annotated[OrderStore, Depends(get_orders)]
 CacheDep = Annotated[PaymentCache, Depends(get_cache)]
-RevenueDep = Annotated[Revenue, Depends(get_revenue)]
+RevenueDep = Annotated[RevenueReader, Depends(get_revenue)]
 
 
 class NewOrder(BaseModel):
@@ -90,7 +90,10 @@ class RevenueReport(BaseModel):
     to: date
     total: int = Field(description="the sum of the days, in minor units")
     days: list[DayRevenue] = Field(description="the days with any revenue, oldest first")
-    as_of: str = Field(description="the last state-stream entry the projection applied")
+    as_of: str = Field(
+        description="the last state-stream entry the projection applied (with several "
+        "partitions, each partition's, in partition order, separated by spaces)"
+    )
 
 
 def today() -> date:

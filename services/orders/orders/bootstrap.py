@@ -1,5 +1,5 @@
-"""Composition root: Redis, the read models, the consumer of payments' state stream, the
-revenue projection's runner, the API.
+"""Composition root: Redis, the read models, the consumers of payments' state stream and the
+revenue projection's runners (one of each per partition), the API.
 
 ``create_app(settings, overrides)``: a test can wrap the handler table
 (``servicekit.ConsumerOverrides``) instead of patching modules; tests/helpers/crashing.py does,
@@ -8,21 +8,20 @@ to crash around a chosen event.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from contracts.payments import STATE_STREAM
-from eventkit import Consumer, ProjectionRunner, connect
+from contracts import payments as contract
+from eventkit import Consumer, ProjectionRunner
 from fastapi import FastAPI
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
-from orders import api
+from orders import api, revenue
 from orders.config import Settings
 from orders.handlers import build_handlers
-from orders.read_model import RedisOrderStore, RedisPaymentCache
-from orders.revenue import RedisRevenue
+from orders.partitioned import AllCaches, AllRevenue
+from orders.read_model import NAMESPACE, RedisOrderStore, RedisPaymentCache
 
 GROUP = "orders"  # the consumer group is named after the consuming service
 
@@ -35,33 +34,41 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        redis = connect(settings.redis_url, name="orders")
-        cache = RedisPaymentCache(redis)
-        consumer = Consumer(
-            redis,
-            stream=STATE_STREAM,
-            group=GROUP,
-            name=settings.consumer_name,
-            handlers=overrides.wrap_handlers(build_handlers(cache)),
-            options=settings.consumer_options(),
-        )
-        # The same stream, read a second way: not in the group, from its own checkpoint.
-        revenue = RedisRevenue(redis)
-        runner = ProjectionRunner(redis, revenue, block_ms=settings.consumer_block_ms)
-        projecting = (
-            runner.running(on_failure=fail_fast(app))
-            if settings.run_projections
-            else contextlib.nullcontext()  # another process keeps the revenue; this one reads it
-        )
+        redis = settings.connect("orders")
+        partitions = settings.partitions()
+        # Partition p's copies of payments, kept by the consumer of partition p's stream.
+        caches = [RedisPaymentCache(redis, tag=partitions.tag(NAMESPACE, p)) for p in partitions]
+        consumers = [
+            Consumer(
+                redis,
+                stream=partitions.key(contract.NAMESPACE, p, contract.STATE),
+                group=GROUP,
+                name=settings.consumer_name,
+                handlers=overrides.wrap_handlers(build_handlers(caches[p])),
+                options=settings.consumer_options(),
+            )
+            for p in partitions
+        ]
+        # The same streams, read a second way: not in the group, each from its own checkpoint.
+        revenues = revenue.per_partition(redis, partitions)
+        runners = [
+            ProjectionRunner(redis, r, block_ms=settings.consumer_block_ms) for r in revenues
+        ]
+        # RUN_PROJECTIONS=false: another process keeps the revenue; this one only reads it.
+        projecting = runners if settings.run_projections else []
         try:
-            async with consumer.running(on_failure=fail_fast(app)), projecting:
+            async with AsyncExitStack() as started:
+                for consumer in consumers:
+                    await started.enter_async_context(consumer.running(on_failure=fail_fast(app)))
+                for runner in projecting:
+                    await started.enter_async_context(runner.running(on_failure=fail_fast(app)))
                 yield {
                     "redis": redis,
-                    "orders": RedisOrderStore(redis),
-                    "cache": cache,
-                    "revenue": revenue,
-                    "consumers": [consumer],
-                    "projections": [runner] if settings.run_projections else [],
+                    "orders": RedisOrderStore(redis, caches, partitions),
+                    "cache": AllCaches(caches, partitions),
+                    "revenue": AllRevenue(revenues),
+                    "consumers": consumers,
+                    "projections": projecting,
                 }
         finally:
             await redis.aclose()

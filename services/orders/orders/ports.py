@@ -43,11 +43,15 @@ class OrderStore(Protocol):
         ...
 
 
-class Revenue(Projection[Counted], Protocol):
-    """Net revenue per currency per day, a catch-up projection of the state stream: what the
-    runner needs of it (eventkit.Projection), and what GET /revenue asks."""
+class RevenueReader(Protocol):
+    """What GET /revenue asks."""
 
     async def revenue(self, currency: str, days: list[date]) -> tuple[dict[date, int], str]:
         """The net revenue (minor units) on each of ``days`` that has any, and the checkpoint
         (the last state-stream entry applied) the answer is as of."""
         ...
+
+
+class Revenue(RevenueReader, Projection[Counted], Protocol):
+    """Net revenue per currency per day, a catch-up projection of (a partition of) the state
+    stream: what the runner needs of it (eventkit.Projection), and what GET /revenue asks."""

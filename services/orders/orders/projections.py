@@ -7,24 +7,28 @@ once. While it runs, GET /revenue answers from the partial projection (``as_of``
 it got). Rebuilding the cache (rebuild.py) builds aside and switches instead; a projection this
 cheap to rebuild does without that.
 
+With several partitions, each partition's projection is rebuilt on its own (its stream, its
+checkpoint), one after the other.
+
 Retention: a stream that was trimmed no longer holds its first events, and a rebuild would
 forget them; it is refused unless forced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventkit import Projection, ProjectionRunner
-from redis.asyncio import Redis
+from eventkit import Client, Partitions, Projection, ProjectionRunner
 from redis.exceptions import ResponseError
 
-from orders.revenue import RedisRevenue
+from orders import revenue
 
-# By name, as `python -m orders projections rebuild <name>` takes them.
-PROJECTIONS: dict[str, Callable[[Redis], Projection[Any]]] = {"revenue": RedisRevenue}
+# By name, as `python -m orders projections rebuild <name>` takes them: one per partition.
+PROJECTIONS: dict[str, Callable[[Client, Partitions], Sequence[Projection[Any]]]] = {
+    "revenue": revenue.per_partition
+}
 
 
 class RebuildRefused(Exception):
@@ -38,7 +42,7 @@ class Rebuilt:
     checkpoint: str | None  # where it stopped: the end of the stream when it looked
 
 
-async def rebuild(redis: Redis, projection: Projection[Any], *, force: bool = False) -> Rebuilt:
+async def rebuild(redis: Client, projection: Projection[Any], *, force: bool = False) -> Rebuilt:
     """Reset ``projection`` and catch it up from the start of its stream."""
     try:
         info = await redis.xinfo_stream(projection.stream)

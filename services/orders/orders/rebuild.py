@@ -13,24 +13,30 @@
 
 A failure before step 3 leaves the cache in use as it was; after it, the new one is complete
 but for the catch-up, which the live consumer covers too.
+
+With several partitions each has its own stream, cache and generations, rebuilt one after the
+other: partitions are independent, so no switch needs to span two of them.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from contracts.payments import STATE_STREAM
-from eventkit import replay
-from redis.asyncio import Redis
+from contracts import payments as contract
+from eventkit import Client, Partitions, replay
 
 from orders.handlers import build_handlers
 from orders.read_model import (
+    NAMESPACE,
+    TAG,
     RedisPaymentCache,
-    cached_ids,
+    cached_key,
+    copy_key,
     current_generation,
-    drop_generation,
-    new_generation,
-    switch_generation,
+    generation_key,
+    next_generation_key,
+    payments_of_key,
 )
 
 
@@ -40,6 +46,9 @@ class RebuildRefused(Exception):
 
 @dataclass(frozen=True)
 class Rebuilt:
+    """One partition's rebuild."""
+
+    partition: int
     generation: int  # the generation now in use
     replaced: int  # copies in the generation it replaced (now dropped)
     replayed: int  # state events read from the stream
@@ -48,42 +57,95 @@ class Rebuilt:
     lost: int  # copies of payments the trimmed stream no longer had (only with force)
 
 
-async def rebuild(redis: Redis, *, force: bool = False) -> Rebuilt:
-    in_use = await current_generation(redis)
-    generation = await new_generation(redis)
-    aside = RedisPaymentCache(redis, generation)
+async def rebuild(
+    redis: Client, *, force: bool = False, partitions: Partitions = Partitions()
+) -> list[Rebuilt]:
+    """Rebuild every partition's cache from its state stream, one partition at a time."""
+    return [await rebuild_partition(redis, partitions, p, force=force) for p in partitions]
+
+
+async def rebuild_partition(
+    redis: Client, partitions: Partitions, partition: int, *, force: bool = False
+) -> Rebuilt:
+    stream = partitions.key(contract.NAMESPACE, partition, contract.STATE)
+    tag = partitions.tag(NAMESPACE, partition)
+    in_use = await current_generation(redis, tag)
+    generation = await new_generation(redis, tag)
+    aside = RedisPaymentCache(redis, generation, tag)
     handlers = build_handlers(aside)
     try:
-        first = await replay(redis, STATE_STREAM, handlers)
-        lost = await _lost_to_retention(redis, in_use, generation)
+        first = await replay(redis, stream, handlers)
+        lost = await _lost_to_retention(redis, stream, tag, in_use, generation)
         if lost and not force:
             raise RebuildRefused(
-                f"retention trimmed {STATE_STREAM}: a rebuild would forget {len(lost)} cached "
+                f"retention trimmed {stream}: a rebuild would forget {len(lost)} cached "
                 f"payments (e.g. {', '.join(sorted(lost)[:3])}); the cache is unchanged. "
                 "Run again with --force to rebuild without them."
             )
-        if not await switch_generation(redis, in_use, generation):
+        if not await switch_generation(redis, in_use, generation, tag):
             raise RebuildRefused("another rebuild switched the cache meanwhile; nothing changed")
     except BaseException:
-        await drop_generation(redis, generation)
+        await drop_generation(redis, generation, tag)
         raise
     position = first.last_id or "0-0"
-    caught_up = await replay(redis, STATE_STREAM, handlers, position=position)
-    replaced = await drop_generation(redis, in_use)
+    caught_up = await replay(redis, stream, handlers, position=position)
+    replaced = await drop_generation(redis, in_use, tag)
     return Rebuilt(
+        partition=partition,
         generation=generation,
         replaced=replaced,
         replayed=first.replayed + caught_up.replayed,
         skipped=first.skipped + caught_up.skipped,
-        cached=len(await cached_ids(redis, generation)),
+        cached=len(await cached_ids(redis, generation, tag)),
         lost=len(lost),
     )
 
 
-async def _lost_to_retention(redis: Redis, in_use: int, rebuilt: int) -> set[str]:
+async def _lost_to_retention(
+    redis: Client, stream: str, tag: str, in_use: int, rebuilt: int
+) -> set[str]:
     """Payments in the cache in use that the replay did not bring back, if the stream was
     trimmed (otherwise the replay saw every event, and the new cache is the truth)."""
-    info = await redis.xinfo_stream(STATE_STREAM)
+    info = await redis.xinfo_stream(stream)
     if info["entries-added"] == info["length"]:
         return set()
-    return await cached_ids(redis, in_use) - await cached_ids(redis, rebuilt)
+    return await cached_ids(redis, in_use, tag) - await cached_ids(redis, rebuilt, tag)
+
+
+# ---- Generations, per partition --------------------------------------------------------------
+
+
+async def new_generation(redis: Client, tag: str = TAG) -> int:
+    """A generation number no rebuild used before (the first is 1: 0 is the initial one)."""
+    return int(await redis.incr(next_generation_key(tag)))
+
+
+# KEYS: the generation pointer. ARGV: the generation expected in use, the new one.
+SWITCH = """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+async def switch_generation(redis: Client, in_use: int, generation: int, tag: str = TAG) -> bool:
+    """Make ``generation`` the one in use, in one step, if ``in_use`` still is (two rebuilds at
+    once: the second to switch finds the pointer moved and gives up)."""
+    switch = redis.register_script(SWITCH)
+    return bool(await switch(keys=[generation_key(tag)], args=[in_use, generation]))
+
+
+async def drop_generation(redis: Client, generation: int, tag: str = TAG, batch: int = 1000) -> int:
+    """Delete a generation's keys, a batch at a time (never one long blocking command);
+    return how many copies it held. Only for a generation nobody reads any more."""
+    ids = [m.decode() for m in await redis.smembers(cached_key(generation, tag))]
+    for start in range(0, len(ids), batch):
+        keys = [copy_key(generation, i, tag) for i in ids[start : start + batch]]
+        orders = {json.loads(c)["order_id"] for c in await redis.mget(keys) if c}
+        await redis.unlink(*keys, *(payments_of_key(generation, o, tag) for o in orders))
+    await redis.unlink(cached_key(generation, tag))
+    return len(ids)
+
+
+async def cached_ids(redis: Client, generation: int, tag: str = TAG) -> set[str]:
+    return {m.decode() for m in await redis.smembers(cached_key(generation, tag))}

@@ -10,8 +10,9 @@ counted for that payment so far. A payment received adds its amount on the day i
 a refund takes the refunded part off on the day of the refund. A state event older than the one
 counted for its payment changes nothing.
 
-Keys, named after the projection, all under orders' hash tag (one slot: the script's keys and
-the checkpoint together):
+One projection per partition of the state stream (each with its checkpoint in that stream),
+its keys named after the projection under the partition's tag of orders (one slot: the
+script's keys and the checkpoint together); with one partition:
 
 - ``{orders}:revenue:checkpoint``  the last state-stream entry applied
 - ``{orders}:revenue:by-day``      hash ``<currency>:<YYYY-MM-DD>`` → net revenue, minor units
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from contracts import payments as contract
 from contracts.payments import STATE_STREAM, PaymentSnapshot
-from eventkit import BEGINNING, CHECKPOINT_GUARD, Batch, Event, parse_data
-from redis.asyncio import Redis
+from eventkit import BEGINNING, CHECKPOINT_GUARD, Batch, Client, Event, Partitions, parse_data
 
 from orders.domain import Counted
+from orders.read_model import NAMESPACE, TAG
 
 NAME = "revenue"
 SKIPPED_MAXLEN = 10_000  # approximate: the reasons of the latest skipped entries
@@ -82,18 +84,20 @@ return values
 """
 
 
-def keys(name: str) -> list[str]:
+def keys(name: str, tag: str = TAG) -> list[str]:
     """The projection's checkpoint, revenue by day, counted nets and skipped entries."""
-    return [f"{{orders}}:{name}:{part}" for part in ("checkpoint", "by-day", "counted", "skipped")]
+    return [f"{tag}:{name}:{part}" for part in ("checkpoint", "by-day", "counted", "skipped")]
 
 
 class RedisRevenue:
-    """orders.ports.Revenue in Redis: the projection's commit, reset and query. ``name`` names
-    its keys; a test gives its own, and a stream of its own."""
+    """orders.ports.Revenue in Redis, for one partition: the projection's commit, reset and
+    query. ``name`` names its keys; a test gives its own, and a stream of its own."""
 
-    def __init__(self, redis: Redis, name: str = NAME, stream: str = STATE_STREAM) -> None:
+    def __init__(
+        self, redis: Client, name: str = NAME, stream: str = STATE_STREAM, tag: str = TAG
+    ) -> None:
         self.redis, self.name, self.stream = redis, name, stream
-        self.keys = keys(name)
+        self.keys = keys(name, tag)
         self.checkpoint_key, self.by_day_key, _, self.skipped_key = self.keys
         self._commit = redis.register_script(COMMIT)
         self._read = redis.register_script(READ)
@@ -125,3 +129,16 @@ class RedisRevenue:
         )
         found = {day: int(v) for day, v in zip(days, values, strict=True) if v is not None}
         return found, checkpoint.decode()
+
+
+def per_partition(redis: Client, partitions: Partitions, name: str = NAME) -> list[RedisRevenue]:
+    """The projection of each partition's state stream, ``[p]`` for partition p."""
+    return [
+        RedisRevenue(
+            redis,
+            name,
+            partitions.key(contract.NAMESPACE, p, contract.STATE),
+            partitions.tag(NAMESPACE, p),
+        )
+        for p in partitions
+    ]
