@@ -6,11 +6,12 @@ import the tests.
 
 from harness.polling import eventually, eventually_async
 from harness.processes import ROOT, ServiceProcess, free_port
-from harness.redis_cluster import RedisCluster
+from harness.redis_cluster import Admin, RedisCluster
 from harness.redis_server import RedisServer
 
 __all__ = [
     "ROOT",
+    "Admin",
     "RedisCluster",
     "RedisServer",
     "ServiceProcess",

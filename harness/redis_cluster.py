@@ -14,6 +14,7 @@ import secrets
 import signal
 import subprocess
 from pathlib import Path
+from typing import TypeAlias
 
 import redis
 
@@ -22,6 +23,8 @@ from harness.processes import free_port
 from harness.redis_server import USERS, RedisServer
 
 NODE_TIMEOUT_MS = 2000
+# A synchronous admin client of a single server or of a cluster: tests look inside with either.
+Admin: TypeAlias = redis.Redis | redis.RedisCluster
 
 
 class RedisCluster:

@@ -46,6 +46,7 @@ TRANSIENT_REPLIES = frozenset(
         "CLUSTERDOWN",  # a cluster is failing over or lost a slot
         "READONLY",  # a replica, promoted or demoted under us
         "OOM",  # maxmemory reached: a trim or an eviction frees it
+        "UNBLOCKED",  # a blocking read on a primary that just became a replica (failover)
         "MOVED",  # a slot's new primary, to a client of one node (a cluster client follows it)
         "ASK",  # a slot being migrated, likewise
     }

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import redis
-from eventkit import dead_letter_stream
-from orders.read_model import GENERATION, copy_key
+from contracts import payments
+from contracts.payments import event_stream
+from eventkit import Partitions, dead_letter_stream
+from eventkit.event_store import key_of
+from notifications import read_model as notifications_model
+from orders import read_model as orders_model
 
-from harness import eventually
+from harness import Admin, eventually
 from tests.helpers.stack import Stack
-
-STREAMS = {"orders": "{payments}:state", "notifications": "{payments}:notifications"}
 
 
 @dataclass
@@ -98,51 +99,81 @@ def check_exactly_once(
     stack: Stack, payment_ids: list[str], timeout: float = 60, dead_letters: bool = False
 ) -> None:
     """Every acknowledged payment: its latest state copied once into orders, one notification per
-    event in notifications; then both groups have nothing pending and nothing undelivered, and
-    (unless ``dead_letters``) nothing was dead-lettered."""
-    client = stack.redis.client()
+    event in notifications; then both groups have nothing pending and nothing undelivered on
+    every partition, and (unless ``dead_letters``) nothing was dead-lettered."""
+    partitions = stack.partitions
+    client = stack.admin()
     try:
-        versions = _versions(client, payment_ids)
-        eventually(lambda: _groups_drained(client), timeout=timeout, what="both groups drained")
-        generation = int(client.get(GENERATION) or 0)
-        copies = _pipeline(client, [copy_key(generation, p) for p in payment_ids], "get")
+        versions = _versions(client, partitions, payment_ids)
+        eventually(
+            lambda: _groups_drained(client, partitions), timeout=timeout, what="groups drained"
+        )
+        tags = {p: partitions.tag(orders_model.NAMESPACE, p) for p in partitions}
+        generations = {
+            p: int(client.get(orders_model.generation_key(t)) or 0) for p, t in tags.items()
+        }
+        partition = {p: partitions.of(event_stream(p)) for p in payment_ids}
+        copies = _pipeline(
+            client,
+            [
+                orders_model.copy_key(generations[partition[p]], p, tags[partition[p]])
+                for p in payment_ids
+            ],
+            "get",
+        )
         wrong_copies = [
             p
             for p, c in zip(payment_ids, copies, strict=True)
             if c is None or _version_of(c) != versions[p]
         ]
         assert wrong_copies == [], f"{len(wrong_copies)} payments not copied right into orders"
-        counts = _pipeline(
-            client, [f"{{notifications}}:by-payment:{p}" for p in payment_ids], "zcard"
-        )
+        indexes = [
+            notifications_model.by_payment_key(
+                p, partitions.tag(notifications_model.NAMESPACE, partition[p])
+            )
+            for p in payment_ids
+        ]
+        counts = _pipeline(client, indexes, "zcard")
         wrong_counts = {
             p: (n, versions[p])
             for p, n in zip(payment_ids, counts, strict=True)
             if n != versions[p]
         }
         assert wrong_counts == {}, f"notifications per payment (found, expected): {wrong_counts}"
-        for group, stream in STREAMS.items() if not dead_letters else ():
+        for group, stream in streams(partitions) if not dead_letters else ():
             dead = client.xlen(dead_letter_stream(stream, group))
-            assert dead == 0, f"{group} dead-lettered {dead} events"
+            assert dead == 0, f"{group} dead-lettered {dead} events from {stream}"
     finally:
         client.close()
 
 
-def _versions(client: redis.Redis, payment_ids: list[str]) -> dict[str, int]:
+def streams(partitions: Partitions) -> list[tuple[str, str]]:
+    """(group, stream) for both groups on every partition of payments' public streams."""
+    return [
+        (group, partitions.key(payments.NAMESPACE, p, name))
+        for p in partitions
+        for group, name in (("orders", payments.STATE), ("notifications", payments.NOTIFICATIONS))
+    ]
+
+
+def _versions(client: Admin, partitions: Partitions, payment_ids: list[str]) -> dict[str, int]:
     """Ground truth from the event store: how many events each payment has."""
-    lengths = _pipeline(client, [f"{{payments}}:payment-{p}" for p in payment_ids], "xlen")
+    keys = [key_of(payments.NAMESPACE, event_stream(p), partitions) for p in payment_ids]
+    lengths = _pipeline(client, keys, "xlen")
     missing = [p for p, n in zip(payment_ids, lengths, strict=True) if n == 0]
     assert missing == [], f"{len(missing)} acknowledged payments are not in the event store"
     return dict(zip(payment_ids, lengths, strict=True))
 
 
-def _groups_drained(client: redis.Redis) -> bool:
+def _groups_drained(client: Admin, partitions: Partitions) -> bool:
     """Nothing pending, and the group has been given the stream's newest entry.
 
     Not XINFO's ``lag``: Redis reports it as null when it cannot count (after a restart from the
     append-only file, or a trim), and null must not read as "no lag".
     """
-    for group, stream in STREAMS.items():
+    for group, stream in streams(partitions):
+        if not client.exists(stream):
+            continue  # no payment of this partition yet
         newest = client.xinfo_stream(stream)["last-generated-id"]
         info = next(g for g in client.xinfo_groups(stream) if g["name"] == group.encode())
         if info["pending"] or info["last-delivered-id"] != newest:
@@ -150,7 +181,8 @@ def _groups_drained(client: redis.Redis) -> bool:
     return True
 
 
-def _pipeline(client: redis.Redis, keys: list[str], command: str) -> list[Any]:
+def _pipeline(client: Admin, keys: list[str], command: str) -> list[Any]:
+    """One command per key, pipelined (a cluster client sends each node its own keys)."""
     pipe = client.pipeline(transaction=False)
     for key in keys:
         getattr(pipe, command)(key)

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eventkit import Partitions
 
-from harness import RedisServer, ServiceProcess, eventually
+from harness import Admin, RedisCluster, RedisServer, ServiceProcess, eventually
 
 # Quick recovery under test; the defaults (30 s idle before a claim…) suit production.
 FAST_CONSUMERS = {
@@ -39,17 +40,49 @@ class Stack:
         *,
         env: dict[str, str] | None = None,
         redis_args: tuple[str, ...] = (),
+        cluster: bool = False,
+        partitions: int = 1,
     ) -> None:
+        """``cluster``: a local Redis Cluster (six nodes) instead of one redis-server, the
+        services in cluster mode; ``partitions``: STREAM_PARTITIONS for every service."""
         self.directory = directory
         # With the project's ACL: each service connects as its own Redis user, as in compose.
-        self.redis = RedisServer(directory / "redis", appendonly=True, acl=True, extra=redis_args)
-        self.env = {**FAST_CONSUMERS, "OPERATOR_TOKEN": OPERATOR_TOKEN, **(env or {})}
+        self.backend: RedisServer | RedisCluster
+        if cluster:
+            self.backend = RedisCluster(directory / "cluster")
+        else:
+            self.backend = RedisServer(
+                directory / "redis", appendonly=True, acl=True, extra=redis_args
+            )
+        self.partitions = Partitions(partitions)
+        self.env = {
+            **FAST_CONSUMERS,
+            "OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "STREAM_PARTITIONS": str(partitions),
+            **({"REDIS_MODE": "cluster"} if cluster else {}),
+            **(env or {}),
+        }
         self.services: dict[str, ServiceProcess] = {}
+
+    @property
+    def redis(self) -> RedisServer:
+        """The single redis-server (a stack made with ``cluster=True`` has ``cluster``)."""
+        assert isinstance(self.backend, RedisServer), "a cluster stack: use stack.cluster"
+        return self.backend
+
+    @property
+    def cluster(self) -> RedisCluster:
+        assert isinstance(self.backend, RedisCluster), "a single-server stack: use stack.redis"
+        return self.backend
+
+    def admin(self) -> Admin:
+        """A synchronous admin client of whichever Redis the stack runs, to look inside."""
+        return self.backend.client()
 
     def start(self, *services: str) -> Stack:
         """Redis, then the services (payments, orders, notifications unless named), together;
         the console last, since it is given the others' URLs."""
-        self.redis.start()
+        self.backend.start()
         for service in sorted(services or ("payments", "orders", "notifications"), key=last):
             self.add(service, wait=False)
         for process in self.services.values():
@@ -72,7 +105,7 @@ class Stack:
         """
         name = name or service
         environment = {
-            "REDIS_URL": self.redis.url_for(service),
+            "REDIS_URL": self.backend.url_for(service),
             "CONSUMER_NAME": name,
             **self.env,
             **env,
@@ -96,7 +129,7 @@ class Stack:
     def add_mail_worker(self, name: str, **env: str) -> ServiceProcess:
         """``python -m notifications mail-worker`` as the process ``name``: mail workers
         without the API (the same settings as notifications), started once it says so."""
-        environment = {"REDIS_URL": self.redis.url_for("notifications"), **self.env, **env}
+        environment = {"REDIS_URL": self.backend.url_for("notifications"), **self.env, **env}
         process = ServiceProcess(
             "notifications", env=environment, log_dir=self.directory, name=name,
             args=("mail-worker",),
@@ -127,7 +160,7 @@ class Stack:
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
-        self.redis.stop()
+        self.backend.stop()
 
     # ---- the API calls the tests make ----------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""The whole flow on a real Redis Cluster, in cluster mode with three partitions: the same code
+and scripts as on one Redis, configured otherwise (REDIS_MODE=cluster, STREAM_PARTITIONS=3).
+
+Failovers under traffic are in tests/faults/test_cluster_failover.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from contracts.payments import event_stream
+
+from tests.helpers import Stack, check_exactly_once, eventually
+
+PARTITIONS = 3
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    system = Stack(tmp_path_factory.mktemp("cluster"), cluster=True, partitions=PARTITIONS)
+    yield system.start()
+    system.stop()
+
+
+def test_a_payment_pays_its_order_and_notifies_on_a_cluster(stack: Stack) -> None:
+    order = stack.place_order("cust-cluster", 2500)
+    payment = stack.pay(order["order_id"], "cust-cluster", 2500)
+    stack.wait_order(order["order_id"], "paid", 2500)
+    notes = eventually(lambda: stack.notifications(payment_id=payment["payment_id"]))
+    assert [n["kind"] for n in notes] == ["payment_received"]
+    stack.refund(payment["payment_id"], 500)
+    stack.wait_order(order["order_id"], "partially_refunded", 2000)
+    check_exactly_once(stack, [payment["payment_id"]])
+
+
+def test_an_order_is_paid_by_payments_of_different_partitions(stack: Stack) -> None:
+    """An order's payments hash to any partition: each partition's consumer keeps its own
+    copies, and reading the order gathers them from all."""
+    order = stack.place_order("cust-spread", 600)
+    paid = [stack.pay(order["order_id"], "cust-spread", 100)["payment_id"] for _ in range(6)]
+    partitions = {stack.partitions.of(event_stream(p)) for p in paid}
+    assert len(partitions) >= 2, "six payments all in one partition: unlucky ids, run again"
+    stack.wait_order(order["order_id"], "paid", 600)
+    check_exactly_once(stack, paid)
+
+
+def test_each_partition_lives_in_its_own_slot_and_every_primary_holds_some(stack: Stack) -> None:
+    """No single slot, or primary, holds all of a service's data: payments' streams, orders'
+    copies and notifications' records are spread by partition."""
+    order = stack.place_order("cust-slots", 3000)
+    paid = [stack.pay(order["order_id"], "cust-slots", 100)["payment_id"] for _ in range(30)]
+    stack.wait_order(order["order_id"], "paid", 3000)
+    check_exactly_once(stack, paid)
+    for namespace in ("payments", "orders", "notifications"):
+        tags = [stack.partitions.tag(namespace, p) for p in stack.partitions]
+        primaries = {stack.cluster.primary_of(tag).port for tag in tags}
+        assert len(primaries) >= 2, f"{namespace}: all {len(tags)} partitions on one primary"
+    admin = stack.admin()
+    try:
+        for partition in stack.partitions:
+            assert admin.xlen(f"{{payments-{partition}}}:state") > 0, partition
+    finally:
+        admin.close()
+
+
+def test_reads_across_partitions_merge_newest_first(stack: Stack) -> None:
+    """A customer's notifications come from every partition their payments are in, newest
+    first, as on one Redis."""
+    order = stack.place_order("cust-merge", 500)
+    paid = [stack.pay(order["order_id"], "cust-merge", 100)["payment_id"] for _ in range(5)]
+    check_exactly_once(stack, paid)
+    notes = stack.notifications(customer_id="cust-merge")
+    assert {n["payment_id"] for n in notes} == set(paid)
+    times = [n["time"] for n in notes]
+    assert times == sorted(times, reverse=True)
+
+
+def test_every_service_is_ready_with_a_consumer_per_partition(stack: Stack) -> None:
+    for name in ("orders", "notifications"):
+        ready = httpx.get(f"{stack[name].url}/ready")
+        assert ready.status_code == 200, ready.text
+        streams = {c["stream"] for c in ready.json()["consumers"]}
+        assert len(streams) == PARTITIONS, streams
