@@ -30,7 +30,7 @@ from tests.helpers.browser import chromium, needs_chromium
 
 PARTITIONS = Partitions(3)
 NAMES = [stream.name for stream in followed(PARTITIONS)]
-GROUPS = ("orders", "notifications")
+GROUP_OF_LANE = {"state": "orders", "notifications": "notifications"}  # as on the page
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +52,15 @@ def pay_in_partitions(stack: Stack, customer: str) -> dict[str, int]:
     return paid
 
 
-def combined_and_caught_up(
-    snapshot: dict[str, Any], cards: dict[str, set[tuple[int, str]]]
-) -> bool:
-    """One summary per group, each group's figures at rest, and every card in ``cards`` (group
-    -> (partition, entry id)) acknowledged by its group."""
-    if [g["summary"]["group"] for g in snapshot.get("groups", [])] != list(GROUPS):
+def caught_up(snapshot: dict[str, Any], cards: dict[str, dict[tuple[int, str], str]]) -> bool:
+    """One summary per group, each at rest, and each group's ``cards`` ((partition, entry id)
+    -> payment) acknowledged by it."""
+    if [g["summary"]["group"] for g in snapshot.get("groups", [])] != list(GROUP_OF_LANE.values()):
         return False
     for progress in snapshot["groups"]:
         summary = progress["summary"]
         states = {(c["partition"], c["id"]): c["state"] for c in progress["cards"]}
-        wanted = cards[summary["group"]]
-        if not wanted or any(states.get(card) != "acknowledged" for card in wanted):
+        if any(states.get(card) != "acknowledged" for card in cards[summary["group"]]):
             return False
         if (summary["lag_entries"], summary["pending"], summary["exists"]) != (0, 0, True):
             return False
@@ -74,7 +71,7 @@ async def test_the_page_shows_every_partition_in_its_lane_and_one_summary_per_gr
     stack: Stack, uid: str
 ) -> None:
     before = pay_in_partitions(stack, f"cust-{uid}-a")  # read back from Redis when it opens
-    entries: dict[str, dict[tuple[int, str], str]] = {"state": {}, "notifications": {}}
+    cards: dict[str, dict[tuple[int, str], str]] = {group: {} for group in GROUP_OF_LANE.values()}
     snapshot: dict[str, Any] = {}
     cursor: str | None = None
     async with httpx.AsyncClient() as http, sse.stream(http, stack["console"].url) as response:
@@ -91,43 +88,35 @@ async def test_the_page_shows_every_partition_in_its_lane_and_one_summary_per_gr
             async for event in events:
                 cursor = event.id or cursor
                 if event.event == "entry" and (entry := event.json())["subject"] in paid:
-                    key = (entry["partition"], entry["id"])
-                    entries[entry["stream"]][key] = entry["subject"]
+                    group = GROUP_OF_LANE[entry["stream"]]
+                    cards[group][(entry["partition"], entry["id"])] = entry["subject"]
                 elif event.event == "progress":
                     snapshot = event.json()
-                seen = {lane: set(found.values()) for lane, found in entries.items()}
-                cards = {
-                    "orders": set(entries["state"]),
-                    "notifications": set(entries["notifications"]),
-                }
-                if seen == {"state": set(paid), "notifications": set(paid)} and (
-                    combined_and_caught_up(snapshot, cards)
-                ):
+                everything = all(set(found.values()) == set(paid) for found in cards.values())
+                if everything and caught_up(snapshot, cards):
                     return
 
         try:
             await asyncio.wait_for(until_caught_up(), timeout=30)
         except TimeoutError:
             summaries = [g["summary"] for g in snapshot.get("groups", [])]
-            raise AssertionError(f"not caught up: {entries}; progress: {summaries}") from None
+            raise AssertionError(f"not caught up: {cards}; progress: {summaries}") from None
 
     # The state lane holds the entries of more than one partition, each from its payment's own.
-    assert len({partition for partition, _ in entries["state"]}) >= 2
-    for lane in entries.values():
-        assert {(payment, partition) for (partition, _), payment in lane.items()} == set(
-            paid.items()
-        )
+    assert len({partition for partition, _ in cards["orders"]}) >= 2
+    for found in cards.values():
+        assert {(payment, p) for (p, _), payment in found.items()} == set(paid.items())
     # One summary per group, combined: one consumer process per group, named once although it
     # consumes all three partitions; no last-delivered id, a position in one stream only.
     for progress in snapshot["groups"]:
         assert progress["summary"]["consumers"] == [progress["summary"]["group"]]
         assert "last_delivered_id" not in progress["summary"]
-    assert [g["stream"] for g in snapshot["groups"]] == ["state", "notifications"]  # the lanes
+    assert [g["stream"] for g in snapshot["groups"]] == list(GROUP_OF_LANE)  # the lanes
     # The cursor has a position in each of the twelve streams, past every entry it sent.
     assert cursor is not None
     positions = parse_cursor(cursor, NAMES)
     assert list(positions) == NAMES
-    for partition, entry_id in entries["state"]:
+    for partition, entry_id in cards["orders"]:
         assert positions[f"state-{partition}"] >= EntryId.parse(entry_id)
 
 
