@@ -66,8 +66,8 @@ def _combined(parts: list[GroupProgress]) -> GroupProgress:
         dead_letters=sum(f.dead_letters for f in figures),
         last_delivered_id=None,
     )
-    cards = [card for part in parts for card in part.cards]
-    return GroupProgress(summary=summary, stream=parts[0].stream, cards=cards)
+    every_card = [each for part in parts for each in part.cards]
+    return GroupProgress(summary=summary, stream=parts[0].stream, cards=every_card)
 
 
 class Snapshot(BaseModel):

@@ -61,9 +61,9 @@ def groups(partitions: Partitions) -> tuple[Group, ...]:
     """One per consumer group and partition: orders on each state stream, notifications on each
     notification stream, each with the dead-letter stream it writes beside the stream."""
     found = []
-    for group, name, lane in READERS:
+    for group, payments_stream, lane in READERS:
         for p in partitions:
-            key = partitions.key(NAMESPACE, p, name)
+            key = partitions.key(NAMESPACE, p, payments_stream)
             dead_letters = dead_letter_stream(key, group)
             found.append(
                 Group(
