@@ -21,13 +21,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from console.domain import EntryId, parse_cursor
+from console.cursor import EntryId, parse_cursor
 from console.feed import READ_CONCURRENCY, RECENT
-from console.streams import FOLLOWED
-from eventkit import Event
+from console.streams import followed
+from eventkit import Event, Partitions
 
 from tests.helpers import Stack, eventually_async, sse
 
+FOLLOWED = followed(Partitions(1))  # the stack's services run with one partition (the default)
 NAMES = [stream.name for stream in FOLLOWED]
 KEYS = {stream.name: stream.key for stream in FOLLOWED}
 FED = ("entry", "dead-letter")  # the events that carry a stream entry

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 from console import read_model
-from console.domain import CardState, EntryId, GroupReading, progress
+from console.cursor import EntryId
+from console.domain import CardState, GroupReading
 from console.read_model import read_group
-from console.streams import GROUPS, Group
-from eventkit import Event, connect
+from console.snapshot import progress
+from console.streams import Group, groups
+from eventkit import Event, Partitions, connect
 from eventkit.deadletter import dead_letter
 from redis.asyncio import Redis
 
@@ -25,6 +27,7 @@ from tests.helpers import RedisServer
 PUBLISHED, DELIVERED, PENDING = CardState.PUBLISHED, CardState.DELIVERED, CardState.PENDING
 RETRIED, ACKNOWLEDGED = CardState.RETRIED, CardState.ACKNOWLEDGED
 DEAD_LETTERED = CardState.DEAD_LETTERED
+GROUPS = groups(Partitions(1))  # one partition: the streams of a system that does not partition
 ORDERS = next(g for g in GROUPS if g.name == "orders")
 NOTIFICATIONS = next(g for g in GROUPS if g.name == "notifications")
 
@@ -57,7 +60,7 @@ def publish(admin: redis.Redis, stream: str, count: int) -> list[EntryId]:
 
 def states(group: Group, entries: list[EntryId], found: GroupReading) -> list[CardState]:
     now = max(e.ms for e in entries)  # the entries are "just" published: nothing has waited
-    return [c.state for c in progress(found, group.stream.name, entries, now).cards]
+    return [c.state for c in progress(found, group.stream.lane, entries, now).cards]
 
 
 async def test_a_group_s_life_as_the_console_reads_it(

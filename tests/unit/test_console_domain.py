@@ -5,22 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from console.cursor import ZERO, EntryId, InvalidCursor, format_cursor, parse_cursor
 from console.domain import (
     STALLED_AFTER_MS,
-    ZERO,
     CardState,
-    EntryId,
     GroupReading,
-    InvalidCursor,
     PendingEntry,
     card,
-    format_cursor,
-    parse_cursor,
     summarize,
-    trace_id_of,
-    trace_url,
-    view_entry,
 )
+from console.entries import trace_id_of, trace_url, view_entry
 from eventkit import Event
 
 NOW = 1_800_000_000_000  # ms
@@ -35,6 +29,7 @@ def reading(**changes: object) -> GroupReading:
     """A group that has been handed everything up to 5 s ago and acknowledged it all."""
     base = GroupReading(
         group="orders",
+        partition=0,
         exists=True,
         consumers=("orders-1",),
         last_delivered=at(5_000),

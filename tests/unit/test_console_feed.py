@@ -10,8 +10,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 
 import pytest
-from console.domain import ZERO, Cursor, EntryId, parse_cursor
-from console.feed import EntryItem, Hub, Outgoing, follow
+from console.cursor import ZERO, Cursor, EntryId, parse_cursor
+from console.feed import Outgoing, follow
+from console.hub import EntryItem, Hub
 
 STREAMS = ("a", "b")
 

@@ -1,28 +1,23 @@
-"""HTTP API of the console: the page, its live feed, and the calls that drive the flow.
+"""HTTP API of the console: the page and the calls that drive the flow.
 
 - ``GET /`` the page (static/: plain HTML, CSS and one ES module; works offline);
-- ``GET /events`` Server-Sent Events: stream entries, dead letters, progress snapshots;
-- ``/api/...`` the services' APIs, called for the page (adapters.py), errors passed through;
-- ``GET /stats`` the feed's own figures: open pages, readers, polls.
+- ``/api/...`` the services' APIs, called for the page (adapters.py), errors passed through.
+
+Its live feed, ``GET /events`` and ``GET /stats``, is api_feed.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterable, Coroutine
-from contextlib import aclosing
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 from contracts.payments import Id
-from eventkit import unavailable
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 from servicekit import problem, problem_responses
 
 from console.adapters import (
@@ -32,23 +27,14 @@ from console.adapters import (
     describe,
     passed_headers,
 )
-from console.domain import STALLED_AFTER_MS, Cursor, InvalidCursor, parse_cursor
-from console.feed import RECONNECT_MS, Feed, Hub, StreamReader
-from console.progress import ProgressPoller
-from console.streams import FOLLOWED, GROUPS
 
 STATIC = Path(__file__).parent / "static"
-
-
-def get_feed(request: Request) -> Feed:
-    return request.state.feed  # set by bootstrap.lifespan
 
 
 def get_services(request: Request) -> Services:
     return request.state.services
 
 
-FeedDep = Annotated[Feed, Depends(get_feed)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 router = APIRouter()
@@ -57,107 +43,6 @@ router = APIRouter()
 @router.get("/", include_in_schema=False)
 async def page() -> FileResponse:
     return FileResponse(STATIC / "index.html")
-
-
-# ---- the live feed -----------------------------------------------------------------------------
-
-
-def resumed_cursor(
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            description="sent by a reconnecting browser: the SSE id of the last event it got",
-            max_length=1000,
-        ),
-    ] = None,
-) -> Cursor:
-    """Checked before the response starts, so a bad one is answered 422, not a broken stream."""
-    if not last_event_id:
-        return {}
-    try:
-        return parse_cursor(last_event_id, [stream.name for stream in FOLLOWED])
-    except InvalidCursor as exc:
-        raise HTTPException(422, f"Last-Event-ID: {exc}") from exc
-
-
-def hello(traces: bool) -> str:
-    """The first event: what the page follows, so it needs no configuration of its own."""
-    return json.dumps(
-        {
-            "streams": [{"name": s.name, "key": s.key} for s in FOLLOWED],
-            "groups": [
-                {"name": g.name, "stream": g.stream.name, "dead_letters": g.dead_letters.name}
-                for g in GROUPS
-            ],
-            "stalled_after_ms": STALLED_AFTER_MS,
-            "traces": traces,
-        }
-    )
-
-
-@router.get(
-    "/events",
-    response_class=EventSourceResponse,
-    tags=["console"],
-    responses=problem_responses(422),
-)
-async def events(
-    feed: FeedDep, resumed: Annotated[Cursor, Depends(resumed_cursor)]
-) -> AsyncIterable[ServerSentEvent]:
-    """The live feed. Event types: ``hello`` (first), ``entry`` (an entry of a public stream of
-    payments), ``dead-letter``, ``progress`` (the groups' figures and each recent card's state,
-    when they change), ``unavailable`` (Redis cannot be read: the browser reconnects). The SSE id
-    is the position in every followed stream: send it back as ``Last-Event-ID`` to resume."""
-    try:
-        start = await feed.start(resumed)
-        async with aclosing(feed.follow(start, hello(feed.trace_template is not None))) as out:
-            async for item in out:
-                yield ServerSentEvent(
-                    event=item.event, raw_data=item.data, id=item.cursor, retry=item.retry_ms
-                )
-    except RedisError as exc:  # the browser reconnects, with its cursor, after RECONNECT_MS
-        if not unavailable(exc):
-            raise
-        # What failed, not where Redis is (docs/security.md).
-        detail = json.dumps({"detail": f"redis unavailable ({type(exc).__name__})"})
-        yield ServerSentEvent(event="unavailable", raw_data=detail, retry=RECONNECT_MS)
-
-
-class ReaderStats(BaseModel):
-    stream: str
-    key: str
-    state: str = Field(description="starting | following | reconnecting")
-    last_id: str | None
-    entries: int = Field(description="entries handed to the open pages since the start")
-
-
-class Stats(BaseModel):
-    subscribers: int = Field(description="open pages (event streams), each one queue, no Redis")
-    dropped: int = Field(description="pages disconnected because they fell too far behind")
-    polls: int = Field(description="progress polls of the consumer groups since the start")
-    readers: list[ReaderStats] = Field(description="one per followed stream, for every page")
-
-
-@router.get("/stats", tags=["console"])
-async def stats(request: Request) -> Stats:
-    hub: Hub = request.state.hub
-    readers: dict[str, StreamReader] = request.state.readers
-    poller: ProgressPoller = request.state.poller
-    return Stats(
-        subscribers=len(hub.subscribers),
-        dropped=hub.dropped,
-        polls=poller.polls,
-        readers=[
-            ReaderStats(
-                stream=name,
-                key=reader.stream.key,
-                state=reader.state,
-                last_id=None if reader.last_id is None else str(reader.last_id),
-                entries=reader.entries,
-            )
-            for name, reader in readers.items()
-        ],
-    )
 
 
 # ---- driving the flow: the services' APIs, called for the page ---------------------------------

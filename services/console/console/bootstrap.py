@@ -1,6 +1,9 @@
 """Composition root: Redis connections, the stream readers, the progress poller, the HTTP
 clients for the other services, the API and the page.
 
+What it watches follows the settings: ``STREAM_PARTITIONS`` (one reader per stream of each
+partition, streams.py) and ``REDIS_MODE`` (``settings.connect``: one Redis or a cluster).
+
 ``create_app(settings, hub)``: ``__main__`` hands in the hub so that its server can end every
 open event stream when it shuts down (see __main__.py).
 """
@@ -13,17 +16,19 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from eventkit import connect, metrics
+from eventkit import metrics
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from servicekit import service_app
 
-from console import api
+from console import api, api_feed
 from console.adapters import Service, Services, UpstreamError, http_client
 from console.config import Settings
-from console.feed import Feed, Hub, StreamReader
+from console.feed import Feed
+from console.hub import Hub
 from console.progress import ProgressPoller
-from console.streams import FOLLOWED, GROUPS
+from console.reader import StreamReader
+from console.streams import followed, groups
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +41,23 @@ def reader_name(stream: str) -> str:
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     settings = settings or Settings()
     hub = hub or Hub()
+    streams, consumer_groups = followed(settings.partitions()), groups(settings.partitions())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             # A pool for short reads (a page catching up, the progress poll, /health)...
-            redis = connect(settings.redis_url, name="console")
+            redis = settings.connect("console")
             stack.push_async_callback(redis.aclose)
             # ...and one connection per followed stream, blocked in its XREAD for every page.
             readers: dict[str, StreamReader] = {}
-            for stream in FOLLOWED:
-                client = connect(settings.redis_url, name=reader_name(stream.name))
+            for stream in streams:
+                client = settings.connect(reader_name(stream.name))
                 stack.push_async_callback(client.aclose)
                 readers[stream.name] = StreamReader(
                     client, stream, hub, settings.trace_url_template
                 )
-            poller = ProgressPoller(redis, hub, GROUPS, readers, settings.progress_every_s)
+            poller = ProgressPoller(redis, hub, consumer_groups, readers, settings.progress_every_s)
 
             async def service(name: str, url: str) -> Service:
                 http = http_client(url, settings.upstream_timeout_s)
@@ -75,13 +81,15 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                     "hub": hub,
                     "readers": readers,
                     "poller": poller,
-                    "feed": Feed(redis, hub, FOLLOWED, settings.trace_url_template),
+                    "feed": Feed(redis, hub, streams, settings.trace_url_template),
+                    "groups": consumer_groups,
                     "services": services,
-                    # /metrics reports every group's lag, pending and dead letters: from here
-                    # too, so a group whose every consumer is down is still seen to fall behind.
+                    # /metrics reports every group's lag, pending and dead letters, on each
+                    # partition's stream: from here too, so that a group whose every consumer
+                    # is down is still seen to fall behind.
                     "watched": [
                         metrics.Watched(redis, g.stream.key, g.name, g.dead_letters.key)
-                        for g in GROUPS
+                        for g in consumer_groups
                     ],
                 }
             finally:
@@ -94,7 +102,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         title="console",
         summary="Watch the three patterns happen: a live page fed by Redis, read-only.",
         lifespan=lifespan,
-        routers=[api.router],
+        routers=[api.router, api_feed.router],
     )
     app.add_exception_handler(UpstreamError, api.upstream_failed)
     app.mount("/static", StaticFiles(directory=api.STATIC), name="static")

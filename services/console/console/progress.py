@@ -2,8 +2,9 @@
 behind each consumer group is.
 
 Every ``progress_every_s`` (0.5 s), while at least one page is open, it asks Redis about each
-group (read_model.read_group: XINFO GROUPS, XINFO CONSUMERS, XPENDING, XRANGE, XLEN, XREVRANGE)
-and lets domain.progress infer the state of the recent cards. The snapshot goes to the pages
+group on each partition (read_model.read_group: XINFO GROUPS, XINFO CONSUMERS, XPENDING, XRANGE,
+XLEN, XREVRANGE, each on one key), lets domain.py infer the state of the recent cards, and
+combines each group's partitions into one (snapshot.combine). The snapshot goes to the pages
 only when it differs from the last one.
 """
 
@@ -14,12 +15,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
+from eventkit import Client
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
-from console import domain
-from console.feed import Hub, StreamReader
+from console.hub import Hub
 from console.read_model import read_group
+from console.reader import StreamReader
+from console.snapshot import Snapshot, combine, progress
 from console.streams import Group
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 class ProgressPoller:
     def __init__(
         self,
-        redis: Redis,
+        redis: Client,
         hub: Hub,
         groups: Sequence[Group],
         readers: Mapping[str, StreamReader],
@@ -50,12 +52,10 @@ class ProgressPoller:
             readings = [await read_group(self.redis, group) for group in self.groups]
         except redis_errors.RedisError as exc:  # down, or refused: the page says so
             log.warning("progress poll failed: %s: %s", type(exc).__name__, exc)
-            return domain.Snapshot.failed(f"{type(exc).__name__}: {exc}").json_text()
+            return Snapshot.failed(f"{type(exc).__name__}: {exc}").json_text()
         now_ms = time.time_ns() // 1_000_000  # after the reads: ages are never understated
-        groups = [
-            domain.progress(
-                reading, group.stream.name, self.readers[group.stream.name].recent, now_ms
-            )
+        parts = [
+            progress(reading, group.stream.lane, self.readers[group.stream.name].recent, now_ms)
             for reading, group in zip(readings, self.groups, strict=True)
         ]
-        return domain.Snapshot(groups=groups).json_text()
+        return Snapshot(groups=combine(parts)).json_text()

@@ -3,18 +3,19 @@
 Every command here is one the console's Redis user may run (redis-acl/users.acl): XRANGE,
 XREVRANGE, XLEN, XINFO GROUPS, XINFO CONSUMERS and XPENDING, on the public streams of
 payments and the dead-letter streams only. None of them changes anything: in particular no
-XREADGROUP, which would take entries from a group (and count as deliveries).
+XREADGROUP, which would take entries from a group (and count as deliveries). Each names one
+key, so each goes to the one node that holds it in a Redis Cluster.
 
 Replies are bytes (eventkit.connect's convention).
 """
 
 from __future__ import annotations
 
-from eventkit import DeadLetter
+from eventkit import Client, DeadLetter
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
-from console.domain import ZERO, EntryId, GroupReading, PendingEntry
+from console.cursor import ZERO, EntryId
+from console.domain import GroupReading, PendingEntry
 from console.streams import Group
 
 Entry = tuple[EntryId, dict[bytes, bytes]]
@@ -25,19 +26,19 @@ COUNT_CAP = 1_000  # undelivered entries counted when Redis cannot say how many 
 DEAD_LETTER_WINDOW = 200  # newest dead letters whose original ids mark cards dead-lettered
 
 
-async def read_after(redis: Redis, key: str, after: EntryId, count: int) -> list[Entry]:
+async def read_after(redis: Client, key: str, after: EntryId, count: int) -> list[Entry]:
     """Up to ``count`` entries after ``after`` (exclusive), oldest first."""
     entries = await redis.xrange(key, min=f"({after}", max="+", count=count)
     return [(EntryId.parse(entry_id), fields) for entry_id, fields in entries]
 
 
-async def newest(redis: Redis, key: str, count: int) -> list[Entry]:
+async def newest(redis: Client, key: str, count: int) -> list[Entry]:
     """The newest ``count`` entries, newest first (none if the stream does not exist)."""
     entries = await redis.xrevrange(key, max="+", min="-", count=count)
     return [(EntryId.parse(entry_id), fields) for entry_id, fields in entries]
 
 
-async def read_group(redis: Redis, group: Group) -> GroupReading:
+async def read_group(redis: Client, group: Group) -> GroupReading:
     """What Redis says about ``group`` now: its position, its pending entries, its backlog and
     its dead letters. A group (or stream) that does not exist yet reads as an empty group."""
     key = group.stream.key
@@ -84,6 +85,7 @@ async def read_group(redis: Redis, group: Group) -> GroupReading:
 
     return GroupReading(
         group=group.name,
+        partition=group.stream.partition,
         exists=info is not None,
         consumers=consumers,
         last_delivered=last_delivered,

@@ -3,11 +3,16 @@
 // It listens to GET /events (Server-Sent Events). The browser's EventSource reconnects by
 // itself and sends the SSE id of the last event it got as Last-Event-ID: the console resumes
 // every stream from there, so the page needs no bookkeeping of its own. What it does:
+//   hello        what the console follows: every stream, its lane and its partition
 //   entry        an entry of {payments}:state or {payments}:notifications: new cards
 //   dead-letter  a dead letter: listed under its group
 //   progress     each group's figures and the state of each recent card, as the console
 //                inferred them from Redis (console/domain.py): the page only draws them
 // and it drives the flow through the console's /api/... routes.
+//
+// With STREAM_PARTITIONS = P each lane gathers the entries of P streams, and an entry names
+// its lane as its `stream` and its partition. Entry ids are unique within one stream only, so
+// a card is known by its partition and its id together (cardKey).
 
 const MAX_CARDS = 30; // per lane: older cards leave the page
 const LANE_OF_STREAM = { state: "state-transfer", notifications: "notification" };
@@ -16,12 +21,18 @@ const GROUP_OF_STREAM = { state: "orders", notifications: "notifications" };
 const $ = (selector, root = document) => root.querySelector(selector);
 const lane = (name) => $(`.lane[data-lane="${name}"]`);
 
-// The newest state the console reported for each card, by group and entry id: a card that is
-// drawn after the snapshot that mentions it still gets its state.
+// The states of the latest progress snapshot, by group and card (cardKey): a card that is drawn
+// after the snapshot that mentions it still gets its state. Each snapshot carries every recent
+// card of every partition, so it replaces the last one.
 const known = { orders: new Map(), notifications: new Map() };
 const cardsOfPayment = new Map(); // payment id -> set of card elements
 let selected = null; // the payment id shown in the panel
 let appends = 0;
+let partitioned = false; // more than one partition: cards say which one they come from
+
+const cardKey = (item) => `${item.partition ?? 0}/${item.id}`;
+const cardSelector = (item) =>
+  `.card[data-partition="${item.partition ?? 0}"][data-entry-id="${item.id}"]`;
 
 // ---- small helpers ------------------------------------------------------------------------
 
@@ -81,7 +92,8 @@ function explainState(card) {
 
 function addCard(laneName, card, subject) {
   const list = $(".cards", lane(laneName));
-  if ($(`.card[data-entry-id="${card.dataset.entryId}"]`, list)) return; // already drawn
+  const drawn = { id: card.dataset.entryId, partition: card.dataset.partition };
+  if ($(cardSelector(drawn), list)) return; // already drawn
   list.prepend(card);
   while (list.children.length > MAX_CARDS) forget(list.lastElementChild);
   if (subject) {
@@ -107,6 +119,7 @@ function cardFor(entry, state, body) {
     {
       class: "card",
       "data-entry-id": entry.id,
+      "data-partition": entry.partition ?? 0,
       "data-stream": entry.stream,
       "data-subject": entry.subject,
       "data-type": entry.type ?? "not an event",
@@ -119,7 +132,8 @@ function cardFor(entry, state, body) {
       element("span", { class: "state" }, state)),
     element("div", { class: "card-body" }, body),
     element("div", { class: "card-progress" }, explainState({ state })),
-    element("div", { class: "card-meta" }, `${entry.id}  ${entry.valid ? clock(entry.time) : ""}`),
+    element("div", { class: "card-meta" }, `${partitioned ? `partition ${entry.partition} · ` : ""}`
+      + `${entry.id}  ${entry.valid ? clock(entry.time) : ""}`),
     entry.trace_url ? element("a", { href: entry.trace_url, target: "_blank", class: "trace" }, "trace") : null,
   );
 }
@@ -140,13 +154,14 @@ function onEntry(entry) {
   const card = cardFor(entry, "published", body);
   addCard(laneName, card, entry.subject);
   const group = GROUP_OF_STREAM[entry.stream];
-  if (known[group].has(entry.id)) drawState(card, known[group].get(entry.id));
+  if (known[group].has(cardKey(entry))) drawState(card, known[group].get(cardKey(entry)));
 
   // Each state event was published by the script that appended its fact, with its version.
   if (entry.stream === "state" && entry.valid && entry.version) {
     appends += 1;
     $('[data-figure="appends"]').textContent = String(appends);
-    const appended = cardFor(entry, "appended", `to {payments}:payment-${short(entry.subject)}`);
+    const tag = partitioned ? `{payments-${entry.partition}}` : "{payments}";
+    const appended = cardFor(entry, "appended", `to ${tag}:payment-${short(entry.subject)}`);
     $(".state", appended).textContent = `v${entry.version} appended`;
     addCard("sourcing", appended, entry.subject);
   }
@@ -183,14 +198,10 @@ function onProgress(snapshot) {
     );
     const list = $(".cards", lane(LANE_OF_STREAM[stream]));
     let selectedChanged = false;
+    known[summary.group] = new Map(cards.map((state) => [cardKey(state), state]));
     for (const state of cards) {
-      known[summary.group].set(state.id, state);
-      const card = $(`.card[data-entry-id="${state.id}"]`, list);
+      const card = $(cardSelector(state), list);
       if (card && drawState(card, state) && card.dataset.subject === selected) selectedChanged = true;
-    }
-    if (known[summary.group].size > 4 * MAX_CARDS) { // forget the oldest
-      const ids = [...known[summary.group].keys()];
-      for (const id of ids.slice(0, ids.length - 2 * MAX_CARDS)) known[summary.group].delete(id);
     }
     if (selectedChanged) refreshPanelSoon();
   }
@@ -198,9 +209,11 @@ function onProgress(snapshot) {
 
 function onDeadLetter(letter) {
   const list = $(`.dead-letters[data-group="${letter.group}"]`);
-  if (!list || $(`[data-id="${letter.id}"]`, list)) return;
-  list.prepend(element("li", { "data-id": letter.id, "data-original-id": letter.original_id },
-    `dead letter of ${letter.original_id} after ${letter.deliveries} deliver${letter.deliveries === 1 ? "y" : "ies"}: ${letter.error}`));
+  const partition = letter.partition ?? 0;
+  if (!list || $(`[data-partition="${partition}"][data-id="${letter.id}"]`, list)) return;
+  list.prepend(element("li", {
+    "data-id": letter.id, "data-partition": partition, "data-original-id": letter.original_id,
+  }, `dead letter of ${partitioned ? `partition ${partition} · ` : ""}${letter.original_id} after ${letter.deliveries} deliver${letter.deliveries === 1 ? "y" : "ies"}: ${letter.error}`));
   while (list.children.length > 5) list.lastElementChild.remove();
 }
 
@@ -212,9 +225,20 @@ function setConnection(state, text) {
   badge.textContent = text;
 }
 
+// The streams the console follows: with partitions, the lanes name their first and last key.
+function onHello(hello) {
+  partitioned = hello.streams.some((stream) => stream.partition > 0);
+  for (const code of document.querySelectorAll("code[data-keys]")) {
+    const keys = hello.streams.filter((s) => s.lane === code.dataset.keys).map((s) => s.key);
+    if (keys.length) code.textContent = keys.length === 1 ? keys[0] : `${keys[0]} … ${keys.at(-1)}`;
+  }
+  if (partitioned) $("code[data-store]").textContent = "{payments-<partition>}:payment-<id>";
+  setConnection("live", "live");
+}
+
 function listen() {
   const source = new EventSource("/events");
-  source.addEventListener("hello", () => setConnection("live", "live"));
+  source.addEventListener("hello", (event) => onHello(JSON.parse(event.data)));
   source.addEventListener("entry", (event) => onEntry(JSON.parse(event.data)));
   source.addEventListener("dead-letter", (event) => onDeadLetter(JSON.parse(event.data)));
   source.addEventListener("progress", (event) => onProgress(JSON.parse(event.data)));

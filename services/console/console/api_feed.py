@@ -1,0 +1,156 @@
+"""HTTP API of the console's live feed: ``GET /events`` (Server-Sent Events: stream entries,
+dead letters, progress snapshots) and ``GET /stats`` (the feed's own figures: open pages,
+readers, polls). The feed itself is feed.py; the page and the calls that drive the flow, api.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from contextlib import aclosing
+from typing import Annotated
+
+from eventkit import unavailable
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
+from servicekit import problem_responses
+
+from console.cursor import Cursor, InvalidCursor, parse_cursor
+from console.domain import STALLED_AFTER_MS
+from console.feed import RECONNECT_MS, Feed
+from console.hub import Hub
+from console.progress import ProgressPoller
+from console.reader import StreamReader
+from console.streams import Group
+
+
+def get_feed(request: Request) -> Feed:
+    return request.state.feed  # set by bootstrap.lifespan
+
+
+def get_groups(request: Request) -> tuple[Group, ...]:
+    return request.state.groups  # one per consumer group and partition
+
+
+FeedDep = Annotated[Feed, Depends(get_feed)]
+GroupsDep = Annotated[tuple[Group, ...], Depends(get_groups)]
+
+router = APIRouter()
+
+
+# The longest cursor the console writes: a position in each of 4 streams per partition, up to
+# 64 partitions (STREAM_PARTITIONS), each at most 70 characters ("notifications-dead-letters-63",
+# "=", an id of 19 + 1 + 19 digits, ","). About 25 per stream in practice.
+MAX_CURSOR_CHARS = 4 * 64 * 70
+
+
+def resumed_cursor(
+    feed: FeedDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            description="sent by a reconnecting browser: the SSE id of the last event it got",
+            max_length=MAX_CURSOR_CHARS,
+        ),
+    ] = None,
+) -> Cursor:
+    """Checked before the response starts, so a bad one is answered 422, not a broken stream."""
+    if not last_event_id:
+        return {}
+    try:
+        return parse_cursor(last_event_id, list(feed.streams))
+    except InvalidCursor as exc:
+        raise HTTPException(422, f"Last-Event-ID: {exc}") from exc
+
+
+def hello(feed: Feed, groups: tuple[Group, ...]) -> str:
+    """The first event: what the page follows, so it needs no configuration of its own. Every
+    stream and every group on it, each with its partition; ``lane`` is where the page shows a
+    stream's entries (entries and progress name their lane as their ``stream``)."""
+    return json.dumps(
+        {
+            "streams": [
+                {"name": s.name, "key": s.key, "lane": s.lane, "partition": s.partition}
+                for s in feed.streams.values()
+            ],
+            "groups": [
+                {
+                    "name": g.name,
+                    "partition": g.stream.partition,
+                    "stream": g.stream.name,
+                    "dead_letters": g.dead_letters.name,
+                }
+                for g in groups
+            ],
+            "stalled_after_ms": STALLED_AFTER_MS,
+            "traces": feed.trace_template is not None,
+        }
+    )
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    tags=["console"],
+    responses=problem_responses(422),
+)
+async def events(
+    feed: FeedDep, groups: GroupsDep, resumed: Annotated[Cursor, Depends(resumed_cursor)]
+) -> AsyncIterable[ServerSentEvent]:
+    """The live feed. Event types: ``hello`` (first), ``entry`` (an entry of a public stream of
+    payments), ``dead-letter``, ``progress`` (the groups' figures and each recent card's state,
+    when they change), ``unavailable`` (Redis cannot be read: the browser reconnects). The SSE id
+    is the position in every followed stream (each partition's): send it back as
+    ``Last-Event-ID`` to resume."""
+    try:
+        start = await feed.start(resumed)
+        async with aclosing(feed.follow(start, hello(feed, groups))) as out:
+            async for item in out:
+                yield ServerSentEvent(
+                    event=item.event, raw_data=item.data, id=item.cursor, retry=item.retry_ms
+                )
+    except RedisError as exc:  # the browser reconnects, with its cursor, after RECONNECT_MS
+        if not unavailable(exc):
+            raise
+        # What failed, not where Redis is (docs/security.md).
+        detail = json.dumps({"detail": f"redis unavailable ({type(exc).__name__})"})
+        yield ServerSentEvent(event="unavailable", raw_data=detail, retry=RECONNECT_MS)
+
+
+class ReaderStats(BaseModel):
+    stream: str
+    key: str
+    state: str = Field(description="starting | following | reconnecting")
+    last_id: str | None
+    entries: int = Field(description="entries handed to the open pages since the start")
+
+
+class Stats(BaseModel):
+    subscribers: int = Field(description="open pages (event streams), each one queue, no Redis")
+    dropped: int = Field(description="pages disconnected because they fell too far behind")
+    polls: int = Field(description="progress polls of the consumer groups since the start")
+    readers: list[ReaderStats] = Field(description="one per followed stream, for every page")
+
+
+@router.get("/stats", tags=["console"])
+async def stats(request: Request) -> Stats:
+    hub: Hub = request.state.hub
+    readers: dict[str, StreamReader] = request.state.readers
+    poller: ProgressPoller = request.state.poller
+    return Stats(
+        subscribers=len(hub.subscribers),
+        dropped=hub.dropped,
+        polls=poller.polls,
+        readers=[
+            ReaderStats(
+                stream=name,
+                key=reader.stream.key,
+                state=reader.state,
+                last_id=None if reader.last_id is None else str(reader.last_id),
+                entries=reader.entries,
+            )
+            for name, reader in readers.items()
+        ],
+    )
