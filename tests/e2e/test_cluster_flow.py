@@ -6,13 +6,14 @@ Failovers under traffic are in tests/faults/test_cluster_failover.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from contracts.payments import event_stream
 
-from tests.helpers import Stack, check_exactly_once, eventually
+from tests.helpers import Stack, check_exactly_once, eventually, sse
 
 PARTITIONS = 3
 
@@ -20,7 +21,7 @@ PARTITIONS = 3
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     system = Stack(tmp_path_factory.mktemp("cluster"), cluster=True, partitions=PARTITIONS)
-    yield system.start()
+    yield system.start("payments", "orders", "notifications", "console")
     system.stop()
 
 
@@ -83,3 +84,25 @@ def test_every_service_is_ready_with_a_consumer_per_partition(stack: Stack) -> N
         assert ready.status_code == 200, ready.text
         streams = {c["stream"] for c in ready.json()["consumers"]}
         assert len(streams) == PARTITIONS, streams
+
+
+async def test_the_console_follows_every_partition_on_the_cluster(stack: Stack) -> None:
+    """The live page reads every partition's streams from the cluster, one XREAD per stream,
+    and shows them in the one "state" lane."""
+    order = stack.place_order("cust-console", 10**6)
+    paid = [stack.pay(order["order_id"], "cust-console", 100)["payment_id"] for _ in range(12)]
+    assert {stack.partitions.of(event_stream(p)) for p in paid} == {0, 1, 2}
+    seen: set[int] = set()
+    async with httpx.AsyncClient() as http, sse.stream(http, stack["console"].url) as response:
+        events = sse.events(response)
+        hello = (await anext(events)).json()
+        assert len(hello["streams"]) == 4 * PARTITIONS  # 2 streams, 2 dead letters, P of each
+
+        async def state_entries_of_every_partition() -> None:
+            async for event in events:
+                if event.event == "entry" and (entry := event.json())["stream"] == "state":
+                    seen.add(entry["partition"])
+                    if len(seen) == PARTITIONS:
+                        return
+
+        await asyncio.wait_for(state_entries_of_every_partition(), timeout=20)
