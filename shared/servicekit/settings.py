@@ -41,6 +41,12 @@ class ServiceSettings(BaseSettings):
     redis_min_replicas_ack: int | None = Field(None, ge=0)
     redis_wait_ms: int = Field(100, ge=1)
 
+    @field_validator("redis_min_replicas_ack", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        # `REDIS_MIN_REPLICAS_ACK=` (as in .env.example): unset, not an invalid number.
+        return None if value == "" else value
+
     def connect(self, name: str) -> Client:
         """A client of the configured Redis (lazy: nothing connects until the first command)."""
         return connect(self.redis_url, name=name, cluster=self.redis_mode == "cluster")
