@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from eventkit import metrics, tracing
+from eventkit.background import in_background
 from eventkit.backoff import Backoff
 from eventkit.connection import misconfigured, unavailable
 from eventkit.deadletter import dead_letter, dead_letter_stream
@@ -125,35 +126,22 @@ class Consumer:
         """Ask the loop to stop; entries not yet handled stay pending for a restart or a peer."""
         self._stopping.set()
 
-    @contextlib.asynccontextmanager
-    async def running(
+    def running(
         self,
         stop_timeout_s: float = 30.0,
         on_failure: Callable[[BaseException], None] | None = None,
-    ) -> AsyncIterator[asyncio.Task[None]]:
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
         """Run the loop in a background task for the duration of the block (a lifespan).
 
-        ``on_failure`` is called if the loop stops on an error it cannot wait out."""
-        task = asyncio.create_task(self.run(), name=f"consumer {self.group}/{self.name}")
-        if on_failure is not None:
-            report = on_failure
-
-            def reported(done: asyncio.Task[None]) -> None:
-                if not done.cancelled() and (error := done.exception()) is not None:
-                    report(error)
-
-            task.add_done_callback(reported)
-        try:
-            yield task
-        finally:
-            self.stop()
-            try:
-                # Bounded: a blocked read returns within block_ms, a handler's timeouts bound it.
-                await asyncio.wait_for(task, timeout=stop_timeout_s)
-            except Exception:
-                if on_failure is None:
-                    raise
-                # Otherwise on_failure was told already, when the loop stopped.
+        ``on_failure`` is called if the loop stops on an error it cannot wait out. Stopping is
+        bounded: a blocked read returns within block_ms, a handler's timeouts bound it."""
+        return in_background(
+            self.run,
+            self.stop,
+            name=f"consumer {self.group}/{self.name} on {self.stream}",
+            stop_timeout_s=stop_timeout_s,
+            on_failure=on_failure,
+        )
 
     async def run(self) -> None:
         try:

@@ -22,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
+from eventkit.background import in_background
 from eventkit.backoff import Backoff
-from eventkit.connection import unavailable
+from eventkit.connection import Client, unavailable
 from eventkit.envelope import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class ProjectionStats:
 
 @dataclass
 class ProjectionRunner(Generic[T]):
-    redis: Redis
+    redis: Client
     projection: Projection[T]
     batch_size: int = 500
     block_ms: int = 1000  # below the client's socket timeout (eventkit.connection)
@@ -161,27 +161,15 @@ class ProjectionRunner(Generic[T]):
                     await asyncio.wait_for(self._stopping.wait(), self.backoff.next())
         self.stats.state = "stopped"
 
-    @contextlib.asynccontextmanager
-    async def running(
+    def running(
         self, on_failure: Callable[[BaseException], None] | None = None
-    ) -> AsyncIterator[asyncio.Task[None]]:
-        """Run in a background task for the duration of the block (a service's lifespan)."""
-        task = asyncio.create_task(self.run(), name=f"projection {self.projection.name}")
-        if on_failure is not None:
-            report = on_failure
-
-            def reported(done: asyncio.Task[None]) -> None:
-                if not done.cancelled() and (error := done.exception()) is not None:
-                    report(error)
-
-            task.add_done_callback(reported)
-        try:
-            yield task
-        finally:
-            self.stop()
-            try:  # bounded: a blocked read returns within block_ms
-                await asyncio.wait_for(task, timeout=self.block_ms / 1000 + 10)
-            except Exception:
-                if on_failure is None:
-                    raise
-                # Otherwise on_failure was told already, when the runner stopped.
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+        """Run in a background task for the duration of the block (a service's lifespan);
+        stopping is bounded: a blocked read returns within block_ms."""
+        return in_background(
+            self.run,
+            self.stop,
+            name=f"projection {self.projection.name} on {self.projection.stream}",
+            stop_timeout_s=self.block_ms / 1000 + 10,
+            on_failure=on_failure,
+        )

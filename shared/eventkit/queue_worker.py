@@ -24,11 +24,12 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis import exceptions as redis_errors
 
+from eventkit.background import in_background
 from eventkit.backoff import Backoff
 from eventkit.connection import misconfigured, unavailable
 from eventkit.dispatch import RetryLater
@@ -61,33 +62,22 @@ class QueueWorker:
         """Ask the loop to stop after the message in hand (if any) is settled."""
         self._stopping.set()
 
-    @contextlib.asynccontextmanager
-    async def running(
+    def running(
         self,
         stop_timeout_s: float = 30.0,
         on_failure: Callable[[BaseException], None] | None = None,
-    ) -> AsyncIterator[asyncio.Task[None]]:
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
         """Run the loop in a background task for the duration of the block (a lifespan).
 
-        ``on_failure`` is called if the loop stops on an error it cannot wait out."""
-        task = asyncio.create_task(self.run(), name=f"queue worker {self.name}")
-        if on_failure is not None:
-            report = on_failure
-
-            def reported(done: asyncio.Task[None]) -> None:
-                if not done.cancelled() and (error := done.exception()) is not None:
-                    report(error)
-
-            task.add_done_callback(reported)
-        try:
-            yield task
-        finally:
-            self.stop()
-            try:  # bounded: a take returns within block_s, a handler's own timeouts bound it
-                await asyncio.wait_for(task, timeout=stop_timeout_s)
-            except Exception:
-                if on_failure is None:
-                    raise
+        ``on_failure`` is called if the loop stops on an error it cannot wait out. Stopping is
+        bounded: a take returns within block_s, a handler's own timeouts bound it."""
+        return in_background(
+            self.run,
+            self.stop,
+            name=f"queue worker {self.name}",
+            stop_timeout_s=stop_timeout_s,
+            on_failure=on_failure,
+        )
 
     async def run(self) -> None:
         beating = asyncio.create_task(self._beat(), name=f"heartbeat {self.name}")
