@@ -74,9 +74,9 @@ if [ "$known" -le 1 ]; then
     cli --cluster create "$@" --cluster-replicas 1 --cluster-yes
 else
     echo "$1 already knows $known nodes: the cluster exists, nothing to do"
-    # Nodes find one another by the IP addresses in their nodes.conf: one that has moved
-    # (a node given another address) is not found again by itself. Say so, to explain a wait
-    # that will not end.
+    # Nodes find one another by the IP addresses kept in their nodes.conf: a node given
+    # another address is found again only if it still reaches the others where they were;
+    # nodes that all moved never are. Say so, to explain a wait that may not end.
     view=$(at "$1" cluster nodes)
     for node in "$@"; do
         case "$view" in

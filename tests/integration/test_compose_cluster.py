@@ -26,7 +26,7 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,13 @@ def services() -> dict[str, Any]:
     return services
 
 
-def loopback_addresses(count: int) -> list[str]:
+def loopback_addresses(count: int, other_than: Iterable[str] = ()) -> list[str]:
     """``count`` loopback addresses (127.x.y.1, .2 …) on which PORT and its cluster bus port are
-    free: each node's address, as a container's on the project network."""
+    free, none of ``other_than``: each node's address, as a container's on the project network."""
     for _ in range(20):
         prefix = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}"
         addresses = [f"{prefix}.{n}" for n in range(1, count + 1)]
-        if all(bindable(address) for address in addresses):
+        if set(addresses).isdisjoint(other_than) and all(map(bindable, addresses)):
             return addresses
     pytest.skip("no loopback addresses 127.x.y.z with ports 6379 and 16379 free")
 
@@ -279,9 +279,9 @@ def test_the_override_forms_three_primaries_with_a_replica_each(
     primaries = [view[name][3] for name in NODES if roles[name] == "slave"]
     assert sorted(primaries) == sorted(ids[name] for name in NODES if roles[name] == "master")
 
-    # Clients are told each node by its service name (Docker's DNS resolves it), not by an
-    # address that changes when the container is recreated: the primaries at once, each
-    # replica once gossip has told the first node that it has synced.
+    # Clients are told each node by its service name (Docker's DNS resolves it), not by its
+    # address: the primaries at once, each replica once gossip has told the first node that
+    # it has synced.
     def announced() -> set[str]:
         with nodes[0].admin() as admin:
             slots = admin.execute_command("CLUSTER", "SLOTS")
@@ -335,9 +335,10 @@ def test_nodes_given_new_addresses_are_not_found_again_and_the_one_shot_says_so(
     formed = create_cluster(services, nodes, tmp_path)
     assert formed.returncode == 0, formed.stdout + formed.stderr
 
+    old = [node.address for node in nodes]
     for node in nodes:
         node.stop()
-    for node, address in zip(nodes, loopback_addresses(len(nodes)), strict=True):
+    for node, address in zip(nodes, loopback_addresses(len(nodes), old), strict=True):
         node.start(address)
 
     result = create_cluster(services, nodes, tmp_path, {"CREATE_CLUSTER_TIMEOUT_S": "8"})
