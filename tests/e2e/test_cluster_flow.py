@@ -47,9 +47,10 @@ def test_an_order_is_paid_by_payments_of_different_partitions(stack: Stack) -> N
     check_exactly_once(stack, paid)
 
 
-def test_each_partition_lives_in_its_own_slot_and_every_primary_holds_some(stack: Stack) -> None:
+def test_each_service_s_partitions_spread_over_more_than_one_primary(stack: Stack) -> None:
     """No single slot, or primary, holds all of a service's data: payments' streams, orders'
-    copies and notifications' records are spread by partition."""
+    copies and notifications' records are spread by partition. Not one partition per primary:
+    three tags land where their slots fall (docs/scaling.md, "How to pick P")."""
     order = stack.place_order("cust-slots", 3000)
     paid = [stack.pay(order["order_id"], "cust-slots", 100)["payment_id"] for _ in range(30)]
     stack.wait_order(order["order_id"], "paid", 3000)
