@@ -30,11 +30,11 @@ from eventkit.envelope import Event, InvalidEvent, parse_data, utc_now
 from eventkit.event_store import (
     EventStore,
     Publication,
-    RedisEventStore,
     StoredEvent,
     StreamDamaged,
     VersionConflict,
 )
+from eventkit.event_store_redis import RedisEventStore
 from eventkit.partitions import Partitions
 from eventkit.projection import (
     BEGINNING,

@@ -49,7 +49,7 @@ from eventkit.dispatch import (
     runs,
 )
 from eventkit.envelope import Event, InvalidEvent
-from eventkit.event_store import check_one_slot
+from eventkit.partitions import check_one_slot
 from eventkit.pending import deliveries, leased, uncount
 
 log = logging.getLogger(__name__)

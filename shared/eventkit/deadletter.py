@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from eventkit.dispatch import HandlerTable, handler_for
 from eventkit.envelope import Event, utc_now
-from eventkit.event_store import check_one_slot
+from eventkit.partitions import check_one_slot
 
 FIELD_PREFIX = b"field:"
 MAX_ERROR_CHARS = 2000

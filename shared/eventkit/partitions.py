@@ -18,8 +18,18 @@ between partitions: a migration, not a setting (docs/scaling.md).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+from redis.crc import key_slot
+
+
+def check_one_slot(keys: Sequence[str]) -> None:
+    """A script (or a transaction) may touch keys of one hash slot only: refuse others early,
+    with a message that says which, rather than Redis's CROSSSLOT (on a cluster) or nothing
+    (on one Redis, where a script that would fail on a cluster runs fine)."""
+    if len({key_slot(k.encode()) for k in keys}) > 1:
+        raise ValueError(f"keys {list(keys)} are in different hash slots: give them one hash tag")
 
 
 @dataclass(frozen=True)

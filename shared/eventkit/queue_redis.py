@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from eventkit.connection import Client
-from eventkit.event_store import check_one_slot
+from eventkit.partitions import check_one_slot
 from eventkit.queue import Message, QueueCounts, Receipt, State
 from eventkit.queue_scripts import DONE, FAIL, HEARTBEAT, PROMOTE, REQUEUE, RETRY, RETURN
 

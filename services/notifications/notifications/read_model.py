@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Sequence
 
 from eventkit import Client, Message, Partitions, RedisWorkQueue, WorkQueue
-from eventkit.event_store import check_one_slot
+from eventkit.partitions import check_one_slot
 
 from notifications.domain import Notification
 from notifications.mail import MailJob
