@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from contracts.payments import PaymentMethod
-from eventkit import Event, RedisEventStore, RedisSnapshotStore, StoredEvent
+from eventkit import RedisEventStore, RedisSnapshotStore, StoredEvent
 from payments import domain
 from payments.commands import Payments, stream_of
-from payments.upcasters import UPCASTERS
+from payments.facts import fact_of
 from redis.asyncio import Redis
 
 REFUNDS = 10_000
@@ -33,17 +33,6 @@ class Counting(RedisEventStore):
         return stored
 
 
-def fact(payment_id: str, event: domain.PaymentEvent) -> Event:
-    event_type = domain.EVENT_TYPES[type(event)]
-    return Event(
-        source="payments",
-        type=event_type,
-        subject=payment_id,
-        dataschema=UPCASTERS.schema(event_type),
-        data=event.model_dump(mode="json"),
-    )
-
-
 @pytest.fixture
 async def long_payment(redis: Redis) -> str:
     """A payment of 20,000 with 10,000 refunds of 1 after it (its publications left out)."""
@@ -52,7 +41,7 @@ async def long_payment(redis: Redis) -> str:
     events = domain.receive(pid, "o-1", "c-1", 20_000, "EUR", PaymentMethod.WALLET)
     events += [domain.PaymentRefunded(payment_id=pid, amount=1) for _ in range(REFUNDS)]
     for start in range(0, len(events), 1000):
-        batch = [fact(pid, e) for e in events[start : start + 1000]]
+        batch = [fact_of(e, pid) for e in events[start : start + 1000]]
         await store.append(stream_of(pid), batch, start)
     return pid
 

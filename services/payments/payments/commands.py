@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-from contracts.payments import SOURCE, PaymentMethod
+from contracts.payments import PaymentMethod
 from eventkit import (
     Event,
     EventStore,
@@ -26,9 +25,9 @@ from eventkit import (
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
+from payments.facts import Origin, fact_of
 from payments.history import History, PaymentNotFound, decode, fold, stream_of
 from payments.publications import publications
-from payments.upcasters import UPCASTERS
 
 __all__ = [
     "IdempotencyKeyReused",
@@ -47,16 +46,6 @@ MAX_ATTEMPTS = 64
 
 # Payment ids derived from an Idempotency-Key live in their own UUID namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c7c1e-3f5a-4d2b-9a53-1c0f2d4e8b77")
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a command comes from, for the events it makes: the conversation (a client's
-    X-Correlation-ID; None: the command's first event starts one) and the request that caused
-    them (its X-Request-ID)."""
-
-    correlation_id: str | None = None
-    causation_id: str | None = None
 
 
 class IdempotencyKeyReused(Exception):
@@ -199,18 +188,8 @@ class Payments:
         state = payment
         for event in events:
             state = domain.evolve(state, event)
-            fact_id = event_id or str(uuid.uuid4())
-            event_type = domain.EVENT_TYPES[type(event)]
-            fact = Event(
-                id=fact_id,
-                source=SOURCE,
-                type=event_type,
-                subject=state.payment_id,
-                dataschema=UPCASTERS.schema(event_type),  # the version the code writes
-                data=event.model_dump(mode="json"),
-                correlationid=origin.correlation_id or (facts[0].id if facts else fact_id),
-                causationid=origin.causation_id,
-            )
+            conversation = facts[0].id if facts else None  # the decision's first fact's
+            fact = fact_of(event, state.payment_id, origin, event_id, conversation)
             facts.append(fact)
             publish += publications(fact, state, self.partitions)
         assert state is not None, "a decision returns at least one event"
