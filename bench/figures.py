@@ -216,9 +216,10 @@ class Bench:
                 )
                 line += f" | orders {drain.rate:,.0f} ev/s ({drain.seconds:.2f} s)"
             if "rebuild" in p.figures:
-                seconds, result = await self._rebuild()
+                seconds, results = await self._rebuild()
                 rate = n / seconds
                 self.record("rebuild_eps", rate)
+                [result] = results  # one partition: the bench's default
                 self.check(
                     f"rebuild {self.rep_label(rep)}: replayed and cached every event",
                     result.replayed == n and result.cached == n and result.skipped == 0,
