@@ -47,10 +47,15 @@ REQUIRED_ON_READ = ("id", "source", "type", "time", "subject", "specversion")
 EXTENSIONS = ("traceparent", "tracestate", "correlationid", "causationid")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # W3C
 MAX_TRACESTATE = 512  # W3C: at most 32 list members; 512 characters is what is propagated
-# The fields an entry is read for, as its keys (bytes, from Redis) and as attribute names. Any
-# other field (the event store's ``version``, an attribute this code does not know) is not part
-# of the envelope and is left alone, undecoded: a tolerant reader.
-_READ = tuple((name.encode(), name) for name in (*ATTRIBUTES, "dataschema", *EXTENSIONS, "data"))
+# The fields an entry is read for: each attribute's name by the key an entry has it under
+# (bytes from Redis, str from ``to_fields``). Any other field (the event store's ``version``, an
+# attribute this code does not know) is not part of the envelope and is left alone, undecoded:
+# a tolerant reader.
+_NAMES = {
+    key: name
+    for name in (*ATTRIBUTES, "dataschema", *EXTENSIONS, "data")
+    for key in (name, name.encode())
+}
 
 
 def utc_now() -> datetime:
@@ -141,13 +146,11 @@ class Event(BaseModel):
 
 def _known(fields: Fields) -> dict[str, Any]:
     """The envelope's fields of an entry, decoded (UTF-8, strictly); the others are skipped."""
-    entry: Mapping[Any, Any] = fields
-    as_bytes = next((isinstance(key, bytes) for key in entry), True)
     text: dict[str, Any] = {}
     try:
-        for raw, name in _READ:
-            value = entry.get(raw if as_bytes else name)
-            if value is not None:
+        for key, value in fields.items():
+            name = _NAMES.get(key)
+            if name is not None:
                 text[name] = value.decode() if isinstance(value, bytes) else value
     except UnicodeDecodeError as exc:
         raise InvalidEvent(f"entry is not UTF-8: {exc}") from exc
