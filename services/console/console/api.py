@@ -40,11 +40,11 @@ from console.streams import FOLLOWED, GROUPS
 STATIC = Path(__file__).parent / "static"
 
 
-def get_feed(request: Request) -> Feed:
+async def get_feed(request: Request) -> Feed:
     return request.state.feed  # set by bootstrap.lifespan
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.state.services
 
 
