@@ -125,7 +125,7 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
-class HiredisPacked(Connection):
+class HiredisPacked(Connection):  # type: ignore[misc]  # redis is not type-checked (pyproject.toml)
     """redis-py's asyncio connection, packing each command with hiredis (C), as redis-py's
     synchronous connection already does when hiredis is installed; its asyncio one packs in
     Python, one argument at a time. A script call that applies a run of events has hundreds of
