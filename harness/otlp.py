@@ -1,8 +1,11 @@
-"""A real OTLP/HTTP trace receiver for tests: what the services export, decoded and kept.
+"""A real OTLP/HTTP trace receiver: what the services export, decoded and kept (the tests), or
+accepted and dropped (the benchmark of tracing's cost, bench/).
 
 It answers ``POST /v1/traces`` as a collector would (protobuf in, an empty
-ExportTraceServiceResponse out), decodes each request with opentelemetry-proto, and keeps every
-span flat: service, name, kind, ids (hex), parent, attributes and links.
+ExportTraceServiceResponse out). With ``keep=True`` it decodes each request with
+opentelemetry-proto and keeps every span flat: service, name, kind, ids (hex), parent,
+attributes and links; with ``keep=False`` it reads the body and answers, as a collector that
+drops everything would, and only counts the requests.
 """
 
 from __future__ import annotations
@@ -40,17 +43,21 @@ def _value(value: AnyValue) -> Any:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
         self.spans: list[Span] = []
+        self.requests = 0  # export requests answered
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                receiver._keep(ExportTraceServiceRequest.FromString(body))
+                if keep:
+                    if self.headers.get("Content-Encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    receiver._keep(ExportTraceServiceRequest.FromString(body))
+                with receiver._lock:
+                    receiver.requests += 1
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
