@@ -48,6 +48,9 @@ RATIOS = (
     Ratio("post_tracing_ratio", "post_traced_rps", "post_payments_rps", 0.8),
     Ratio("orders_tracing_ratio", "orders_traced_eps", "orders_projection_eps", 0.8),
     Ratio("post_sampled_tracing_ratio", "post_traced_sampled_rps", "post_payments_rps", None),
+    Ratio(
+        "orders_sampled_tracing_ratio", "orders_traced_sampled_eps", "orders_projection_eps", None
+    ),
     # Redis Cluster (P = 3) over one Redis, and WAIT's share: for reading.
     Ratio("cluster_post_ratio", "cluster_post_rps", "post_payments_rps", None),
     Ratio("cluster_post_nowait_ratio", "cluster_post_nowait_rps", "post_payments_rps", None),
@@ -70,8 +73,9 @@ AT_MOST = {"e2e_p99_ms": 10.0}
 _RPS = ("post_payments_rps", "baseline_post_rps", "post_two_processes_rps", "post_traced_rps",
         "post_traced_sampled_rps", "cluster_post_rps", "cluster_post_nowait_rps")  # fmt: skip
 _EPS = ("orders_projection_eps", "orders_consumer_only_eps", "orders_two_replicas_eps",
-        "orders_traced_eps", "cluster_orders_eps", "peer_consumer_eps", "peer_batch_consumer_eps",
-        "notifications_eps", "notifications_two_replicas_eps", "rebuild_eps")  # fmt: skip
+        "orders_traced_eps", "orders_traced_sampled_eps", "cluster_orders_eps",
+        "peer_consumer_eps", "peer_batch_consumer_eps", "notifications_eps",
+        "notifications_two_replicas_eps", "rebuild_eps")  # fmt: skip
 UNITS = {
     **dict.fromkeys(_RPS, "req/s"),
     **dict.fromkeys(_EPS, "events/s"),
@@ -101,6 +105,8 @@ ROWS = (
      "orders_two_replicas_ratio"),
     ("  traced (OTLP export)", "orders_traced_eps", "orders_projection_eps",
      "orders_tracing_ratio"),
+    ("  traced, 10 % sampled", "orders_traced_sampled_eps", "orders_projection_eps",
+     "orders_sampled_tracing_ratio"),
     ("  cluster P=3", "cluster_orders_eps", "orders_projection_eps", "cluster_orders_ratio"),
     ("orders vs FastStream peer (ev/s)", "orders_projection_eps", "peer_consumer_eps",
      "peer_speedup"),

@@ -20,7 +20,7 @@ from orders.rebuild import rebuild
 from bench import workloads
 from bench.drains import Drain, paused_drain
 from bench.procs import Proc
-from bench.stages.post import tracing_env
+from bench.stages.post import sampled_env, tracing_env
 from harness.otlp import Receiver
 
 if TYPE_CHECKING:
@@ -100,17 +100,27 @@ async def run(bench: Bench) -> None:
             if bench.wants("orders") and bench.wants("replicas"):
                 line += await _replicas(bench, rep)
             if bench.wants("orders") and receiver is not None:
-                await bench.flush()
-                drain = await drain_orders(
-                    bench, bench.redis, env=tracing_env(receiver), name="orders-traced"
-                )
-                bench.record("orders_traced_eps", drain.rate)
-                await check_copies(bench, bench.redis, f"orders traced {label}", ["{orders}"])
-                line += f" | traced {drain.rate:,.0f} ev/s"
+                line += await _traced(bench, rep, receiver)
             bench.progress(line)
     finally:
         if receiver is not None:
             receiver.stop()
+
+
+async def _traced(bench: Bench, rep: int, receiver: Receiver) -> str:
+    line = ""
+    for key, env, what in (
+        ("orders_traced_eps", tracing_env(receiver), "traced"),
+        ("orders_traced_sampled_eps", sampled_env(receiver), "10 % sampled"),
+    ):
+        await bench.flush()
+        drain = await drain_orders(bench, bench.redis, env=env, name=f"orders-{key}")
+        bench.record(key, drain.rate)
+        await check_copies(
+            bench, bench.redis, f"orders {what} {bench.rep_label(rep)}", ["{orders}"]
+        )
+        line += f" | {what} {drain.rate:,.0f} ev/s"
+    return line
 
 
 async def _replicas(bench: Bench, rep: int) -> str:
