@@ -213,4 +213,5 @@ def _latencies(phase: Phase, listener: KeyspaceListener) -> None:
         for kind, at in seen.items():
             assert at is not None
             phase.from_send_ms[kind].append((at - sent) * 1000)
-        phase.after_201_ms.append((seen["paid"] - acked) * 1000 if seen.get("paid") else 0.0)
+        if (paid := seen.get("paid")) is not None:
+            phase.after_201_ms.append((paid - acked) * 1000)
