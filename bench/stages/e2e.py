@@ -15,7 +15,8 @@ from contracts.payments import STATE_STREAM
 
 from bench import workloads
 from bench.drains import group_info
-from bench.e2e import AMOUNT, KeyspaceListener, Phase, fixed_rate
+from bench.e2e import AMOUNT, Phase, fixed_rate
+from bench.keyspace import KeyspaceListener
 from bench.procs import Proc, wait_healthy
 
 if TYPE_CHECKING:
