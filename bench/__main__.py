@@ -1,6 +1,6 @@
 """``python -m bench``: measure the system beside its baselines; print a table; write JSON.
 
-python -m bench                  # every figure, 3 repetitions (about 4-5 minutes)
+python -m bench                  # every figure, 3 repetitions (about 8 minutes on 2 cores)
 python -m bench --quick          # smaller N, 1 repetition: a smoke run
 python -m bench --figures post,e2e --reps 5
 python -m bench --profile orders # one figure with pyinstrument → bench/profile-orders.*
@@ -260,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which("redis-server") is None:
         print("bench: redis-server not found: apt-get install redis-server", file=sys.stderr)
+        return 2
+    if "cluster" in params_from(args).figures and shutil.which("redis-cli") is None:
+        print(
+            "bench: redis-cli (forms the cluster) not found: apt-get install redis-tools",
+            file=sys.stderr,
+        )
         return 2
     if "post" in params_from(args).figures:
         try:

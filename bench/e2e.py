@@ -1,128 +1,91 @@
-"""End-to-end latency: from payments' 201 to the moment orders holds the payment's copy.
+"""End-to-end latency: from the moment a payment's request is sent to the moment orders holds its
+copy (the order is paid), and to the moment notifications recorded it (through its call back).
 
 Orders settles an order at read time from its cached copy of the payment, which one Lua script
-writes to ``{orders}:payment:<payment_id>``: once that key exists, ``GET /orders/{id}`` says
-``paid``. The bench sees the write without polling: Redis keyspace notifications are switched
-on (``notify-keyspace-events K$``), and a thread of the bench process subscribed to
-``__keyspace@0__:{orders}:payment:*`` stamps each ``set`` with ``time.monotonic()`` as it
-arrives. The 201 is stamped with the same clock when httpx returns the response. Latency is
-the difference. A thread (blocking reads) rather than the bench's event loop, so that a stamp
-does not wait for the loop to finish sending other requests.
+writes to ``{orders}:cache:0:payment:<payment_id>``: once that key exists, ``GET /orders/{id}``
+says ``paid``. Notifications indexes each notification under
+``{notifications}:by-payment:<payment_id>`` (a ZADD) in the script that records it. The bench
+sees both writes without polling: Redis keyspace notifications are switched on
+(``notify-keyspace-events K$z``), and a thread of the bench process subscribed to both key
+prefixes stamps the first ``set`` / ``zadd`` of each key with ``time.monotonic()`` as it
+arrives. The request is stamped with the same clock when it is scheduled (open loop: it is sent
+then), and the 201 when httpx returns it. A thread (blocking reads) rather than the bench's
+event loop (bench/keyspace.py).
+
+The headline is request sent → paid: a latency a client would see. 201 → paid is kept as a
+detail: payments publishes before it answers, so orders may hold the copy before the client
+has its 201, and that gap can be negative.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
-import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import redis
-from orders.read_model import copy_key
+
+from bench.keyspace import KeyspaceListener
 
 AMOUNT = 2500  # every order's total and every payment's amount: one payment pays one order
-
-PREFIX = copy_key(0, "")  # "{orders}:cache:0:payment:" (generation 0: Redis is flushed)
-CHANNEL_PREFIX = f"__keyspace@0__:{PREFIX}"
-
-
-class KeyspaceListener(threading.Thread):
-    """Stamps the first ``set`` of every ``{orders}:payment:*`` key."""
-
-    def __init__(self, redis_url: str) -> None:
-        super().__init__(name="keyspace-listener", daemon=True)
-        self.client = redis.Redis.from_url(redis_url)
-        self.seen: dict[str, float] = {}
-        self._stopping = threading.Event()
-        self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-
-    def start(self) -> None:
-        self.client.config_set("notify-keyspace-events", "K$")
-        self._pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-        super().start()
-        # Subscribed for sure once a probe write is seen.
-        probe = f"probe-{uuid.uuid4().hex}"
-        deadline = time.monotonic() + 5
-        while probe not in self.seen:
-            self.client.set(PREFIX + probe, "probe", px=1000)
-            time.sleep(0.01)  # blocks the bench's loop for a moment, before any load starts
-            if time.monotonic() > deadline:
-                raise RuntimeError("keyspace notifications do not arrive")
-
-    def run(self) -> None:
-        offset = len(CHANNEL_PREFIX)
-        while not self._stopping.is_set():
-            message = self._pubsub.get_message(timeout=0.05)
-            if message is None:
-                continue
-            now = time.monotonic()
-            if message["data"] == b"set":
-                self.seen.setdefault(message["channel"][offset:].decode(), now)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self.is_alive():
-            self.join(timeout=2)
-        try:
-            self._pubsub.close()
-            self.client.config_set("notify-keyspace-events", "")
-        finally:
-            self.client.close()
 
 
 @dataclass
 class Phase:
     """One timed run at a fixed rate: what was sent, acknowledged, and seen."""
 
+    expect: tuple[str, ...]  # the kinds of write each payment must reach
     sent: int = 0
     acknowledged: dict[str, float] = field(default_factory=dict)  # payment id → 201 time
     sent_at: dict[str, float] = field(default_factory=dict)  # payment id → when it was sent
     order_of: dict[str, str] = field(default_factory=dict)  # payment id → order id
-    post_ms: list[float] = field(default_factory=list)  # schedule → 201
+    post_ms: list[float] = field(default_factory=list)  # sent → 201
     refused: int = 0
     achieved_rate: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)  # 201 → copy written
-    from_send_ms: list[float] = field(default_factory=list)  # request sent → copy written
-    missing: int = 0
+    from_send_ms: dict[str, list[float]] = field(default_factory=dict)  # kind → sent → seen
+    after_201_ms: list[float] = field(default_factory=list)  # 201 → paid (may be negative)
+    missing: int = 0  # payments some expected write never reached
 
     def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies_ms)
-        return {
+        out: dict[str, Any] = {
             "sent": self.sent,
             "acknowledged": len(self.acknowledged),
             "refused": self.refused,
             "missing": self.missing,
             "achieved_rate": round(self.achieved_rate, 1),
-            "p50_ms": percentile(lat, 50),
-            "p99_ms": percentile(lat, 99),
-            "max_ms": lat[-1] if lat else None,
-            "min_ms": lat[0] if lat else None,
-            "post_p50_ms": percentile(sorted(self.post_ms), 50),
-            "post_p99_ms": percentile(sorted(self.post_ms), 99),
-            "from_send_p50_ms": percentile(sorted(self.from_send_ms), 50),
-            "from_send_p99_ms": percentile(sorted(self.from_send_ms), 99),
+            "post_p50_ms": percentile(self.post_ms, 50),
+            "post_p99_ms": percentile(self.post_ms, 99),
+            "after_201_p50_ms": percentile(self.after_201_ms, 50),
+            "after_201_p99_ms": percentile(self.after_201_ms, 99),
         }
+        for kind, values in self.from_send_ms.items():
+            out[f"{kind}_p50_ms"] = percentile(values, 50)
+            out[f"{kind}_p99_ms"] = percentile(values, 99)
+            out[f"{kind}_max_ms"] = max(values) if values else float("nan")
+        return out
 
 
-def percentile(ordered: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not ordered:
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
         return float("nan")
+    ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
 
 
 async def fixed_rate(
-    payments_url: str, order_ids: list[str], rate: float, listener: KeyspaceListener
+    payments_url: str,
+    order_ids: list[str],
+    rate: float,
+    listener: KeyspaceListener,
+    expect: tuple[str, ...] = ("paid",),
 ) -> Phase:
     """POST one payment per order at a fixed schedule (open loop: a slow answer does not delay
-    the next request), then wait until every acknowledged payment's copy was seen."""
-    phase = Phase(sent=len(order_ids))
+    the next request), then wait until every acknowledged payment reached every ``expect``."""
+    phase = Phase(expect=expect, sent=len(order_ids))
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     previous = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)  # the listener thread gets the GIL back quickly
@@ -169,21 +132,26 @@ async def fixed_rate(
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         deadline = time.monotonic() + 10
-        while not all(p in listener.seen for p in phase.acknowledged):
+        while not all(p in listener.seen[k] for k in expect for p in phase.acknowledged):
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.01)
     finally:
         sys.setswitchinterval(previous)
-    for payment_id, acked in phase.acknowledged.items():
-        seen = listener.seen.get(payment_id)
-        if seen is None:
-            phase.missing += 1
-        else:
-            phase.latencies_ms.append((seen - acked) * 1000)
-            phase.from_send_ms.append((seen - phase.sent_at[payment_id]) * 1000)
+    _latencies(phase, listener)
     return phase
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+def _latencies(phase: Phase, listener: KeyspaceListener) -> None:
+    phase.from_send_ms = {kind: [] for kind in phase.expect}
+    for payment_id, acked in phase.acknowledged.items():
+        seen = {kind: listener.seen[kind].get(payment_id) for kind in phase.expect}
+        if any(at is None for at in seen.values()):
+            phase.missing += 1
+            continue
+        sent = phase.sent_at[payment_id]
+        for kind, at in seen.items():
+            assert at is not None
+            phase.from_send_ms[kind].append((at - sent) * 1000)
+        if (paid := seen.get("paid")) is not None:
+            phase.after_201_ms.append((paid - acked) * 1000)

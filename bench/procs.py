@@ -67,6 +67,11 @@ class Proc:
         _RUNNING.append(self)
         return self
 
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to its whole process group (SIGSTOP and SIGCONT pause and resume it)."""
+        if self.process is not None:
+            _killpg(self.process.pid, sig)
+
     def check_alive(self) -> None:
         if self.exited:
             raise RuntimeError(f"{self.name} exited unexpectedly; log tail:\n{self.log_tail()}")

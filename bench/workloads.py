@@ -1,15 +1,15 @@
-"""The workloads: backlogs written straight into Redis, payments made over HTTP, and the drain
-timer that watches a consumer group work through a backlog."""
+"""The workloads: backlogs written straight into Redis (with one partition or several), the raw
+consumer baseline, payments made over HTTP (bench/drains.py times the consumers)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from contracts import payments as contract
 from contracts.payments import (
     PAYMENT_RECEIVED,
     SOURCE,
@@ -17,14 +17,10 @@ from contracts.payments import (
     PaymentSnapshot,
     PaymentStatus,
 )
-from eventkit import Event
+from eventkit import Client, Event, Partitions
 from faststream.redis.parser import BinaryMessageFormatV1
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
-from bench.procs import Proc
-
-POLL_S = 0.005  # how often the drain timer asks Redis about the group
 CHUNK = 1000  # stream entries per pipeline
 
 
@@ -69,7 +65,7 @@ async def faststream_entry(snapshot: PaymentSnapshot) -> dict[str, bytes]:
     return {"__data__": data}
 
 
-async def write_backlog(redis: Redis, stream: str, entries: list[Any]) -> str:
+async def write_backlog(redis: Client, stream: str, entries: list[Any]) -> str:
     """XADD every entry with pipelines; return the id of the last one."""
     last = b""
     for start in range(0, len(entries), CHUNK):
@@ -81,62 +77,22 @@ async def write_backlog(redis: Redis, stream: str, entries: list[Any]) -> str:
     return last.decode()
 
 
-async def state_backlog(redis: Redis, n: int) -> str:
-    return await write_backlog(redis, STATE_STREAM, [state_entry(s) for s in snapshots(n)])
+async def state_backlog(
+    redis: Client, n: int, partitions: Partitions = Partitions()
+) -> dict[str, str]:
+    """``n`` state events, each on its payment's partition's state stream (as payments would
+    publish it); returns each stream's last entry id."""
+    by_stream: dict[str, list[dict[str, str]]] = {}
+    for snapshot in snapshots(n):
+        partition = partitions.of(contract.event_stream(snapshot.payment_id))
+        stream = partitions.key(contract.NAMESPACE, partition, contract.STATE)
+        by_stream.setdefault(stream, []).append(state_entry(snapshot))
+    return {stream: await write_backlog(redis, stream, e) for stream, e in by_stream.items()}
 
 
 async def peer_backlog(redis: Redis, n: int) -> str:
     entries = [await faststream_entry(s) for s in snapshots(n)]
     return await write_backlog(redis, STATE_STREAM, entries)
-
-
-@dataclass(frozen=True)
-class Drain:
-    count: int
-    seconds: float  # from the group's appearance to nothing pending and nothing undelivered
-    startup_s: float  # from the process's start to the group's appearance (not counted)
-
-    @property
-    def rate(self) -> float:
-        return self.count / max(self.seconds, 1e-6)
-
-
-async def group_info(redis: Redis, stream: str, group: str) -> dict[str, Any] | None:
-    """The group's XINFO GROUPS entry; None while the group (or the stream) does not exist."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError as exc:
-        if "no such key" in str(exc):
-            return None
-        raise
-    for info in groups:
-        if info["name"] in (group, group.encode()):
-            return dict(info)
-    return None
-
-
-async def time_drain(
-    redis: Redis, proc: Proc, *, stream: str, group: str, last_id: str, count: int
-) -> Drain:
-    """Watch ``group`` (polling XINFO GROUPS every 5 ms) from the moment it appears until it has
-    nothing pending and its last-delivered-id is the stream's last entry (not XINFO's ``lag``,
-    which Redis may report as null)."""
-    deadline = time.monotonic() + max(60.0, count / 100)
-    appeared: float | None = None
-    while True:
-        now = time.monotonic()
-        info = await group_info(redis, stream, group)
-        if info is not None:
-            if appeared is None:
-                appeared = now
-            delivered = info["last-delivered-id"]
-            delivered = delivered.decode() if isinstance(delivered, bytes) else delivered
-            if info["pending"] == 0 and delivered == last_id:
-                return Drain(count, now - appeared, appeared - proc.started_at)
-        proc.check_alive()
-        if now > deadline:
-            raise RuntimeError(f"{proc.name} did not drain {stream} in time: {info}")
-        await asyncio.sleep(POLL_S)
 
 
 async def raw_drain(redis_url: str, stream: str, expected: int) -> float:

@@ -47,11 +47,11 @@ class WrkResult:
     output: str
 
 
-def command(url: str, seconds: float) -> list[str]:
+def command(url: str, seconds: float, connections: int = CONNECTIONS) -> list[str]:
     return [
         wrk_binary(),
         f"-t{THREADS}",
-        f"-c{CONNECTIONS}",
+        f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
         "-s",
@@ -60,9 +60,9 @@ def command(url: str, seconds: float) -> list[str]:
     ]
 
 
-async def run_wrk(url: str, seconds: float) -> WrkResult:
+async def run_wrk(url: str, seconds: float, connections: int = CONNECTIONS) -> WrkResult:
     process = await asyncio.create_subprocess_exec(
-        *command(url, seconds),
+        *command(url, seconds, connections),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,

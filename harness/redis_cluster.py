@@ -2,9 +2,9 @@
 and three replicas, formed with ``redis-cli --cluster create``, loading the project's ACL file.
 
 Short ``cluster-node-timeout`` (2 s) so that a killed primary is replaced within seconds; AOF with
-``appendfsync always`` as the single server under test has; replicas log in to their primary as
-the admin user (``masteruser``/``masterauth`` in each node's own config file, never a command
-line).
+``appendfsync always`` as the single server under test has (unless ``appendonly=False``); replicas
+log in to their primary as the admin user (``masteruser``/``masterauth`` in each node's own
+config file, never a command line).
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ Admin: TypeAlias = redis.Redis | redis.RedisCluster
 
 
 class RedisCluster:
-    def __init__(self, directory: Path, *, nodes: int = 6, replicas: int = 1) -> None:
+    def __init__(
+        self, directory: Path, *, nodes: int = 6, replicas: int = 1, appendonly: bool = True
+    ) -> None:
+        """``appendonly=False``: no AOF (the benchmark compares it with a Redis that has none)."""
         self.directory, self.replicas = directory, replicas
         self.passwords = {user: secrets.token_hex(16) for user in USERS}
         self.nodes = [
             RedisServer(
                 directory / f"node-{n}",
-                appendonly=True,
+                appendonly=appendonly,
                 acl=True,
                 passwords=self.passwords,
                 config={

@@ -22,12 +22,14 @@ Errors come in three kinds, and every caller treats each kind the same way:
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias, overload
+from typing import Any, Literal, TypeAlias, overload
 
 from redis import exceptions
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.connection import HiredisRespSerializer
 
 # Either client: every part of the project takes one and runs the same commands and scripts on
 # it. A cluster client sends each command to the node that serves its key's hash slot, follows
@@ -123,6 +125,20 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
+class HiredisPacked(Connection):  # type: ignore[misc]  # redis is not type-checked (pyproject.toml)
+    """redis-py's asyncio connection, packing each command with hiredis (C), as redis-py's
+    synchronous connection already does when hiredis is installed; its asyncio one packs in
+    Python, one argument at a time. A script call that applies a run of events has hundreds of
+    arguments: measured here, 211 µs to pack an apply call of 100 payments in Python, 27 µs
+    with hiredis, the same bytes. (The cluster client takes no connection class: it packs in
+    Python.)"""
+
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        return self._serializer.pack(*args)
+
+
 @overload
 def connect(url: str, *, name: str | None = None, cluster: Literal[False] = False) -> Redis: ...
 @overload
@@ -154,4 +170,5 @@ def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Clie
         retry=retry,
         health_check_interval=15,
         client_name=name,
+        connection_class=HiredisPacked,
     )

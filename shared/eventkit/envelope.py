@@ -18,7 +18,6 @@ holds version 1 of its type's data (see eventkit.upcasting).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import from_json, to_json
 
 Fields = Mapping[bytes, bytes] | Mapping[str, str]
 M = TypeVar("M", bound=BaseModel)
@@ -47,6 +47,15 @@ REQUIRED_ON_READ = ("id", "source", "type", "time", "subject", "specversion")
 EXTENSIONS = ("traceparent", "tracestate", "correlationid", "causationid")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # W3C
 MAX_TRACESTATE = 512  # W3C: at most 32 list members; 512 characters is what is propagated
+# The fields an entry is read for: each attribute's name by the key an entry has it under
+# (bytes from Redis, str from ``to_fields``). Any other field (the event store's ``version``, an
+# attribute this code does not know) is not part of the envelope and is left alone, undecoded:
+# a tolerant reader.
+_NAMES = {
+    key: name
+    for name in (*ATTRIBUTES, "dataschema", *EXTENSIONS, "data")
+    for key in (name, name.encode())
+}
 
 
 def utc_now() -> datetime:
@@ -90,13 +99,20 @@ class Event(BaseModel):
         return value if len(value) <= MAX_TRACESTATE else None
 
     def to_fields(self) -> dict[str, str]:
-        """Flatten into stream-entry fields: every attribute a string, ``data`` as JSON; the
-        extension attributes only when set."""
-        fields = {name: str(getattr(self, name)) for name in ATTRIBUTES}
-        fields["time"] = self.time.isoformat()
+        """Flatten into stream-entry fields: every attribute a string, ``data`` as compact JSON
+        (UTF-8, written by pydantic-core); the optional attributes only when set."""
+        fields = {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "subject": self.subject,
+            "specversion": self.specversion,
+            "datacontenttype": self.datacontenttype,
+        }
         if self.dataschema is not None:
             fields["dataschema"] = self.dataschema
-        fields["data"] = json.dumps(self.data, separators=(",", ":"))
+        fields["data"] = to_json(self.data).decode()
         for name in EXTENSIONS:
             if (value := getattr(self, name)) is not None:
                 fields[name] = value
@@ -104,36 +120,41 @@ class Event(BaseModel):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Event:
-        """Parse stream-entry fields; raise :class:`InvalidEvent` saying what is wrong."""
-        try:  # inline rather than a helper call per field: this runs for every entry consumed
-            text = {
-                (k.decode() if isinstance(k, bytes) else k): (
-                    v.decode() if isinstance(v, bytes) else v
-                )
-                for k, v in fields.items()
-            }
-        except UnicodeDecodeError as exc:
-            raise InvalidEvent(f"entry is not UTF-8: {exc}") from exc
+        """Parse stream-entry fields; raise :class:`InvalidEvent` saying what is wrong.
+
+        This runs for every entry consumed, so it does each step once: decode the envelope's
+        own fields, parse ``data`` with pydantic-core's JSON parser (jiter: a third of the
+        time of ``json.loads``), validate the attributes with the model's validator."""
+        text = _known(fields)
         try:
-            data = json.loads(text["data"])
+            data = from_json(text.pop("data"))
         except KeyError:
             raise InvalidEvent("missing field: data") from None
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond reason
+        except ValueError as exc:  # not JSON, or nested beyond jiter's recursion limit
             raise InvalidEvent(f"data is not JSON: {type(exc).__name__}: {exc}") from exc
-        # Other fields (the event store's ``version``, an extension this code does not know)
-        # are not part of the envelope and are ignored: a tolerant reader.
         missing = [name for name in REQUIRED_ON_READ if name not in text]
         if missing:
             raise InvalidEvent(
                 f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
             )
-        attributes = {
-            name: text[name] for name in (*ATTRIBUTES, "dataschema", *EXTENSIONS) if name in text
-        }
+        text["data"] = data
         try:
-            return cls.model_validate({**attributes, "data": data})
+            return cls.model_validate(text)
         except ValidationError as exc:
             raise InvalidEvent(_describe(exc)) from exc
+
+
+def _known(fields: Fields) -> dict[str, Any]:
+    """The envelope's fields of an entry, decoded (UTF-8, strictly); the others are skipped."""
+    text: dict[str, Any] = {}
+    try:
+        for key, value in fields.items():
+            name = _NAMES.get(key)
+            if name is not None:
+                text[name] = value.decode() if isinstance(value, bytes) else value
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"entry is not UTF-8: {exc}") from exc
+    return text
 
 
 def _describe(exc: ValidationError) -> str:

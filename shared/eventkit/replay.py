@@ -2,10 +2,21 @@
 
 How a read model is rebuilt from its source stream (``python -m orders rebuild``): the same
 handlers as the live consumer, from the start of the stream (or a cursor), nothing acked.
+
+A replay is a pipeline, so that Python and Redis work at the same time::
+
+    read batch k+1 (XREAD)   ─┐ in Redis
+    decode batch k            │ in Python, meanwhile
+    write batch k (handlers) ─┘ in Redis, while batch k+1 is decoded
+
+Batches are still written one after the other, in stream order: batch k+1's writes start only
+once batch k's are done, so a payment's versions arrive in order, as they would live.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +28,8 @@ from eventkit.envelope import Event, InvalidEvent
 from eventkit.reader import START, resolve_cursor
 
 log = logging.getLogger(__name__)
+
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
 @dataclass
@@ -31,7 +44,7 @@ async def replay(
     stream: str,
     handlers: HandlerTable,
     position: str = START,
-    batch_size: int = 500,
+    batch_size: int = 1000,
 ) -> Replayed:
     """Handle every entry after ``position``, in order, until the end of the stream.
 
@@ -40,23 +53,49 @@ async def replay(
     """
     result = Replayed()
     cursor = await resolve_cursor(redis, stream, position)
-    while True:
-        reply = await redis.xread({stream: cursor}, count=batch_size)
-        entries = reply[0][1] if reply else []
-        if not entries:
-            return result
-        cursor = entries[-1][0]
-        result.last_id = cursor.decode()
-        decoded: list[tuple[Event, Handler]] = []
-        for entry_id, fields in entries:
-            try:
-                event = Event.from_fields(fields)
-                decoded.append((event, handler_for(handlers, event)))
-            except InvalidEvent as exc:
-                result.skipped += 1
-                log.warning("skipped %s: %s", entry_id.decode(), exc)
-        for run in runs(decoded, lambda item: item[1]):
-            await _handle(run[0][1], [event for event, _ in run], result)
+    reading = asyncio.create_task(_read(redis, stream, cursor, batch_size))
+    writing: asyncio.Task[None] | None = None
+    try:
+        while entries := await reading:
+            result.last_id = entries[-1][0].decode()
+            reading = asyncio.create_task(_read(redis, stream, result.last_id, batch_size))
+            decoded = _decode(entries, handlers, result)
+            if writing is not None:
+                await writing  # in stream order: batch k's writes before batch k+1's
+            writing = asyncio.create_task(_write(decoded, result))
+        if writing is not None:
+            await writing
+    finally:  # an error (or a cancellation) stops the stage still running
+        for task in (reading, writing):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    return result
+
+
+async def _read(redis: Redis, stream: str, cursor: str, batch_size: int) -> Entries:
+    reply = await redis.xread({stream: cursor}, count=batch_size)
+    return reply[0][1] if reply else []
+
+
+def _decode(
+    entries: Entries, handlers: HandlerTable, result: Replayed
+) -> list[tuple[Event, Handler]]:
+    decoded: list[tuple[Event, Handler]] = []
+    for entry_id, fields in entries:
+        try:
+            event = Event.from_fields(fields)
+            decoded.append((event, handler_for(handlers, event)))
+        except InvalidEvent as exc:
+            result.skipped += 1
+            log.warning("skipped %s: %s", entry_id.decode(), exc)
+    return decoded
+
+
+async def _write(decoded: list[tuple[Event, Handler]], result: Replayed) -> None:
+    for run in runs(decoded, lambda item: item[1]):
+        await _handle(run[0][1], [event for event, _ in run], result)
 
 
 async def _handle(handler: Handler, run: Sequence[Event], result: Replayed) -> None:

@@ -151,7 +151,11 @@ async def test_a_failing_entry_is_retried_then_dead_lettered_and_the_rest_flows(
     ("fields", "reason"),
     [
         ({"garbage": "yes"}, "missing field: data"),
-        ({**event("x").to_fields(), "data": "[" * 100_000}, "data is not JSON: RecursionError"),
+        # pydantic-core's JSON parser stops past 200 levels of nesting, and says so.
+        (
+            {**event("x").to_fields(), "data": "[" * 100_000},
+            "data is not JSON: ValueError: recursion",
+        ),
         ({**event("x").to_fields(), "data": "{"}, "data is not JSON"),
         (event("x", kind="SomethingElse").to_fields(), "no handler for event type"),
         ({b"type": b"\xff\xfe\xfd"}, "not UTF-8"),

@@ -65,7 +65,8 @@ def test_events_are_immutable() -> None:
         ({"time": "yesterday"}, "time:"),
         ({"specversion": "0.3"}, "specversion:"),
         ({"subject": ""}, "subject:"),
-        ({"data": "[" * 100_000}, "data is not JSON: RecursionError"),
+        # pydantic-core's parser stops past 200 levels of nesting, with a message saying so.
+        ({"data": "[" * 100_000}, "data is not JSON: ValueError: recursion limit exceeded"),
     ],
 )
 def test_malformed_fields_say_what_is_wrong(change: dict[str, str], message: str) -> None:

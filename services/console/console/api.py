@@ -31,7 +31,7 @@ from console.adapters import (
 STATIC = Path(__file__).parent / "static"
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.state.services
 
 

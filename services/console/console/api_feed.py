@@ -26,11 +26,11 @@ from console.reader import StreamReader
 from console.streams import Group
 
 
-def get_feed(request: Request) -> Feed:
+async def get_feed(request: Request) -> Feed:
     return request.state.feed  # set by bootstrap.lifespan
 
 
-def get_groups(request: Request) -> tuple[Group, ...]:
+async def get_groups(request: Request) -> tuple[Group, ...]:
     return request.state.groups  # one per consumer group and partition
 
 

@@ -19,15 +19,15 @@ from notifications.ports import ContactBook, NotificationReader
 MAX_PAGE = 100
 
 
-def get_store(request: Request) -> NotificationReader:
+async def get_store(request: Request) -> NotificationReader:
     return request.state.store  # set by bootstrap.lifespan: every partition's, merged
 
 
-def get_contacts(request: Request) -> ContactBook:
+async def get_contacts(request: Request) -> ContactBook:
     return request.state.contacts
 
 
-def get_mail_queues(request: Request) -> Sequence[WorkQueue]:
+async def get_mail_queues(request: Request) -> Sequence[WorkQueue]:
     return request.state.mail_queues  # one per partition
 
 

@@ -18,15 +18,15 @@ from orders.ports import OrderStore, PaymentCache, RevenueReader
 MAX_DAYS = 366  # one request reads at most a year of days (one HMGET)
 
 
-def get_orders(request: Request) -> OrderStore:
+async def get_orders(request: Request) -> OrderStore:
     return request.state.orders  # set by bootstrap.lifespan
 
 
-def get_cache(request: Request) -> PaymentCache:
+async def get_cache(request: Request) -> PaymentCache:
     return request.state.cache  # every partition's, each payment looked up in its own
 
 
-def get_revenue(request: Request) -> RevenueReader:
+async def get_revenue(request: Request) -> RevenueReader:
     return request.state.revenue  # every partition's, added up
 
 

@@ -20,11 +20,11 @@ other: partitions are independent, so no switch needs to span two of them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from contracts import payments as contract
 from eventkit import Client, Partitions, replay
+from pydantic_core import from_json
 
 from orders.handlers import build_handlers
 from orders.read_model import (
@@ -141,7 +141,7 @@ async def drop_generation(redis: Client, generation: int, tag: str = TAG, batch:
     ids = [m.decode() for m in await redis.smembers(cached_key(generation, tag))]
     for start in range(0, len(ids), batch):
         keys = [copy_key(generation, i, tag) for i in ids[start : start + batch]]
-        orders = {json.loads(c)["order_id"] for c in await redis.mget(keys) if c}
+        orders = {from_json(c)["order_id"] for c in await redis.mget(keys) if c}
         await redis.unlink(*keys, *(payments_of_key(generation, o, tag) for o in orders))
     await redis.unlink(cached_key(generation, tag))
     return len(ids)

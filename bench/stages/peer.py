@@ -1,0 +1,53 @@
+"""Figure 3: the same projection under FastStream (bench/peer.py), with its default subscriber
+(one message at a time) and with its batch subscriber (100 at a time, its best configuration
+here), each timed from the moment its group appears, over a backlog written before it started.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts.payments import STATE_STREAM
+from orders.read_model import cached_key
+
+from bench import workloads
+from bench.drains import time_drain
+
+if TYPE_CHECKING:
+    from bench.figures import Bench
+
+# (figure, the peer's arguments, what the progress line calls it)
+PEERS = (
+    ("peer_consumer_eps", (), "default subscriber"),
+    ("peer_batch_consumer_eps", ("--batch",), "batch subscriber"),
+)
+
+
+async def run(bench: Bench) -> None:
+    p, n = bench.params, bench.params.n_state
+    for rep in range(p.reps):
+        line = f"peer {bench.rep_label(rep)}: FastStream"
+        for figure, args, what in PEERS:
+            await bench.flush()
+            last_id = await workloads.peer_backlog(bench.redis, n)
+            peer = bench.service("peer", "bench.peer", {}, port=False, args=args)
+            try:
+                drain = await time_drain(
+                    bench.redis,
+                    [peer],
+                    group="peer",
+                    last_ids={STATE_STREAM: last_id},
+                    count=n,
+                    started=None,
+                )
+            finally:
+                await bench.stop(peer)
+            bench.record(figure, drain.rate)
+            cached = await bench.redis.scard(cached_key(0))  # after a flush: generation 0
+            bench.check(
+                f"peer {what} {bench.rep_label(rep)}: one copy per message",
+                cached == n,
+                f"{cached} copies of {n}",
+            )
+            line += f" | {what} {drain.rate:,.0f} ev/s ({drain.seconds:.2f} s)"
+        bench.progress(line)

@@ -1,0 +1,130 @@
+"""Figure 1, POST /payments against the FastAPI baseline; with ``replicas`` also two payments
+processes beside one, and with ``tracing`` also payments exporting its traces beside it not.
+
+- Two processes: the way to use a second core for HTTP here is a second replica (one process
+  per container, docs/scaling.md), not uvicorn workers (each would keep its own Prometheus
+  metrics). Each process gets its own wrk with half the connections (2 x 16, the same 32 in
+  flight); their requests/s are added up. A load balancer in front would cost a little more.
+- Traced: ``OTEL_TRACES_EXPORTER=otlp`` to a local OTLP/HTTP receiver in the bench process
+  that reads and drops every export (harness.otlp), with the SDK's default batching; every
+  trace kept (the default sampler), and one in ten (``parentbased_traceidratio``, 0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from bench.procs import Proc, wait_healthy
+from bench.wrk import CONNECTIONS, WrkResult, run_wrk
+from harness.otlp import Receiver
+
+if TYPE_CHECKING:
+    from bench.figures import Bench
+
+
+def tracing_env(receiver: Receiver) -> dict[str, str]:
+    """What a service needs to export its spans to ``receiver`` (servicekit.telemetry)."""
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+    }
+
+
+def sampled_env(receiver: Receiver) -> dict[str, str]:
+    """The same, keeping one trace in ten (the standard sampler variables): what production
+    tracing at a few thousand requests a second usually looks like."""
+    return {
+        **tracing_env(receiver),
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+    }
+
+
+async def load(procs: list[Proc], seconds: float) -> WrkResult:
+    """wrk against each process at once, the 32 connections shared out; one result (the
+    requests/s added up, the worst of the latencies and the errors of all)."""
+    each = CONNECTIONS // len(procs)
+    results = await asyncio.gather(
+        *(run_wrk(f"{proc.url}/payments", seconds, each) for proc in procs)
+    )
+    return WrkResult(
+        rps=sum(r.rps for r in results),
+        p50_ms=max(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        requests=sum(r.requests for r in results),
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        output="\n".join(r.output for r in results),
+    )
+
+
+async def run(bench: Bench) -> None:
+    p = bench.params
+    payments = await bench.payments()
+    started: list[Proc] = []
+    receiver = Receiver(keep=False).start() if bench.wants("tracing") else None
+    try:
+        baseline = bench.service("baseline-app", "bench.baseline_app", {})
+        started.append(baseline)
+        targets: dict[str, list[Proc]] = {"payments": [payments], "baseline": [baseline]}
+        if bench.wants("replicas"):
+            second = bench.service("payments-2", "payments", {})
+            started.append(second)
+            targets["two payments processes"] = [payments, second]
+        if receiver is not None:
+            traced = bench.service("payments-traced", "payments", tracing_env(receiver))
+            sampled = bench.service("payments-sampled", "payments", sampled_env(receiver))
+            started += [traced, sampled]
+            targets["payments traced"] = [traced]
+            targets["payments traced, 10 % sampled"] = [sampled]
+        for proc in started:
+            await wait_healthy(proc)
+        bench.progress(f"post: warming up {len(targets)} servers ({p.wrk_warmup_secs:g} s each)")
+        await bench.flush()
+        for procs in targets.values():
+            await load(procs, p.wrk_warmup_secs)
+        for rep in range(p.reps):
+            await bench.flush()
+            results = {}
+            for name, procs in targets.items():
+                result = await load(procs, p.wrk_secs)
+                bench.check(
+                    f"post {name} {bench.rep_label(rep)}: every answer 201, no socket errors",
+                    result.non_2xx == 0 and result.socket_errors == 0,
+                    f"{result.requests} requests, {result.non_2xx} non-2xx, "
+                    f"{result.socket_errors} socket errors",
+                )
+                results[name] = result
+            _record(bench, rep, results)
+    finally:
+        for proc in started:
+            await bench.stop(proc)
+        if receiver is not None:
+            bench.details["tracing_receiver"].append({"export_requests": receiver.requests})
+            receiver.stop()
+
+
+def _record(bench: Bench, rep: int, results: dict[str, WrkResult]) -> None:
+    pay, base = results["payments"], results["baseline"]
+    for prefix, result in (("post_payments", pay), ("baseline_post", base)):
+        bench.record(f"{prefix}_rps", result.rps)
+        bench.record(f"{prefix}_p50_ms", result.p50_ms)
+        bench.record(f"{prefix}_p99_ms", result.p99_ms)
+    line = (
+        f"post {bench.rep_label(rep)}: payments {pay.rps:,.0f} req/s (p50 {pay.p50_ms:.2f} ms, "
+        f"p99 {pay.p99_ms:.2f} ms) | baseline {base.rps:,.0f} req/s (p50 {base.p50_ms:.2f} ms, "
+        f"p99 {base.p99_ms:.2f} ms)"
+    )
+    if (two := results.get("two payments processes")) is not None:
+        bench.record("post_two_processes_rps", two.rps)
+        line += f" | two processes {two.rps:,.0f} req/s"
+    if (traced := results.get("payments traced")) is not None:
+        bench.record("post_traced_rps", traced.rps)
+        bench.record("post_traced_p99_ms", traced.p99_ms)
+        line += f" | traced {traced.rps:,.0f} req/s (p99 {traced.p99_ms:.2f} ms)"
+    if (sampled := results.get("payments traced, 10 % sampled")) is not None:
+        bench.record("post_traced_sampled_rps", sampled.rps)
+        line += f" | 10 % sampled {sampled.rps:,.0f} req/s"
+    bench.progress(line)
