@@ -11,7 +11,8 @@ tests are in ``eventkit.testing``.
 
 from eventkit import metrics, tracing
 from eventkit.connection import Client, connect, misconfigured, unavailable
-from eventkit.consumer import Consumer, ConsumerOptions, ConsumerStats
+from eventkit.consumer import Consumer, ConsumerOptions
+from eventkit.consumer_outcomes import ConsumerStats
 from eventkit.deadletter import (
     DeadLetter,
     dead_letter_stream,

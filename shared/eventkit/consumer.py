@@ -25,25 +25,21 @@ lets the service stop its process with the reason.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
 from eventkit import metrics, tracing
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
-from eventkit.connection import misconfigured, unavailable
-from eventkit.deadletter import dead_letter, dead_letter_stream
+from eventkit.connection import Client, misconfigured, unavailable
+from eventkit.consumer_outcomes import ConsumerStats, Decoded, Outcomes
+from eventkit.deadletter import dead_letter_stream
 from eventkit.dispatch import (
-    ConfigurationFault,
-    Handler,
     HandlerTable,
     RetryLater,
     handler_for,
@@ -51,20 +47,11 @@ from eventkit.dispatch import (
 )
 from eventkit.envelope import Event, InvalidEvent
 from eventkit.partitions import check_one_slot
-from eventkit.pending import deliveries, leased, uncount
+from eventkit.pending import leased, uncount
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
-MAX_RETRY_AFTER_S = 300.0  # a dependency's Retry-After is honoured up to this
-
-
-@dataclass(frozen=True)
-class Decoded:
-    entry_id: bytes
-    fields: dict[bytes, bytes]
-    event: Event
-    handler: Handler
 
 
 @dataclass(frozen=True)
@@ -83,20 +70,6 @@ class ConsumerOptions:
 
 
 @dataclass
-class ConsumerStats:
-    # starting | running | waiting (on a dependency) | blocked (a configuration fault) |
-    # reconnecting (to Redis) | stopped | failed
-    state: str = "starting"
-    handled: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-    lost: int = 0  # pending entries that retention trimmed before they were handled
-    waits: int = 0  # times a handler said RetryLater (a dependency was unavailable)
-    retry_in_s: float | None = None  # while waiting on a dependency: the current backoff
-    last_error: str | None = None
-
-
-@dataclass
 class Outcome:
     """What became of a batch's entries: acked at the end, or read but never attempted."""
 
@@ -106,7 +79,7 @@ class Outcome:
 
 @dataclass
 class Consumer:
-    redis: Redis
+    redis: Client
     stream: str
     group: str
     name: str  # stable per replica: a new name per start would orphan the old pending entries
@@ -119,6 +92,9 @@ class Consumer:
         self.dead_letters = dead_letter_stream(self.stream, self.group)
         check_one_slot([self.stream, self.dead_letters])
         self.backoff = Backoff(base=self.options.backoff_base_s, cap=self.options.backoff_cap_s)
+        self.outcomes = Outcomes(
+            self.redis, self.stream, self.group, self.name, self.options.max_deliveries, self.stats
+        )
         self._stopping = asyncio.Event()
         self._drain_at: float | None = 0.0  # when to re-read own pending; None: nothing to do
         self._claim_at = 0.0
@@ -229,7 +205,7 @@ class Consumer:
                 count=self.options.batch_size,
             )
             for entry_id in deleted:  # Redis 7 already removed these from the pending list
-                self._lost(entry_id)
+                self.outcomes.lost(entry_id)
             await self._handle_batch(entries)
             if cursor in (b"0-0", "0-0"):
                 return
@@ -243,7 +219,7 @@ class Consumer:
             decoded: list[Decoded] = []
             for entry_id, fields in entries:
                 if not fields:  # an entry always has fields: this one was trimmed while pending
-                    self._lost(entry_id)
+                    self.outcomes.lost(entry_id)
                     outcome.acks.append(entry_id)
                     continue
                 try:
@@ -252,7 +228,7 @@ class Consumer:
                         Decoded(entry_id, fields, event, handler_for(self.handlers, event))
                     )
                 except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
-                    await self._dead_letter(entry_id, fields, exc)
+                    await self.outcomes.dead_letter(entry_id, fields, exc)
             try:
                 for run in runs(decoded, lambda item: item.handler):
                     if self._stopping.is_set():  # not acked: handled after a restart or by a peer
@@ -302,28 +278,11 @@ class Consumer:
             raise exc
 
     async def _failed(self, item: Decoded, exc: Exception) -> bool:
-        """An entry's handler raised. True: it was dead-lettered (and acked); False: retry it."""
-        if isinstance(exc, InvalidEvent):  # its data does not fit the event's model
-            await self._dead_letter(item.entry_id, item.fields, exc, event=item.event)
-            return True
-        attempts = await deliveries(self.redis, self.stream, self.group, item.entry_id)
-        self.stats.failed += 1
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
-        if attempts >= self.options.max_deliveries:
-            await self._dead_letter(item.entry_id, item.fields, exc, attempts, event=item.event)
-            return True
-        self._count([item.event], "retried")
-        log.warning(
-            "%s %s failed (delivery %d of %d), will retry",
-            self.stream,
-            item.entry_id.decode(),
-            attempts,
-            self.options.max_deliveries,
-            exc_info=exc,
-            extra=_about(item.event),
-        )
-        self._drain_at = time.monotonic() + self.options.retry_delay_s
-        return False
+        """An entry's handler raised. True: dead-lettered (and acked); False: retried soon."""
+        dead = await self.outcomes.failed(item, exc)
+        if not dead:
+            self._drain_at = time.monotonic() + self.options.retry_delay_s
+        return dead
 
     async def _call(self, run: Sequence[Decoded]) -> bool:
         """Hand ``run`` to its handler, traced and timed; while the handler raises RetryLater,
@@ -336,91 +295,20 @@ class Consumer:
                 started = time.perf_counter()
                 try:
                     await run[0].handler(events)
-                except RetryLater as exc:
-                    if not await self._wait_for(events, exc, retry, spans):
+                except RetryLater as exc:  # a dependency is unavailable: wait, then again
+                    await self._sleep(
+                        self.outcomes.waiting(events, exc, retry, spans, self.backoff.cap)
+                    )
+                    if self._stopping.is_set():
                         return False
                     continue
                 metrics.HANDLE_SECONDS.labels(self.stream, self.group).observe(
                     time.perf_counter() - started, exemplar=metrics.exemplar()
                 )
-                self.stats.handled += len(events)
-                self.stats.retry_in_s = None
-                self._count(events, "handled")
-                if log.isEnabledFor(logging.DEBUG):  # _about costs something per event
-                    for event in events:
-                        log.debug("%s handled %s", self.stream, event.type, extra=_about(event))
+                self.outcomes.handled(events)
                 return True
-
-    async def _wait_for(
-        self, events: Sequence[Event], exc: RetryLater, retry: Backoff, spans: list[Any]
-    ) -> bool:
-        """A dependency is unavailable: wait (say so on /ready and on the spans). False:
-        stopped while waiting."""
-        delay = retry.next()
-        if exc.retry_after_s is not None:  # the dependency said how long
-            delay = min(max(exc.retry_after_s, 0.0), MAX_RETRY_AFTER_S)
-        state = "waiting"
-        if isinstance(exc, ConfigurationFault):  # only an operator fixes it: go slow
-            state, delay = "blocked", self.backoff.cap
-        self.stats.state, self.stats.retry_in_s = state, delay
-        self.stats.waits += 1
-        first = events[0]
-        self.stats.last_error = f"retrying {first.type} {first.subject}: {exc}"
-        self._count(events, "retried")
-        tracing.note(spans, "retry", reason=str(exc), delay_s=delay)
-        log.warning("%s; next attempt in %.2fs", self.stats.last_error, delay)
-        await self._sleep(delay)
-        return not self._stopping.is_set()
-
-    def _count(self, events: Sequence[Event], outcome: str) -> None:
-        # One labels() lookup per event type of the run, not per event.
-        for kind, count in collections.Counter(event.type for event in events).items():
-            metrics.EVENTS.labels(self.stream, self.group, kind, outcome).inc(count)
-
-    async def _dead_letter(
-        self,
-        entry_id: bytes,
-        fields: dict[bytes, bytes],
-        exc: Exception,
-        attempts: int = 0,
-        event: Event | None = None,
-    ) -> None:
-        """Dead-letter an entry (``event``: what it decoded to, if anything)."""
-        await dead_letter(
-            self.redis,
-            self.stream,
-            self.group,
-            entry_id,
-            fields,
-            consumer=self.name,
-            error=f"{type(exc).__name__}: {exc}",
-            deliveries=attempts or await deliveries(self.redis, self.stream, self.group, entry_id),
-        )
-        self.stats.dead_lettered += 1
-        kind = event.type if event is not None else "invalid"
-        metrics.EVENTS.labels(self.stream, self.group, kind, "dead_lettered").inc()
-        about = _about(event) if event is not None else {"stream": self.stream}
-        log.error("%s %s dead-lettered: %s", self.stream, entry_id.decode(), exc, extra=about)
-
-    def _lost(self, entry_id: Any) -> None:
-        self.stats.lost += 1
-        log.error("%s %s was trimmed before it was handled: lost", self.stream, entry_id)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once when asked to stop."""
         with contextlib.suppress(TimeoutError):  # the normal case: slept the whole time
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-
-def _about(event: Event) -> dict[str, str | None]:
-    """What a log line about ``event`` carries (the JSON log format shows each as a field),
-    its trace and span included while it is being handled."""
-    trace_id, span_id = tracing.span_ids(event)
-    return {
-        "event_id": event.id,
-        "event_type": event.type,
-        "subject": event.subject,
-        "correlation_id": event.correlationid,
-        "trace_id": trace_id,
-        "span_id": span_id,
-    }

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from eventkit.connection import Client
 from eventkit.dispatch import HandlerTable, handler_for
 from eventkit.envelope import Event, utc_now
 from eventkit.partitions import check_one_slot
@@ -77,7 +76,7 @@ class DeadLetter:
 
 
 async def dead_letter(
-    redis: Redis,
+    redis: Client,
     stream: str,
     group: str,
     entry_id: bytes,
@@ -107,14 +106,14 @@ async def dead_letter(
     return bool(await script(keys=[stream, dead_letters], args=args))
 
 
-async def list_dead_letters(redis: Redis, stream: str, count: int = 100) -> list[DeadLetter]:
+async def list_dead_letters(redis: Client, stream: str, count: int = 100) -> list[DeadLetter]:
     """The oldest ``count`` dead letters, in the order they were recorded."""
     entries = await redis.xrange(stream, count=count)
     return [DeadLetter.from_entry(entry_id, raw) for entry_id, raw in entries]
 
 
 async def redrive(
-    redis: Redis,
+    redis: Client,
     stream: str,
     dead_letter_id: str,
     handlers: HandlerTable,

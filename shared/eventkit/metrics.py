@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
+from eventkit.connection import Client
 from eventkit.tracing import trace_id_hex
 
 EVENTS = Counter(
@@ -77,7 +77,7 @@ class GroupLag:
     pending: int  # delivered, not yet acknowledged
 
 
-async def group_lag(redis: Redis, stream: str, group: str) -> GroupLag:
+async def group_lag(redis: Client, stream: str, group: str) -> GroupLag:
     """How far ``group`` is behind on ``stream``, from Redis alone.
 
     XINFO GROUPS' ``lag`` is null after an AOF restart, an XDEL or a trim: then the entries
@@ -111,7 +111,7 @@ class Watched:
     it watches (the console reports every group, so the lag of a group whose every consumer
     is down still reaches Prometheus)."""
 
-    redis: Redis
+    redis: Client
     stream: str
     group: str
     dead_letters: str

@@ -16,16 +16,15 @@ import logging
 from collections.abc import AsyncIterator, Collection, Sequence
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
-from eventkit.connection import unavailable
+from eventkit.connection import Client, unavailable
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
 async def leased(
-    redis: Redis,
+    redis: Client,
     stream: str,
     group: str,
     consumer: str,
@@ -65,14 +64,14 @@ async def leased(
         await renewer
 
 
-async def deliveries(redis: Redis, stream: str, group: str, entry_id: bytes) -> int:
+async def deliveries(redis: Client, stream: str, group: str, entry_id: bytes) -> int:
     """How many times the group delivered ``entry_id`` (its attempts, see ``uncount``)."""
     pending = await redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
     return int(pending[0]["times_delivered"]) if pending else 1
 
 
 async def uncount(
-    redis: Redis, stream: str, group: str, consumer: str, entry_ids: Sequence[bytes]
+    redis: Client, stream: str, group: str, consumer: str, entry_ids: Sequence[bytes]
 ) -> None:
     """Take back one delivery from each of ``entry_ids``: they were read, not attempted.
 

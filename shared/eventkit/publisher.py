@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from eventkit.connection import Client
 from eventkit.envelope import Event
 
 
@@ -19,7 +18,7 @@ class Publisher:
     a new consumer group sees only what is left. ``None`` keeps everything.
     """
 
-    redis: Redis
+    redis: Client
     maxlen: int | None = None
 
     async def publish(self, stream: str, event: Event) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from eventkit.connection import Client
 from eventkit.envelope import Event
 
 START = "start"  # the oldest entry that retention kept
@@ -27,7 +26,7 @@ class StreamEntry:
         return Event.from_fields(self.fields)
 
 
-async def resolve_cursor(redis: Redis, stream: str, position: str) -> str:
+async def resolve_cursor(redis: Client, stream: str, position: str) -> str:
     """Turn ``start``, ``now`` or an entry id into the id to read *after*."""
     if position == START:
         return "0-0"
@@ -40,7 +39,7 @@ async def resolve_cursor(redis: Redis, stream: str, position: str) -> str:
 
 
 async def read_stream(
-    redis: Redis,
+    redis: Client,
     stream: str,
     position: str = START,
     *,

@@ -21,8 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from eventkit.connection import Client
 from eventkit.dispatch import Handler, HandlerTable, handler_for, runs
 from eventkit.envelope import Event, InvalidEvent
 from eventkit.reader import START, resolve_cursor
@@ -40,7 +39,7 @@ class Replayed:
 
 
 async def replay(
-    redis: Redis,
+    redis: Client,
     stream: str,
     handlers: HandlerTable,
     position: str = START,
@@ -74,7 +73,7 @@ async def replay(
     return result
 
 
-async def _read(redis: Redis, stream: str, cursor: str, batch_size: int) -> Entries:
+async def _read(redis: Client, stream: str, cursor: str, batch_size: int) -> Entries:
     reply = await redis.xread({stream: cursor}, count=batch_size)
     return reply[0][1] if reply else []
 

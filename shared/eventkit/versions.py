@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from redis.asyncio import Redis
+from eventkit.connection import Client
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 async def in_range(
-    redis: Redis, key: str, from_version: int, to_version: int | None, after: str | None
+    redis: Client, key: str, from_version: int, to_version: int | None, after: str | None
 ) -> list[Entry]:
     """The entries of versions ``from_version`` to ``to_version`` (None: the newest).
     ``after``: the entry id of version ``from_version - 1``, if the caller knows it."""
@@ -46,7 +46,7 @@ async def in_range(
     return (await _newest_down_to(redis, key, from_version, length))[: last - from_version + 1]
 
 
-async def _newest_down_to(redis: Redis, key: str, from_version: int, length: int) -> list[Entry]:
+async def _newest_down_to(redis: Client, key: str, from_version: int, length: int) -> list[Entry]:
     """The entries from version ``from_version`` to the newest, read backwards from the end.
     An append between XLEN and this read adds entries at the top: read on, below the oldest
     entry read so far, until ``from_version`` is reached."""
@@ -63,7 +63,7 @@ async def _newest_down_to(redis: Redis, key: str, from_version: int, length: int
     return newest_first[::-1]
 
 
-async def until(redis: Redis, key: str, moment: datetime) -> list[Entry]:
+async def until(redis: Client, key: str, moment: datetime) -> list[Entry]:
     """The entries stored at or before ``moment``, to the millisecond (Redis's clock); none
     before 1970 (an entry id has no negative time)."""
     until = max(0, int(moment.timestamp() * 1000))
