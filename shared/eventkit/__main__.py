@@ -3,9 +3,11 @@
     python -m eventkit tail '{payments}:state' --from start      # all it holds, then follow
     python -m eventkit tail '{payments}:notifications' --from now
     python -m eventkit tail '{payments}:state' --from 1732615000000-0 --no-follow
-    python -m eventkit dead-letters '{orders}:dead-letters'
+    python -m eventkit dead-letters '{payments}:state:dead-letters:orders'
 
-Redis is REDIS_URL (default redis://127.0.0.1:6379/0) unless --url says otherwise.
+Redis is REDIS_URL (default redis://127.0.0.1:6379/0) unless --url says otherwise; with
+REDIS_MODE=cluster, as the services, it names any node of a Redis Cluster (a partition's
+stream: ``'{payments-2}:state'``).
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ def describe(entry: StreamEntry) -> str:
     )
 
 
+def cluster_mode() -> bool:
+    return os.environ.get("REDIS_MODE", "standalone") == "cluster"
+
+
 async def tail(url: str, stream: str, position: str, follow: bool) -> None:
-    redis = connect(url)
+    redis = connect(url, cluster=cluster_mode())
     try:
         async for entry in read_stream(redis, stream, position, follow=follow):
             print(describe(entry), flush=True)
@@ -51,7 +57,7 @@ async def tail(url: str, stream: str, position: str, follow: bool) -> None:
 
 
 async def dead_letters(url: str, stream: str, count: int) -> None:
-    redis = connect(url)
+    redis = connect(url, cluster=cluster_mode())
     try:
         for letter in await list_dead_letters(redis, stream, count):
             print(

@@ -130,7 +130,7 @@ class ReplicatedWrites:
             return
         try:
             await self.redis.exists(key)
-        except exceptions.RedisError as exc:
+        except (exceptions.RedisError, exceptions.RedisClusterException) as exc:
             if not unavailable(exc):
                 raise
             # Still failing over: the caller raises its own error, and the next call relearns.

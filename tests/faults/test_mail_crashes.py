@@ -50,7 +50,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     client = stack.redis.client()
     try:
         stack.add_mail_worker("mail-1", MAIL_WORKERS="1")
-        [doomed] = workers(client)
+        # It registers from its own task, a moment after it says it runs.
+        [doomed] = eventually(lambda: workers(client), timeout=10, what="mail-1 registered")
         customer, address = f"c-{uid}", f"c.{uid}@example.com"
         stack.set_contact(customer, address)
         smtp_server.answer(stall)  # the first DATA is held: the worker waits for the reply
