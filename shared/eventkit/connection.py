@@ -125,18 +125,47 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
-class HiredisPacked(Connection):  # type: ignore[misc]  # redis is not type-checked (pyproject.toml)
-    """redis-py's asyncio connection, packing each command with hiredis (C), as redis-py's
-    synchronous connection already does when hiredis is installed; its asyncio one packs in
-    Python, one argument at a time. A script call that applies a run of events has hundreds of
-    arguments: measured here, 211 µs to pack an apply call of 100 payments in Python, 27 µs
-    with hiredis, the same bytes. (The cluster client takes no connection class: it packs in
-    Python.)"""
+class ProjectConnection(Connection):  # type: ignore[misc]  # redis is not type-checked (pyproject.toml)
+    """redis-py's asyncio connection with two changes, used by both clients (one Redis, and
+    every node of a cluster).
+
+    **A write on a connection closed under it is a ConnectionError.** A cluster client closes
+    *all* its connections when one node fails, also those other tasks are using: a consumer
+    blocked on another node, a command about to be written. redis-py 8.1.0 then lets the event
+    loop's own error out instead of a ConnectionError — uvloop's ``RuntimeError: unable to
+    perform operation on <TCPTransport closed=True …>; the handler is closed`` (CPython 3.12+
+    has a TypeError or AttributeError there) — which is no RedisError, so no retry and no loop
+    of ours took it for an outage: in a failover test, notifications' consumer stopped, and the
+    process with it. Checked before the write, with no await between check and write, as
+    redis-py's own fix does (redis/redis-py#4287, fixed by #4288 after 8.1.0; drop this then).
+
+    **Commands are packed with hiredis (C)**, as redis-py's synchronous connection already does
+    when hiredis is installed; its asyncio one packs in Python, one argument at a time. A script
+    call that applies a run of events has hundreds of arguments: measured here, 211 µs to pack
+    an apply call of 100 payments in Python, 27 µs with hiredis, the same bytes."""
 
     _serializer = HiredisRespSerializer()
 
     def pack_command(self, *args: Any) -> list[bytes]:
         return self._serializer.pack(*args)
+
+    async def _send_packed_command(self, command: Any) -> None:
+        # redis-py's one write path while a socket timeout is set (always, here: connect()).
+        writer = self._writer
+        if writer is None or writer.transport.is_closing():
+            raise exceptions.ConnectionError("the connection was closed under this command")
+        writer.writelines(command)
+        await writer.drain()
+
+
+def _use_project_connections(cluster: RedisCluster) -> RedisCluster:
+    """The cluster client has no ``connection_class`` parameter (redis-py 8.1.0): every node it
+    learns is built from its ``connection_kwargs``, and the startup nodes (which only ask for
+    the layout) were built before. Both are set here, before any connection is made."""
+    cluster.connection_kwargs["connection_class"] = ProjectConnection
+    for node in cluster.nodes_manager.startup_nodes.values():
+        node.connection_class = ProjectConnection
+    return cluster
 
 
 @overload
@@ -152,7 +181,7 @@ def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Clie
     # loop backs off, an HTTP request answers 503).
     retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
     if cluster:
-        return RedisCluster.from_url(
+        cluster_client = RedisCluster.from_url(
             url,
             decode_responses=False,
             socket_timeout=SOCKET_TIMEOUT_S,
@@ -162,6 +191,7 @@ def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Clie
             retry=retry,
             client_name=name,
         )
+        return _use_project_connections(cluster_client)
     return Redis.from_url(
         url,
         decode_responses=False,
@@ -170,5 +200,5 @@ def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Clie
         retry=retry,
         health_check_interval=15,
         client_name=name,
-        connection_class=HiredisPacked,
+        connection_class=ProjectConnection,
     )

@@ -24,6 +24,7 @@ from eventkit import (
     misconfigured,
     unavailable,
 )
+from eventkit.connection import ProjectConnection
 from redis.asyncio import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisClusterException
 
@@ -73,6 +74,19 @@ async def test_partitions_put_aggregates_on_every_primary(
     assert len({redis_cluster.primary_of(t).port for t in tags}) == len(primaries)
     assert len(primaries) >= 2, "the three tags all hash to one primary: pick other names"
     await store.aclose()
+
+
+async def test_every_node_a_cluster_client_learns_uses_the_project_connection(
+    payments: AsyncRedisCluster,
+) -> None:
+    """The connection whose writes on a closed connection are outages (tests/integration/
+    test_connection.py), on every node: the cluster client has no parameter for it."""
+    store = RedisEventStore(payments, "payments", partitions=PARTITIONS)
+    for partition in PARTITIONS:  # a command to each partition: the layout is learned
+        await store.read(f"payment-{partition}-{uuid4()}")
+    nodes = [*payments.get_nodes(), *payments.nodes_manager.startup_nodes.values()]
+    assert len(payments.get_nodes()) >= 3  # the three primaries at least
+    assert {node.connection_class for node in nodes} == {ProjectConnection}
 
 
 async def test_an_append_and_its_publications_share_one_slot_per_partition(
