@@ -31,9 +31,17 @@ $(VENV)/.installed: pyproject.toml uv.lock shared/pyproject.toml services/*/pypr
 
 install: $(VENV)/.installed ## create .venv with the services, the shared library and dev tools
 
-test: install ## run the whole suite (starts its own redis-server and service processes)
+# The suite mostly waits (for processes, failovers, polls), so two pytest-xdist workers halve
+# its time on two cores; each worker starts its own redis-server and services, and a file's
+# tests stay together (--dist loadfile: module fixtures are shared). The schemathesis file runs
+# after, on its own: schemathesis 4.32.5 gives its 25 operation tests one id on pytest 9, and
+# xdist, which schedules by id, would run one of them in place of all. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
+SCHEMATHESIS := tests/e2e/test_schemathesis.py
+test: install ## run the whole suite (starts its own redis-servers and service processes)
 	$(NEED_REDIS)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --ignore=$(SCHEMATHESIS)
+	$(VENV)/bin/pytest $(SCHEMATHESIS)
 
 test-quick: install ## the edit loop: unit and in-memory contract tests only (no Redis, seconds)
 	$(VENV)/bin/pytest tests/unit tests/contracts -m "not redis"
