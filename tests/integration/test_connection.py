@@ -10,7 +10,8 @@ tests/faults/test_cluster_failover.py; here is the race itself, made determinist
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 import uvloop
@@ -45,9 +46,9 @@ async def write_while_closing(client: Redis) -> BaseException:
         await client.aclose()
 
 
-def run(scenario: Callable[[], Awaitable[BaseException]]) -> BaseException:
+def run(scenario: Callable[[], Coroutine[Any, Any, BaseException]]) -> BaseException:
     """``scenario`` on uvloop, the loop the services run on (a test's own loop is asyncio's)."""
-    return uvloop.run(scenario())  # type: ignore[arg-type]
+    return uvloop.run(scenario())
 
 
 def test_the_project_connection_turns_a_write_on_a_closed_connection_into_an_outage(
