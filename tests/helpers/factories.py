@@ -1,7 +1,12 @@
-"""Test data built one way: a payment's public state as payments would publish it."""
+"""Test data built one way: a payment's public state as payments would publish it, and a
+consumer group's figures as the console reads them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from console.cursor import EntryId
+from console.domain import GroupReading
 from contracts.payments import PaymentSnapshot, PaymentStatus
 
 
@@ -34,3 +39,27 @@ def snapshot(
         status=status,
         version=version if version is not None else 1 + (refunded > 0),
     )
+
+
+def group_reading(
+    now_ms: int, group: str = "orders", partition: int = 0, **changes: object
+) -> GroupReading:
+    """A group on one partition that was handed everything up to 5 s before ``now_ms`` and
+    acknowledged it all; ``changes`` replace any of its figures."""
+    base = GroupReading(
+        group=group,
+        partition=partition,
+        exists=True,
+        consumers=(f"{group}-1",),
+        last_delivered=EntryId(now_ms - 5_000, 0),
+        pending_count=0,
+        pending=(),
+        pending_truncated=False,
+        reported_lag=0,
+        first_undelivered=None,
+        undelivered_counted=0,
+        count_cap=1_000,
+        dead_letters=0,
+        dead_lettered=frozenset(),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from console.cursor import ZERO, EntryId, InvalidCursor, format_cursor, parse_cursor
 from console.domain import (
@@ -17,6 +15,8 @@ from console.domain import (
 from console.entries import trace_id_of, trace_url, view_entry
 from eventkit import Event
 
+from tests.helpers.factories import group_reading
+
 NOW = 1_800_000_000_000  # ms
 NAMES = ("state", "notifications", "orders-dead-letters")
 
@@ -27,23 +27,7 @@ def at(ms_ago: int, seq: int = 0) -> EntryId:
 
 def reading(**changes: object) -> GroupReading:
     """A group that has been handed everything up to 5 s ago and acknowledged it all."""
-    base = GroupReading(
-        group="orders",
-        partition=0,
-        exists=True,
-        consumers=("orders-1",),
-        last_delivered=at(5_000),
-        pending_count=0,
-        pending=(),
-        pending_truncated=False,
-        reported_lag=0,
-        first_undelivered=None,
-        undelivered_counted=0,
-        count_cap=1_000,
-        dead_letters=0,
-        dead_lettered=frozenset(),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return group_reading(NOW, "orders", 0, **changes)
 
 
 # ---- entry ids and the cursor ----

@@ -8,7 +8,6 @@ The same through real processes on a real Redis: tests/e2e/test_console_partitio
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from console.cursor import EntryId
 from console.domain import CardState, GroupReading, PendingEntry
@@ -17,28 +16,14 @@ from console.snapshot import GroupProgress, Snapshot, combine, progress
 from console.streams import followed
 from eventkit import Event, Partitions
 
+from tests.helpers.factories import group_reading
+
 NOW = 1_800_000_000_000  # ms
 
 
 def reading(group: str, partition: int, **changes: object) -> GroupReading:
     """A group on one partition that was handed everything up to 5 s ago and acked it all."""
-    base = GroupReading(
-        group=group,
-        partition=partition,
-        exists=True,
-        consumers=(f"{group}-1",),
-        last_delivered=EntryId(NOW - 5_000, 0),
-        pending_count=0,
-        pending=(),
-        pending_truncated=False,
-        reported_lag=0,
-        first_undelivered=None,
-        undelivered_counted=0,
-        count_cap=1_000,
-        dead_letters=0,
-        dead_lettered=frozenset(),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return group_reading(NOW, group, partition, **changes)
 
 
 def orders_on(partition: int, **changes: object) -> GroupProgress:
