@@ -42,6 +42,17 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[Redis]:
+    """A client of a redis-server of the test's own, for a test that reads a whole stream (a
+    rebuild, a replay) and must find nothing but its own entries there."""
+    server = RedisServer(tmp_path).start()
+    client = connect(server.url)
+    yield client
+    await client.aclose()
+    server.stop()
+
+
+@pytest.fixture
 def uid() -> str:
     """A unique id for this test's keys, streams, groups and entities."""
     return uuid4().hex[:12]

@@ -3,20 +3,18 @@ cache in use. (The read models' contract is in tests/contracts/test_orders_read_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from contracts.payments import STATE_STREAM, PaymentSnapshot
-from eventkit import Event, Publisher, connect, handler_for
+from eventkit import Event, Publisher, handler_for
 from orders.handlers import build_handlers
 from orders.read_model import RedisPaymentCache, current_generation
 from orders.rebuild import RebuildRefused, rebuild
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.helpers import RedisServer
 from tests.helpers.factories import snapshot
 
 
@@ -25,13 +23,9 @@ def copy(uid: str, version: int, refunded: int = 0) -> PaymentSnapshot:
 
 
 @pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[Redis]:
+def redis(private_redis: Redis) -> Redis:
     """A private Redis: a rebuild reads the whole state stream."""
-    server = RedisServer(tmp_path).start()
-    client = connect(server.url)
-    yield client
-    await client.aclose()
-    server.stop()
+    return private_redis
 
 
 async def publish_and_apply(redis: Redis, history: list[PaymentSnapshot]) -> None:

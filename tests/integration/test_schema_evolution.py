@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from contracts.payments import (
@@ -24,7 +22,7 @@ from contracts.payments import (
     PaymentMethod,
     PaymentSnapshot,
 )
-from eventkit import RedisEventStore, RedisSnapshotStore, connect, replay
+from eventkit import RedisEventStore, RedisSnapshotStore, replay
 from notifications.handlers import build_handlers as notification_handlers
 from orders.projections import rebuild as rebuild_projection
 from orders.read_model import RedisPaymentCache
@@ -34,20 +32,15 @@ from payments.commands import Payments, stream_of
 from payments.publications import snapshot_of
 from redis.asyncio import Redis
 
-from tests.helpers import RedisServer
 from tests.helpers.fakes import FakePaymentsClient, InMemoryNotificationStore
 
 WHEN = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
 @pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[Redis]:
+def redis(private_redis: Redis) -> Redis:
     """A private Redis: the rebuilds read the whole state stream."""
-    server = RedisServer(tmp_path).start()
-    client = connect(server.url)
-    yield client
-    await client.aclose()
-    server.stop()
+    return private_redis
 
 
 def envelope(type_: str, subject: str, data: dict[str, object]) -> dict[str, str]:
