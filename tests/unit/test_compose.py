@@ -27,11 +27,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from console.config import Settings as ConsoleSettings
-from notifications.config import Settings as NotificationsSettings
-from orders.config import Settings as OrdersSettings
-from payments.config import Settings as PaymentsSettings
-from pydantic_settings import BaseSettings
 
 from tests.helpers.compose import (
     CLUSTER_FILE,
@@ -43,18 +38,12 @@ from tests.helpers.compose import (
     compose_binary,
     merged,
 )
+from tests.helpers.settings import CONSUMERS, SETTINGS, default_port
 
 DOCKERFILE = ROOT / "services" / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS_CONFIG = ROOT / "observability" / "prometheus" / "prometheus.yml"
 GRAFANA = ROOT / "observability" / "grafana"
-SETTINGS: dict[str, type[BaseSettings]] = {
-    "payments": PaymentsSettings,
-    "orders": OrdersSettings,
-    "notifications": NotificationsSettings,
-    "console": ConsoleSettings,
-}
-CONSUMERS = ("orders", "notifications")
 # What each service needs healthy before it starts: the services whose APIs it calls.
 NEEDS = {
     "payments": {"redis"},
@@ -85,10 +74,6 @@ def load(path: Path) -> dict[str, Any]:
 
 def services() -> dict[str, Any]:
     return load(COMPOSE_FILE)["services"]
-
-
-def default_port(name: str) -> int:
-    return int(SETTINGS[name].model_fields["port"].default)
 
 
 def container_port(name: str) -> int:
