@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 
 from harness.polling import eventually
-from harness.processes import ROOT, free_port
+from harness.processes import ROOT, free_port, terminate
 
 USERS = ("admin", "payments", "orders", "notifications", "console")
 
@@ -117,10 +117,4 @@ class RedisServer:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)

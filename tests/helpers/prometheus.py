@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from harness import ROOT, eventually, free_port
+from harness.processes import terminate
 
 DASHBOARD = ROOT / "observability" / "grafana" / "dashboards" / "event-driven.json"
 # Grafana's variables, as Grafana would expand them for a 15 s scrape interval.
@@ -79,14 +80,7 @@ class PrometheusServer:
         return httpx.get(f"{self.url}/api/v1/query", params={"query": expr, **params})
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
 
 def dashboard() -> dict[str, Any]:
