@@ -128,9 +128,10 @@ def table(results: dict[str, Any]) -> str:
             out.append("  ".join("-" * w for w in widths))
     out.append("")
     out.append("baselines (same run, same workload):")
+    width = max(len(key) for key, _ in BASELINES)
     for key, text in BASELINES:
         if key in results:
-            out.append(f"  {key:<20} {text}")
+            out.append(f"  {key:<{width}} {text}")
     out.append(
         "ratio = system ÷ baseline (peer speedups: orders ÷ FastStream; snapshot_speedup and "
         "range_speedup: baseline ÷ system; an indented row: that variant ÷ the row it is "

@@ -1,11 +1,13 @@
 """The workloads: backlogs written straight into Redis (with one partition or several), the raw
-consumer baseline, payments made over HTTP (bench/drains.py times the consumers)."""
+consumer baseline and the required work done by a bare loop, payments made over HTTP
+(bench/drains.py times the consumers)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,11 +19,13 @@ from contracts.payments import (
     PaymentSnapshot,
     PaymentStatus,
 )
-from eventkit import Client, Event, Partitions
+from eventkit import Client, Event, Partitions, connect, parse_data
 from faststream.redis.parser import BinaryMessageFormatV1
+from orders.read_model import RedisPaymentCache
 from redis.asyncio import Redis
 
 CHUNK = 1000  # stream entries per pipeline
+REQUIRED_WORK_GENERATION = 1_000  # the floor's copies: apart from orders' (generation 0)
 
 
 def snapshots(n: int) -> list[PaymentSnapshot]:
@@ -99,24 +103,57 @@ async def raw_drain(redis_url: str, stream: str, expected: int) -> float:
     """The consumer floor, in this process: a fresh group over the same backlog, XREADGROUP
     COUNT 100 and one XACK per batch, no handler work. Returns entries per second."""
     redis = Redis.from_url(redis_url)
-    group = "bench-raw"
     try:
-        await redis.xgroup_create(stream, group, id="0")
-        count = 0
-        started = time.monotonic()
-        while True:
-            reply = await redis.xreadgroup(group, "raw-1", {stream: ">"}, count=100)
-            entries = reply[0][1] if reply else []
-            if not entries:
-                break
-            await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
-            count += len(entries)
-        seconds = time.monotonic() - started
-        await redis.xgroup_destroy(stream, group)
+        return await _group_drain(redis, stream, "bench-raw", expected)
     finally:
         await redis.aclose()
+
+
+async def required_work_drain(redis_url: str, stream: str, expected: int) -> float:
+    """The floor of the work orders must do, in this process and without its consumer loop:
+    the raw loop above plus, per batch, what may not be skipped — each entry's envelope decoded
+    and validated (``Event.from_fields``), its snapshot validated (``parse_data``), the copies
+    written by orders' own apply script in one call (into a generation of their own, so every
+    copy is new, as in orders' drain) — with the client orders uses (``eventkit.connect``).
+    No dispatch, leases, metrics, dead letters or projection. Returns entries per second."""
+    redis = connect(redis_url, name="bench-required-work")
+    cache = RedisPaymentCache(redis, generation=REQUIRED_WORK_GENERATION)
+
+    async def work(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        events = [Event.from_fields(fields) for _, fields in entries]
+        await cache.apply([parse_data(PaymentSnapshot, event) for event in events])
+
+    try:
+        return await _group_drain(redis, stream, "bench-required-work", expected, work)
+    finally:
+        await redis.aclose()
+
+
+async def _group_drain(
+    redis: Client,
+    stream: str,
+    group: str,
+    expected: int,
+    work: Callable[[list[tuple[bytes, dict[bytes, bytes]]]], Awaitable[None]] | None = None,
+) -> float:
+    """Read the whole backlog with a fresh group, 100 entries at a time, ``work`` on each batch,
+    one XACK per batch; the group is destroyed afterwards. Returns entries per second."""
+    await redis.xgroup_create(stream, group, id="0")
+    count = 0
+    started = time.monotonic()
+    while True:
+        reply = await redis.xreadgroup(group, f"{group}-1", {stream: ">"}, count=100)
+        entries = reply[0][1] if reply else []
+        if not entries:
+            break
+        if work is not None:
+            await work(entries)
+        await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
+        count += len(entries)
+    seconds = time.monotonic() - started
+    await redis.xgroup_destroy(stream, group)
     if count != expected:
-        raise RuntimeError(f"raw consumer read {count} entries, expected {expected}")
+        raise RuntimeError(f"{group} read {count} entries, expected {expected}")
     return count / seconds
 
 

@@ -1,5 +1,7 @@
-"""Figure 1, POST /payments against the FastAPI baseline; with ``replicas`` also two payments
-processes beside one, and with ``tracing`` also payments exporting its traces beside it not.
+"""Figure 1, POST /payments against the FastAPI baseline (and against the baseline storing its
+answer with one Redis write: the ceiling of post_ratio for a POST that keeps what it made); with
+``replicas`` also two payments processes beside one, and with ``tracing`` also payments
+exporting its traces beside it not.
 
 - Two processes: the way to use a second core for HTTP here is a second replica (one process
   per container, docs/scaling.md), not uvicorn workers (each would keep its own Prometheus
@@ -67,8 +69,13 @@ async def run(bench: Bench) -> None:
     receiver = Receiver(keep=False).start() if bench.wants("tracing") else None
     try:
         baseline = bench.service("baseline-app", "bench.baseline_app", {})
-        started.append(baseline)
-        targets: dict[str, list[Proc]] = {"payments": [payments], "baseline": [baseline]}
+        one_write = bench.service("baseline-one-write", "bench.baseline_app", {"ONE_WRITE": "true"})
+        started += [baseline, one_write]
+        targets: dict[str, list[Proc]] = {
+            "payments": [payments],
+            "baseline": [baseline],
+            "baseline, one write": [one_write],
+        }
         if bench.wants("replicas"):
             second = bench.service("payments-2", "payments", {})
             started.append(second)
@@ -117,6 +124,9 @@ def _record(bench: Bench, rep: int, results: dict[str, WrkResult]) -> None:
         f"p99 {pay.p99_ms:.2f} ms) | baseline {base.rps:,.0f} req/s (p50 {base.p50_ms:.2f} ms, "
         f"p99 {base.p99_ms:.2f} ms)"
     )
+    one_write = results["baseline, one write"]
+    bench.record("baseline_post_one_write_rps", one_write.rps)
+    line += f" | baseline + one write {one_write.rps:,.0f} req/s"
     if (two := results.get("two payments processes")) is not None:
         bench.record("post_two_processes_rps", two.rps)
         line += f" | two processes {two.rps:,.0f} req/s"

@@ -1,6 +1,7 @@
 """Figures 2 and 6: orders draining a backlog of state events, and the rebuild of its cache,
-against the raw consumer; with ``replicas`` also orders with two replicas (and one replica
-without the revenue projection), with ``tracing`` also orders exporting its traces.
+against the raw consumer and against a bare loop doing the work that may not be skipped; with
+``replicas`` also orders with two replicas (and one replica without the revenue projection),
+with ``tracing`` also orders exporting its traces.
 
 Each drain is timed by bench/drains.py: the replicas join their group on an empty stream, are
 paused while the backlog is written, and resumed together.
@@ -94,7 +95,9 @@ async def run(bench: Bench) -> None:
                 await workloads.state_backlog(bench.redis, n)
             raw = await workloads.raw_drain(bench.url, STATE_STREAM, n)
             bench.record("baseline_raw_eps", raw)
-            line += f" raw consumer {raw:,.0f} ev/s"
+            required = await workloads.required_work_drain(bench.url, STATE_STREAM, n)
+            bench.record("baseline_required_eps", required)
+            line += f" raw consumer {raw:,.0f} ev/s | required work {required:,.0f} ev/s"
             if bench.wants("rebuild"):
                 line += await _rebuild(bench, rep)
             if bench.wants("orders") and bench.wants("replicas"):
