@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from contracts.payments import event_stream
 
 from tests.helpers import Stack, check_exactly_once, eventually, sse
 
@@ -39,12 +38,13 @@ def test_a_payment_pays_its_order_and_notifies_on_a_cluster(stack: Stack) -> Non
 def test_an_order_is_paid_by_payments_of_different_partitions(stack: Stack) -> None:
     """An order's payments hash to any partition: each partition's consumer keeps its own
     copies, and reading the order gathers them from all."""
-    order = stack.place_order("cust-spread", 600)
-    paid = [stack.pay(order["order_id"], "cust-spread", 100)["payment_id"] for _ in range(6)]
-    partitions = {stack.partitions.of(event_stream(p)) for p in paid}
-    assert len(partitions) >= 2, "six payments all in one partition: unlucky ids, run again"
-    stack.wait_order(order["order_id"], "paid", 600)
-    check_exactly_once(stack, paid)
+    order = stack.place_order("cust-spread", 1000)
+    spread = stack.pay_into_partitions(
+        order["order_id"], "cust-spread", 100, partitions=2, at_most=9
+    )
+    rest = stack.pay(order["order_id"], "cust-spread", 1000 - 100 * len(spread))
+    stack.wait_order(order["order_id"], "paid", 1000)
+    check_exactly_once(stack, [*spread, rest["payment_id"]])
 
 
 def test_each_service_s_partitions_spread_over_more_than_one_primary(stack: Stack) -> None:
@@ -91,8 +91,7 @@ async def test_the_console_follows_every_partition_on_the_cluster(stack: Stack) 
     """The live page reads every partition's streams from the cluster, one XREAD per stream,
     and shows them in the one "state" lane."""
     order = stack.place_order("cust-console", 10**6)
-    paid = [stack.pay(order["order_id"], "cust-console", 100)["payment_id"] for _ in range(12)]
-    assert {stack.partitions.of(event_stream(p)) for p in paid} == {0, 1, 2}
+    stack.pay_into_partitions(order["order_id"], "cust-console", 100, partitions=3, at_most=40)
     seen: set[int] = set()
     async with httpx.AsyncClient() as http, sse.stream(http, stack["console"].url) as response:
         events = sse.events(response)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from contracts.payments import event_stream
 from eventkit import Partitions
 
 from harness import Admin, RedisCluster, RedisServer, ServiceProcess, eventually
@@ -178,6 +179,19 @@ class Stack:
             "currency": currency,
         }
         return _created(httpx.post(f"{self['payments'].url}/payments", json=body, headers=headers))
+
+    def pay_into_partitions(
+        self, order_id: str, customer_id: str, amount: int, *, partitions: int, at_most: int
+    ) -> dict[str, int]:
+        """Payments of ``amount`` until they fall in ``partitions`` different partitions: payment
+        id -> its partition. Payment ids are random, so a fixed number of payments can miss a
+        partition (twelve miss one of three about 2 % of the time); ``at_most`` bounds it."""
+        paid: dict[str, int] = {}
+        while len(set(paid.values())) < partitions:
+            assert len(paid) < at_most, f"{at_most} payments fell in {set(paid.values())}"
+            payment_id = self.pay(order_id, customer_id, amount)["payment_id"]
+            paid[payment_id] = self.partitions.of(event_stream(payment_id))
+        return paid
 
     def refund(self, payment_id: str, amount: int) -> dict[str, Any]:
         url = f"{self['payments'].url}/payments/{payment_id}/refunds"
