@@ -1,9 +1,10 @@
 """The library's Prometheus metrics (names and labels: docs/observability.md).
 
-Counters and histograms are updated where things happen (the consumer, the event store).
-Gauges that describe a consumer group — its lag, its pending entries, its dead letters — are
-read from Redis when Prometheus scrapes (``observe``), so they are right even when the
-consumer that would have updated them is stopped, and every replica reports the same figure.
+Counters and histograms are updated where things happen (the consumer, the queue worker, the
+event store). Gauges that describe a consumer group — its lag, its pending entries, its dead
+letters — or a work queue — where its messages are — are read from Redis when Prometheus
+scrapes (``observe``, ``observe_queue``), so they are right even when the consumer or worker
+that would have updated them is stopped, and every replica reports the same figure.
 
 Process-wide by nature, like every Prometheus client's metrics: they live in the default
 registry, one set per process (scale by replicas, one process each: docs/observability.md).
@@ -17,6 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from redis import exceptions as redis_errors
 
 from eventkit.connection import Client
+from eventkit.queue import WorkQueue
 from eventkit.tracing import trace_id_hex
 
 EVENTS = Counter(
@@ -54,6 +56,28 @@ DEAD_LETTERS = Gauge(
     "eventkit_dead_letter_entries",
     "Entries in a dead-letter stream.",
     ["stream"],
+)
+QUEUE_MESSAGES = Counter(
+    "eventkit_queue_worker_messages",
+    "Messages a work queue's workers delivered, retried or failed, or returned from dead workers "
+    "(reaped).",
+    ["queue", "outcome"],
+)
+QUEUE_LENGTH = Gauge(
+    "eventkit_queue_length",
+    "Messages in a work queue by where they are: ready, delayed (waiting for a retry), "
+    "in_flight (held by a worker), failed (given up on).",
+    ["queue", "place"],
+)
+QUEUE_WORKERS = Gauge(
+    "eventkit_queue_workers",
+    "Workers registered on a work queue; a dead one counts until a reaper returns its messages.",
+    ["queue"],
+)
+QUEUE_WORKER_RUNNING = Gauge(
+    "eventkit_queue_worker_running",
+    "1 while a queue worker's loop runs; 0 while it starts, reconnects, or is stopped or failed.",
+    ["queue", "worker"],
 )
 APPENDS = Counter(
     "eventkit_store_appends",
@@ -124,3 +148,17 @@ async def observe(group: Watched) -> None:
     LAG_SECONDS.labels(group.stream, group.group).set(lag.seconds)
     PENDING.labels(group.stream, group.group).set(lag.pending)
     DEAD_LETTERS.labels(group.dead_letters).set(await group.redis.xlen(group.dead_letters))
+
+
+async def observe_queue(queue: WorkQueue) -> None:
+    """Set the gauges of one work queue from where its messages are now: called when
+    Prometheus scrapes, so they are right whichever process runs the workers."""
+    counts = await queue.counts()
+    for place, count in (
+        ("ready", counts.queued),
+        ("delayed", counts.delayed),
+        ("in_flight", counts.in_flight),
+        ("failed", counts.failed),
+    ):
+        QUEUE_LENGTH.labels(queue.name, place).set(count)
+    QUEUE_WORKERS.labels(queue.name).set(counts.workers)

@@ -105,6 +105,8 @@ class QueueCounts:
 class WorkQueue(Protocol):
     """A reliable work queue. Workers are named; a name is used by one live worker only."""
 
+    name: str  # the queue's own name: its keys' prefix in Redis, its label in metrics
+
     async def enqueue(self, messages: Sequence[Message]) -> None:
         """Add messages at the back of the queue."""
         ...

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from redis import exceptions as redis_errors
 
+from eventkit import metrics
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
 from eventkit.connection import misconfigured, unavailable
@@ -123,6 +124,7 @@ class QueueWorker:
             await self.queue.promote_due()
             if reaped := await self.queue.reap():
                 self.stats.reaped += reaped
+                self._count("reaped", reaped)
                 log.warning("%s: returned %d message(s) of dead workers", self.name, reaped)
         message = await self.queue.take(self.name, self.options.block_s)
         if message is not None:
@@ -145,6 +147,7 @@ class QueueWorker:
             return await self._retry_or_fail(message, exc)
         await self.queue.done(self.name, message)
         self.stats.delivered += 1
+        self._count("delivered")
 
     async def _retry_or_fail(self, message: Message, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -154,6 +157,7 @@ class QueueWorker:
         delay = self.retry_delay(attempts, exc)
         await self.queue.retry(self.name, message, delay, error)
         self.stats.retried, self.stats.last_error = self.stats.retried + 1, error
+        self._count("retried")
         log.warning(
             "%s: %s attempt %d: %s; retry in %.1fs", self.name, message.id, attempts, error, delay
         )
@@ -170,7 +174,11 @@ class QueueWorker:
     async def _fail(self, message: Message, error: str) -> None:
         await self.queue.fail(self.name, message, error)
         self.stats.failed, self.stats.last_error = self.stats.failed + 1, error
+        self._count("failed")
         log.error("%s: %s failed: %s", self.name, message.id, error)
+
+    def _count(self, outcome: str, messages: int = 1) -> None:
+        metrics.QUEUE_MESSAGES.labels(self.queue.name, outcome).inc(messages)
 
     async def _beat(self) -> None:
         """Renew the heartbeat while the loop works (the loop itself registers first)."""

@@ -20,8 +20,8 @@ from eventkit.queue import Message, QueueCounts, Receipt, State
 
 
 class InMemoryWorkQueue:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
+    def __init__(self, clock: Callable[[], float] = time.monotonic, name: str = "memory") -> None:
+        self.clock, self.name = clock, name
         self.ready: deque[Message] = deque()  # appended on the left, taken from the right
         self.processing: dict[str, list[Message]] = defaultdict(list)
         self.delayed: list[tuple[float, Message]] = []

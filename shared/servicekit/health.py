@@ -1,14 +1,18 @@
 """Probes: is the process alive, is the service ready, is it healthy for compose.
 
-Convention: a service's lifespan puts its Redis client in ``request.state.redis`` and its
-consumers (if any) in ``request.state.consumers``; these routes read them from there.
+Convention: a service's lifespan puts its Redis client in ``request.state.redis``, its
+consumers (if any) in ``request.state.consumers`` and its work-queue workers (if any) in
+``request.state.queue_workers``; these routes read them from there.
 
 - ``GET /live`` — liveness: the process answers. Nothing else is checked, on purpose: an
   orchestrator restarts a process whose liveness fails, and restarting every pod because Redis
   is down only adds a restart storm to the outage.
 - ``GET /ready`` — readiness: Redis answers and every consumer runs (not reconnecting, not
   waiting on a dependency, not blocked by a configuration fault), with each consumer's figures.
-  An orchestrator stops routing requests to a service that is not ready, and waits.
+  An orchestrator stops routing requests to a service that is not ready, and waits. The queue
+  workers' figures are reported too, but do not decide readiness: no request a service answers
+  waits on its workers, and taking it out of service would not mend them (a worker that cannot
+  go on stops the process; one that waits for Redis waits with the consumers, which do decide).
 - ``GET /health`` — what compose's healthchecks (``depends_on: service_healthy``) wait for:
   Redis answers. Kept apart from readiness so that one slow dependency does not hold the start
   of the whole stack.
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 
-from eventkit import Consumer
+from eventkit import Consumer, QueueWorker
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from redis import exceptions as redis_errors
@@ -38,6 +42,15 @@ PING_TIMEOUT_S = 1.0
 
 def consumers_of(request: Request) -> Sequence[Consumer]:
     return getattr(request.state, "consumers", ())
+
+
+def queue_workers_of(request: Request) -> Sequence[QueueWorker]:
+    return getattr(request.state, "queue_workers", ())
+
+
+def worker_status(worker: QueueWorker) -> dict[str, Any]:
+    """The worker loop's own figures (the queue's, from Redis, are on ``/metrics``)."""
+    return {"queue": worker.queue.name, "worker": worker.name, **asdict(worker.stats)}
 
 
 async def consumer_status(consumer: Consumer) -> dict[str, Any]:
@@ -97,9 +110,26 @@ class ConsumerReport(BaseModel):
     dead_letters: int
 
 
+class WorkerReport(BaseModel):
+    """One queue worker's figures, as ``worker_status`` reports them."""
+
+    queue: str
+    worker: str
+    state: str = Field(description="starting | running | reconnecting | stopped | failed")
+    delivered: int
+    retried: int
+    failed: int = Field(description="given up on by this worker (the queue's failed list)")
+    reaped: int = Field(description="messages this worker's reaper returned from dead workers")
+    last_error: str | None
+
+
 class Readiness(BaseModel):
     status: Literal["ready"]
     consumers: list[ConsumerReport]
+    workers: list[WorkerReport] = Field(
+        default_factory=list,
+        description="this process's queue workers, for reading: they do not decide readiness",
+    )
 
 
 router = APIRouter(tags=["operations"])
@@ -113,7 +143,8 @@ async def live() -> Any:
 
 @router.get("/ready", response_model=Readiness, responses=problem_responses(503))
 async def ready(request: Request) -> Any:
-    """Readiness: Redis answers and every consumer runs (not waiting on a dependency)."""
+    """Readiness: Redis answers and every consumer runs (not waiting on a dependency); with
+    each consumer's and each queue worker's figures."""
     if not await redis_answers(request):
         return problem(503, "redis unreachable")
     try:
@@ -123,7 +154,8 @@ async def ready(request: Request) -> Any:
         return problem(503, "redis unreachable")
     if any(c["state"] != "running" for c in consumers):
         return problem(503, "a consumer is not running", errors=consumers)
-    return {"status": "ready", "consumers": consumers}
+    workers = [worker_status(w) for w in queue_workers_of(request)]
+    return {"status": "ready", "consumers": consumers, "workers": workers}
 
 
 @router.get("/health", response_model=Health, responses=problem_responses(503))

@@ -1,7 +1,9 @@
 """``GET /metrics`` for Prometheus, and the HTTP server's request histogram.
 
-The consumer-group gauges (lag, pending, dead letters, running) are read from Redis at scrape
-time (eventkit.metrics.observe): right even while the consumer is stopped. Prometheus asking
+The consumer-group gauges (lag, pending, dead letters, running) and the work-queue gauges (where
+its messages are, its workers) are read from Redis at scrape time (eventkit.metrics.observe,
+observe_queue): right even while the consumer or worker is stopped. A service puts its queues
+in ``request.state.queues`` and its workers in ``request.state.queue_workers``. Prometheus asking
 for OpenMetrics gets the histograms' exemplars too — the trace id of a request or a run they
 measured, which Grafana turns into a link to the trace.
 """
@@ -18,7 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from redis import exceptions as redis_errors
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.health import consumers_of
+from servicekit.health import consumers_of, queue_workers_of
 
 log = logging.getLogger(__name__)
 
@@ -82,5 +84,14 @@ async def metrics(request: Request) -> Response:
             await eventkit_metrics.observe(group)
         except redis_errors.RedisError as exc:  # the scrape still answers: with older gauges
             log.warning("metrics: could not read %s from redis: %s", group.stream, exc)
+    for worker in queue_workers_of(request):
+        eventkit_metrics.QUEUE_WORKER_RUNNING.labels(worker.queue.name, worker.name).set(
+            worker.stats.state == "running"
+        )
+    for queue in getattr(request.state, "queues", ()):  # the queues it fills or works on
+        try:
+            await eventkit_metrics.observe_queue(queue)
+        except redis_errors.RedisError as exc:
+            log.warning("metrics: could not read queue %s from redis: %s", queue.name, exc)
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(REGISTRY), media_type=content_type)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 from eventkit import Message, QueueCounts, Receipt, RedisWorkQueue, WorkQueue
+from eventkit.metrics import observe_queue
 from eventkit.testing import InMemoryWorkQueue
+from prometheus_client import REGISTRY
 
 from harness import eventually_async
 from tests.contracts.conftest import IMPLEMENTATIONS
@@ -17,7 +19,7 @@ QUICK = 0.05  # how long a take waits on an empty queue here
 @pytest.fixture(params=IMPLEMENTATIONS)
 def queue(request: pytest.FixtureRequest, uid: str) -> WorkQueue:
     if request.param == "memory":
-        return InMemoryWorkQueue()
+        return InMemoryWorkQueue(name=f"q{uid}")
     return RedisWorkQueue(request.getfixturevalue("redis"), f"{{q{uid}}}:work")
 
 
@@ -139,3 +141,20 @@ async def test_an_element_that_is_not_a_message_is_taken_with_the_problem(
         assert bad.id.startswith("invalid-")
         await queue.fail("w", bad, bad.problem)
     assert {m.element for m, _ in await queue.failed(10)} == {b"\xffnot json", b'{"id": 7}'}
+
+
+async def test_the_gauges_a_scrape_reads_say_where_the_messages_are(queue: WorkQueue) -> None:
+    """eventkit.metrics.observe_queue, which /metrics calls: one message in each place."""
+    await queue.enqueue([message(n) for n in range(1, 5)])
+    await queue.heartbeat("w", 60)
+    await take(queue)  # in flight
+    await queue.retry("w", await take(queue), 60, "later")  # delayed
+    await queue.fail("w", await take(queue), "never")  # failed
+    await observe_queue(queue)
+
+    def gauge(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"queue": queue.name, **labels})
+
+    places = ("ready", "delayed", "in_flight", "failed")
+    assert [gauge("eventkit_queue_length", place=p) for p in places] == [1.0, 1.0, 1.0, 1.0]
+    assert gauge("eventkit_queue_workers") == 1.0

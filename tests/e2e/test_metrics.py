@@ -1,6 +1,7 @@
 """A real Prometheus scraping the real services: every target up, the lag and event metrics
 true to what happened (a stalled group's lag rises, then falls back to 0), the HTTP histogram
-by route template, and every Grafana panel's query running against what was scraped."""
+by route template, the mail queue and its worker, and every Grafana panel's query running
+against what was scraped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from contracts.payments import NOTIFICATION_STREAM
 
+from harness import free_port
 from tests.helpers import Stack, eventually
 from tests.helpers.prometheus import PrometheusServer, expression, targets
 
@@ -31,7 +33,9 @@ def scrape_config(stack: Stack) -> str:
 def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, PrometheusServer]]:
     tmp_path = tmp_path_factory.mktemp("watched")
     # One entry a read for notifications: while it waits for payments, the rest stays undelivered.
-    stack = Stack(tmp_path / "stack", env={"CONSUMER_BATCH_SIZE": "1"}).start(*SERVICES)
+    # No SMTP server listens on SMTP_PORT: every mail is retried, then given up on.
+    env = {"CONSUMER_BATCH_SIZE": "1", "SMTP_PORT": str(free_port()), "MAIL_MAX_ATTEMPTS": "2"}
+    stack = Stack(tmp_path / "stack", env=env).start(*SERVICES)
     prometheus = PrometheusServer(tmp_path, scrape_config(stack))
     try:
         prometheus.start()
@@ -82,6 +86,34 @@ def test_prometheus_sees_the_system_as_it_is(
     names = {series["metric"]["route"] for series in routes.json()["data"]["result"]}
     assert {"/payments", "/orders", "/payments/{payment_id}"} <= names
     assert not any(order["order_id"] in name for name in names)
+
+
+def test_the_mail_queue_and_its_worker_are_scraped(
+    watched: tuple[Stack, PrometheusServer], uid: str
+) -> None:
+    """Notifications reports its mail queue, read from Redis at each scrape, and its worker,
+    which /ready lists too. With no SMTP server, a payment's mail is retried, then failed."""
+    stack, prometheus = watched
+    queue = 'queue="{notifications}:mail"'
+    eventually(lambda: value(prometheus, f"sum(eventkit_queue_worker_running{{{queue}}})") == 1)
+    assert value(prometheus, f"max(eventkit_queue_workers{{{queue}}})") == 1
+    ready = httpx.get(f"{stack['notifications'].url}/ready").json()
+    assert [(w["queue"], w["state"]) for w in ready["workers"]] == [
+        ("{notifications}:mail", "running")
+    ]
+    failed = f'max(eventkit_queue_length{{{queue},place="failed"}})'
+    before = value(prometheus, failed) or 0
+
+    customer = f"cust-{uid}"
+    assert stack.set_contact(customer, f"{uid}@example.com").status_code == 200
+    order = stack.place_order(customer, total=100)
+    stack.pay(order["order_id"], customer, 100)
+    eventually(lambda: value(prometheus, failed) == before + 1, timeout=30)
+    retried = f'sum(eventkit_queue_worker_messages_total{{{queue},outcome="retried"}})'
+    assert (value(prometheus, retried) or 0) >= 1
+    assert value(prometheus, f'max(eventkit_queue_length{{{queue},place="ready"}})') == 0
+    [given_up] = [m for m in stack.failed_mail() if m["payload"]["to"] == f"{uid}@example.com"]
+    assert given_up["attempts"] == 2
 
 
 def test_every_dashboard_query_runs_against_the_scraped_services(

@@ -84,6 +84,10 @@ CONTRACT = {
     "eventkit_consumer_running": metric("gauge", "stream", "group", "consumer"),
     "eventkit_dead_letter_entries": metric("gauge", "stream"),
     "eventkit_store_appends_total": metric("counter", "outcome"),
+    "eventkit_queue_length": metric("gauge", "queue", "place"),
+    "eventkit_queue_workers": metric("gauge", "queue"),
+    "eventkit_queue_worker_running": metric("gauge", "queue", "worker"),
+    "eventkit_queue_worker_messages_total": metric("counter", "queue", "outcome"),
     "notifications_callback_duration_seconds": metric("histogram", "outcome"),
     # Prometheus' own, one per target.
     "up": metric("gauge"),
@@ -533,6 +537,7 @@ DEAD_LETTERS = [
     (ORDERS, {"stream": "{orders}:dead-letters"}),
     (NOTIFICATIONS, {"stream": "{notifications}:dead-letters"}),
 ]
+MAIL = NOTIFICATIONS | {"queue": "{notifications}:mail"}
 
 
 def fixture_series() -> dict[str, list[dict[str, str]]]:
@@ -566,6 +571,14 @@ def fixture_series() -> dict[str, list[dict[str, str]]]:
         "eventkit_dead_letter_entries": [target | stream for target, stream in DEAD_LETTERS],
         "eventkit_store_appends_total": [
             PAYMENTS | {"outcome": outcome} for outcome in ("appended", "conflict", "duplicate")
+        ],
+        "eventkit_queue_length": [
+            MAIL | {"place": place} for place in ("ready", "delayed", "in_flight", "failed")
+        ],
+        "eventkit_queue_workers": [MAIL],
+        "eventkit_queue_worker_running": [MAIL | {"worker": "c0ffee000001-1a2b3c-1"}],
+        "eventkit_queue_worker_messages_total": [
+            MAIL | {"outcome": outcome} for outcome in ("delivered", "retried", "failed", "reaped")
         ],
         "notifications_callback_duration_seconds": [
             NOTIFICATIONS | {"outcome": outcome} for outcome in ("ok", "error")

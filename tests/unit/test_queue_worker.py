@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from eventkit import Message, QueueWorker, Receipt, Rejected, RetryLater, WorkerOptions
 from eventkit.testing import InMemoryWorkQueue
+from prometheus_client import REGISTRY
 from redis import exceptions as redis_errors
 
 from harness import eventually_async
@@ -157,3 +158,22 @@ async def test_an_error_waiting_will_not_fix_stops_the_worker_and_is_reported() 
         await eventually_async(task.done, what="the worker stopped")
     assert [type(e) for e in reported] == [redis_errors.NoPermissionError]
     assert worker.stats.state == "failed"
+
+
+async def test_each_outcome_is_counted_by_queue_in_the_metrics(uid: str) -> None:
+    """eventkit_queue_worker_messages_total{queue, outcome}: what /metrics reports for the
+    worker (the queue's own gauges are read from Redis: tests/integration)."""
+    queue = InMemoryWorkQueue(name=f"q-{uid}")
+
+    def counted(outcome: str) -> float:
+        labels = {"queue": queue.name, "outcome": outcome}
+        return REGISTRY.get_sample_value("eventkit_queue_worker_messages_total", labels) or 0.0
+
+    handler = Handler(RuntimeError("once"), Rejected("never"))
+    messages = [Message.new(f"m-{i}", {}) for i in range(3)]
+    await queue.enqueue(messages)
+    async with QueueWorker(queue, "w-1", handler, FAST).running(stop_timeout_s=5):
+        for message in messages:
+            await settled(queue, message.id)
+    # m-0 failed once (retried), then m-1 was rejected (failed), and the rest delivered.
+    assert [counted(o) for o in ("delivered", "retried", "failed")] == [2.0, 1.0, 1.0]

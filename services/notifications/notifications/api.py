@@ -28,7 +28,7 @@ async def get_contacts(request: Request) -> ContactBook:
 
 
 async def get_mail_queues(request: Request) -> Sequence[WorkQueue]:
-    return request.state.mail_queues  # one per partition
+    return request.state.queues  # the mail queues, one per partition
 
 
 StoreDep = Annotated[NotificationReader, Depends(get_store)]

@@ -76,14 +76,16 @@ def create_app(
                     )
                     for p in partitions
                 ]
-                await running(started, mail_workers(queues, settings), fail_fast(app))
+                workers = mail_workers(queues, settings)
+                await running(started, workers, fail_fast(app))
                 for consumer in consumers:
                     await started.enter_async_context(consumer.running(on_failure=fail_fast(app)))
                 yield {
                     "redis": redis,
                     "store": AllPartitions(stores, partitions),
                     "contacts": contacts,
-                    "mail_queues": queues,
+                    "queues": queues,  # the mail queues, one per partition
+                    "queue_workers": workers,  # MAIL_WORKERS per queue; none with 0
                     "consumers": consumers,
                 }
         finally:
