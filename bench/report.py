@@ -158,7 +158,7 @@ def machine_facts(redis_info: dict[str, Any], wrk: str) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             packages[name] = metadata.version(name)
