@@ -22,12 +22,12 @@ RATIOS = (
     Ratio("notifications_ratio", "notifications_eps", "baseline_http_cps", 1.0),
     Ratio("rebuild_ratio", "rebuild_eps", "baseline_raw_eps", 0.5),
     # For reading (no target): where the time goes, and what a second core buys.
-    # The required work (validation and the apply script) done by a bare loop, over the raw
-    # loop: the most orders_ratio and rebuild_ratio can be while that work stays.
     # The POST baseline storing its answer with one SET, over the baseline: the most
     # post_ratio can be for a POST that writes to Redis at all.
     Ratio("post_one_write_ratio", "baseline_post_one_write_rps", "baseline_post_rps", None),
     Ratio("post_over_one_write", "post_payments_rps", "baseline_post_one_write_rps", None),
+    # The required work (validation and the apply script) done by a bare loop, over the raw
+    # loop: the most orders_ratio can be while that work stays, done one batch after another.
     Ratio("required_work_ratio", "baseline_required_eps", "baseline_raw_eps", None),
     Ratio("orders_over_required", "orders_projection_eps", "baseline_required_eps", None),
     Ratio("rebuild_over_required", "rebuild_eps", "baseline_required_eps", None),
