@@ -75,13 +75,19 @@ class ServiceProcess:
         return self
 
     def wait_health(self, status: int, timeout: float = 20.0) -> None:
-        def answers() -> bool:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
+        """Until ``/health`` answers ``status``; at once if the process exits meanwhile (it
+        will never answer), with the end of its log."""
+        process = self.process
+        assert process is not None
+
+        def answers_or_exited() -> bool:
+            if process.poll() is not None:
+                return True
             return httpx.get(f"{self.url}/health", timeout=1.0).status_code == status
 
-        eventually(answers, timeout=timeout, what=f"{self.name} /health == {status}")
+        eventually(answers_or_exited, timeout=timeout, what=f"{self.name} /health == {status}")
+        if process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
 
     def signal(self, sig: int) -> None:
         assert self.process is not None

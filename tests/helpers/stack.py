@@ -82,12 +82,21 @@ class Stack:
 
     def start(self, *services: str) -> Stack:
         """Redis, then the services (payments, orders, notifications unless named), together;
-        the console last, since it is given the others' URLs."""
-        self.backend.start()
-        for service in sorted(services or ("payments", "orders", "notifications"), key=last):
-            self.add(service, wait=False)
-        for process in self.services.values():
-            process.wait_health(200)
+        the console last, since it is given the others' URLs.
+
+        If any of it fails to start, what did start is stopped before the error goes on: a
+        fixture that never got the stack cannot stop it, and its processes would run on and
+        slow every test after it (a service that missed its start-up deadline once left eight
+        processes running to the end of the suite)."""
+        try:
+            self.backend.start()
+            for service in sorted(services or ("payments", "orders", "notifications"), key=last):
+                self.add(service, wait=False)
+            for process in self.services.values():
+                process.wait_health(200)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def add(

@@ -1,0 +1,28 @@
+"""The test harness itself: a stack that fails to start leaves nothing running.
+
+Fixtures build their stack with ``Stack(...).start()``; when that raises, the fixture never
+holds the stack and cannot stop it. Processes left behind would run to the end of the suite and
+slow every test after them, so ``start`` stops what it started before the error goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Stack
+
+
+def test_a_service_that_cannot_start_stops_the_rest_and_says_why(tmp_path: Path) -> None:
+    # Only orders reads RUN_PROJECTIONS: it exits at start on a value that is not a boolean.
+    stack = Stack(tmp_path, env={"RUN_PROJECTIONS": "perhaps"})
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="orders exited") as raised:
+        stack.start("payments", "orders")
+    assert "run_projections" in str(raised.value).lower()  # the end of its log says why
+    assert time.monotonic() - started < 15, "an exited process is not waited for to answer"
+    processes = [stack.redis.process, *(s.process for s in stack.services.values())]
+    assert len(processes) == 3
+    assert all(p is not None and p.poll() is not None for p in processes), "left running"
