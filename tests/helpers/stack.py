@@ -86,7 +86,7 @@ class Stack:
 
         If any of it fails to start, what did start is stopped before the error goes on: a
         fixture that never got the stack cannot stop it, and its processes would run on and
-        slow every test after it (a service that missed its start-up deadline once left eight
+        slow every test after it (a service that missed its start-up deadline once left nine
         processes running to the end of the suite)."""
         try:
             self.backend.start()
