@@ -20,7 +20,6 @@ import httpx
 import pytest
 from console.cursor import EntryId, parse_cursor
 from console.streams import followed, groups
-from contracts.payments import event_stream
 from eventkit import Partitions
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,7 +34,7 @@ GROUP_OF_LANE = {"state": "orders", "notifications": "notifications"}  # as on t
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    system = Stack(tmp_path_factory.mktemp("console-partitions"), env={"STREAM_PARTITIONS": "3"})
+    system = Stack(tmp_path_factory.mktemp("console-partitions"), partitions=PARTITIONS.count)
     system.start("payments", "orders", "notifications", "console")
     yield system
     system.stop()
@@ -44,12 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def pay_in_partitions(stack: Stack, customer: str) -> dict[str, int]:
     """Payments until they fall in at least two partitions: payment id -> its partition."""
     order = stack.place_order(customer, total=10**6)
-    paid: dict[str, int] = {}
-    while len(set(paid.values())) < 2:
-        assert len(paid) < 30, "payment ids should spread over the partitions"
-        payment_id = stack.pay(order["order_id"], customer, 100)["payment_id"]
-        paid[payment_id] = PARTITIONS.of(event_stream(payment_id))
-    return paid
+    return stack.pay_into_partitions(order["order_id"], customer, 100, partitions=2, at_most=30)
 
 
 def caught_up(snapshot: dict[str, Any], cards: dict[str, dict[tuple[int, str], str]]) -> bool:
