@@ -5,7 +5,9 @@ It answers ``POST /v1/traces`` as a collector would (protobuf in, an empty
 ExportTraceServiceResponse out). With ``keep=True`` it decodes each request with
 opentelemetry-proto and keeps every span flat: service, name, kind, ids (hex), parent,
 attributes and links; with ``keep=False`` it reads the body and answers, as a collector that
-drops everything would, and only counts the requests.
+drops everything would, and only counts the requests. With ``status`` other than 200 it
+answers every request with that status and no body, as a collector in trouble would (503: the
+exporter retries).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _value(value: AnyValue) -> Any:
 
 
 class Receiver:
-    def __init__(self, *, keep: bool = True) -> None:
+    def __init__(self, *, keep: bool = True, status: int = 200) -> None:
         self.spans: list[Span] = []
         self.requests = 0  # export requests answered
         self._lock = threading.Lock()
@@ -52,6 +54,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if status != 200:
+                    with receiver._lock:
+                        receiver.requests += 1
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if keep:
                     if self.headers.get("Content-Encoding") == "gzip":
                         body = gzip.decompress(body)

@@ -11,12 +11,17 @@
 # at the addresses written there), and it is left alone; only the wait until it serves is
 # done again.
 #
-# Needs redis-cli and getent (both in the redis image) and REDISCLI_AUTH, the admin password:
-# CLUSTER MEET and ADDSLOTS are admin commands, and the variable keeps the password off the
-# command line. POSIX sh (the image's /bin/sh is dash).
+# Needs redis-cli and getent (both in the redis image) and the admin password, in REDISCLI_AUTH
+# or in the file ADMIN_PASSWORD_FILE names (compose's credentials volume): CLUSTER MEET and
+# ADDSLOTS are admin commands, and the variable keeps the password off the command line.
+# POSIX sh (the image's /bin/sh is dash).
 set -eu
 
 : "${REDIS_NODES:?host:port of every node, separated by spaces}"
+if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${ADMIN_PASSWORD_FILE:-}" ]; then
+    REDISCLI_AUTH=$(cat "$ADMIN_PASSWORD_FILE")
+    export REDISCLI_AUTH
+fi
 # Give up after this long (120 s unless CREATE_CLUSTER_TIMEOUT_S says otherwise), so that `up`
 # stops saying why instead of waiting for ever.
 deadline=$(($(date +%s) + ${CREATE_CLUSTER_TIMEOUT_S:-120}))

@@ -10,7 +10,7 @@ tests are in ``eventkit.testing``.
 """
 
 from eventkit import metrics, tracing
-from eventkit.connection import Client, connect, misconfigured, unavailable
+from eventkit.connection import Client, connect, misconfigured, read_secret, unavailable
 from eventkit.consumer import Consumer, ConsumerOptions
 from eventkit.consumer_outcomes import ConsumerStats
 from eventkit.deadletter import (
@@ -120,6 +120,7 @@ __all__ = [
     "misconfigured",
     "parse_data",
     "read_from_snapshot",
+    "read_secret",
     "read_stream",
     "redrive",
     "replay",

@@ -5,7 +5,8 @@
     python -m eventkit tail '{payments}:state' --from 1732615000000-0 --no-follow
     python -m eventkit dead-letters '{payments}:state:dead-letters:orders'
 
-Redis is REDIS_URL (default redis://127.0.0.1:6379/0) unless --url says otherwise; with
+Redis is REDIS_URL (default redis://127.0.0.1:6379/0) unless --url says otherwise, with the
+password from REDIS_PASSWORD_FILE when the URL has none (as in the compose stack); with
 REDIS_MODE=cluster, as the services, it names any node of a Redis Cluster (a partition's
 stream: ``'{payments-2}:state'``).
 """
@@ -17,7 +18,7 @@ import asyncio
 import contextlib
 import os
 
-from eventkit.connection import connect
+from eventkit.connection import Client, connect, read_secret
 from eventkit.deadletter import list_dead_letters
 from eventkit.envelope import InvalidEvent
 from eventkit.reader import START, StreamEntry, read_stream
@@ -43,12 +44,18 @@ def describe(entry: StreamEntry) -> str:
     )
 
 
-def cluster_mode() -> bool:
-    return os.environ.get("REDIS_MODE", "standalone") == "cluster"
+def client(url: str) -> Client:
+    """The services' Redis as their settings name it: REDIS_MODE, REDIS_PASSWORD_FILE."""
+    password_file = os.environ.get("REDIS_PASSWORD_FILE")
+    return connect(
+        url,
+        cluster=os.environ.get("REDIS_MODE", "standalone") == "cluster",
+        password=read_secret(password_file) if password_file else None,
+    )
 
 
 async def tail(url: str, stream: str, position: str, follow: bool) -> None:
-    redis = connect(url, cluster=cluster_mode())
+    redis = client(url)
     try:
         async for entry in read_stream(redis, stream, position, follow=follow):
             print(describe(entry), flush=True)
@@ -57,7 +64,7 @@ async def tail(url: str, stream: str, position: str, follow: bool) -> None:
 
 
 async def dead_letters(url: str, stream: str, count: int) -> None:
-    redis = connect(url, cluster=cluster_mode())
+    redis = client(url)
     try:
         for letter in await list_dead_letters(redis, stream, count):
             print(

@@ -22,6 +22,8 @@ Errors come in three kinds, and every caller treats each kind the same way:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal, TypeAlias, overload
 
 from redis import exceptions
@@ -158,6 +160,12 @@ class ProjectConnection(Connection):  # type: ignore[misc]  # redis is not type-
         await writer.drain()
 
 
+def read_secret(path: str | os.PathLike[str]) -> str:
+    """A password kept in a file (a mounted Docker or Kubernetes secret): its text, without the
+    line break an editor may have added."""
+    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+
+
 def _use_project_connections(cluster: RedisCluster) -> RedisCluster:
     """The cluster client has no ``connection_class`` parameter (redis-py 8.1.0): every node it
     learns is built from its ``connection_kwargs``, and the startup nodes (which only ask for
@@ -169,14 +177,25 @@ def _use_project_connections(cluster: RedisCluster) -> RedisCluster:
 
 
 @overload
-def connect(url: str, *, name: str | None = None, cluster: Literal[False] = False) -> Redis: ...
+def connect(
+    url: str,
+    *,
+    name: str | None = None,
+    cluster: Literal[False] = False,
+    password: str | None = None,
+) -> Redis: ...
 @overload
-def connect(url: str, *, name: str | None = None, cluster: bool) -> Client: ...
-def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Client:
+def connect(
+    url: str, *, name: str | None = None, cluster: bool, password: str | None = None
+) -> Client: ...
+def connect(
+    url: str, *, name: str | None = None, cluster: bool = False, password: str | None = None
+) -> Client:
     """A client for ``url`` (``redis://[user:password@]host:port/db``). Connects lazily.
 
     ``cluster``: ``url`` names any node of a Redis Cluster (db 0, the only one a cluster has);
-    the client learns the others from it (CLUSTER SLOTS)."""
+    the client learns the others from it (CLUSTER SLOTS). ``password``: for a ``url`` that
+    names the user only (the password read from a file, as in compose); one in ``url`` wins."""
     # A few quick retries hide a blip; longer outages are the caller's to handle (the consumer
     # loop backs off, an HTTP request answers 503).
     retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
@@ -190,6 +209,7 @@ def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Clie
             # lost, a slot moved): a failover takes seconds, the consumer loop waits the rest.
             retry=retry,
             client_name=name,
+            password=password,
         )
         return _use_project_connections(cluster_client)
     return Redis.from_url(
@@ -201,4 +221,5 @@ def connect(url: str, *, name: str | None = None, cluster: bool = False) -> Clie
         health_check_interval=15,
         client_name=name,
         connection_class=ProjectConnection,
+        password=password,
     )

@@ -8,8 +8,8 @@ from __future__ import annotations
 import socket
 from typing import Literal
 
-from eventkit import Client, ConsumerOptions, Partitions, Replication, connect
-from pydantic import Field, SecretStr, field_validator
+from eventkit import Client, ConsumerOptions, Partitions, Replication, connect, read_secret
+from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
 
@@ -20,6 +20,12 @@ class ServiceSettings(BaseSettings):
     # redis://user:password@host:6379/0 (never committed; see .env.example).
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="redis://[user:password@]host:port/db"
+    )
+    # The password in a file instead (a Docker or Kubernetes secret mounted into the container,
+    # as docker-compose.yml does): REDIS_URL then names the user only, and no password is in
+    # the environment, where `docker inspect` would show it.
+    redis_password_file: FilePath | None = Field(
+        None, description="a file holding the Redis password of REDIS_URL's user"
     )
     host: str = "127.0.0.1"
     port: int  # each service sets its own default
@@ -49,7 +55,12 @@ class ServiceSettings(BaseSettings):
 
     def connect(self, name: str) -> Client:
         """A client of the configured Redis (lazy: nothing connects until the first command)."""
-        return connect(self.redis_url, name=name, cluster=self.redis_mode == "cluster")
+        return connect(
+            self.redis_url,
+            name=name,
+            cluster=self.redis_mode == "cluster",
+            password=read_secret(self.redis_password_file) if self.redis_password_file else None,
+        )
 
     def partitions(self) -> Partitions:
         return Partitions(self.stream_partitions)

@@ -11,13 +11,17 @@
   the SDK itself. ``OTEL_SDK_DISABLED=true`` turns everything off.
 
 Spans are exported in batches from a background thread: an unreachable collector costs dropped
-spans, never a slower request.
+spans, never a slower request, and one warning a minute at most in the log (the exporter's own
+warnings come every second or two).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -30,6 +34,37 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 log = logging.getLogger(__name__)
 # Probes and scrapes come every few seconds and say nothing about a request's journey.
 UNTRACED = "live,ready,health,metrics"
+# How often a collector that cannot be reached may say so in the log.
+EXPORT_WARNING_EVERY_S = 60.0
+
+
+class AtMostOncePer(logging.Filter):
+    """Lets one record through per ``period_s``; the next one that passes says how many were
+    held back meanwhile. For a logger that repeats one complaint every few seconds (an
+    exporter whose collector is down): the first line says what is wrong, the rest is noise."""
+
+    def __init__(self, period_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.period_s = period_s
+        self._clock = clock
+        self._last: float | None = None
+        self._held = 0
+        self._lock = threading.Lock()  # the exporter logs from its own thread
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last < self.period_s:
+                self._held += 1
+                return False
+            if self._held:
+                record.msg = (
+                    f"{record.getMessage()} ({self._held} more like it in the last "
+                    f"{self.period_s:g} s not logged)"
+                )
+                record.args = ()
+            self._last, self._held = now, 0
+            return True
 
 
 def exporter_name() -> str:
@@ -48,6 +83,7 @@ def configure_tracing(service: str) -> None:
     if name == "none":
         return
     exporter = _exporter(name)
+    logging.getLogger(type(exporter).__module__).addFilter(AtMostOncePer(EXPORT_WARNING_EVERY_S))
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service})
     provider = TracerProvider(resource=resource)  # the sampler: OTEL_TRACES_SAMPLER
     provider.add_span_processor(BatchSpanProcessor(exporter))

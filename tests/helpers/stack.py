@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import httpx
 from contracts.payments import event_stream
 from eventkit import Partitions
 
 from harness import Admin, RedisCluster, RedisServer, ServiceProcess, eventually
+from tests.helpers.client import OPERATOR_TOKEN, SystemClient
 
 # Quick recovery under test; the defaults (30 s idle before a claim…) suit production.
 FAST_CONSUMERS = {
@@ -24,9 +23,6 @@ FAST_CONSUMERS = {
     "MAIL_RETRY_CAP_S": "1",
     "SMTP_TIMEOUT_S": "2",
 }
-# The operator endpoints (dead letters) answer only to this token; send OPERATOR with them.
-OPERATOR_TOKEN = "operator-token-of-the-test-stack"
-OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 def last(service: str) -> bool:
@@ -34,7 +30,9 @@ def last(service: str) -> bool:
     return service == "console"
 
 
-class Stack:
+class Stack(SystemClient):
+    """The system as local processes; the calls the tests make are SystemClient's."""
+
     def __init__(
         self,
         directory: Path,
@@ -172,22 +170,8 @@ class Stack:
             service.stop()
         self.backend.stop()
 
-    # ---- the API calls the tests make ----------------------------------------------------
-
-    def place_order(self, customer_id: str, total: int, currency: str = "EUR") -> dict[str, Any]:
-        body = {"customer_id": customer_id, "total": total, "currency": currency}
-        return _created(httpx.post(f"{self['orders'].url}/orders", json=body))
-
-    def pay(
-        self, order_id: str, customer_id: str, amount: int, currency: str = "EUR", **headers: str
-    ) -> dict[str, Any]:
-        body = {
-            "order_id": order_id,
-            "customer_id": customer_id,
-            "amount": amount,
-            "currency": currency,
-        }
-        return _created(httpx.post(f"{self['payments'].url}/payments", json=body, headers=headers))
+    def url(self, service: str) -> str:
+        return self[service].url
 
     def pay_into_partitions(
         self, order_id: str, customer_id: str, amount: int, *, partitions: int, at_most: int
@@ -201,50 +185,3 @@ class Stack:
             payment_id = self.pay(order_id, customer_id, amount)["payment_id"]
             paid[payment_id] = self.partitions.of(event_stream(payment_id))
         return paid
-
-    def refund(self, payment_id: str, amount: int) -> dict[str, Any]:
-        url = f"{self['payments'].url}/payments/{payment_id}/refunds"
-        return _created(httpx.post(url, json={"amount": amount}))
-
-    def order(self, order_id: str) -> dict[str, Any]:
-        return httpx.get(f"{self['orders'].url}/orders/{order_id}").json()
-
-    def notifications(self, service: str = "notifications", **query: str) -> list[dict[str, Any]]:
-        url = f"{self[service].url}/notifications"
-        response = httpx.get(url, params={"limit": "100", **query})
-        response.raise_for_status()
-        return response.json()
-
-    def set_contact(self, customer_id: str, email: str) -> httpx.Response:
-        url = f"{self['notifications'].url}/customers/{customer_id}/contact"
-        return httpx.put(url, json={"email": email})
-
-    def failed_mail(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self['notifications'].url}/mail/failed", headers=OPERATOR)
-        response.raise_for_status()
-        return response.json()
-
-    def requeue_mail(self, notification_id: str) -> httpx.Response:
-        url = f"{self['notifications'].url}/mail/failed/{notification_id}/requeue"
-        return httpx.post(url, headers=OPERATOR)
-
-    def dead_letters(self, service: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self[service].url}/dead-letters", headers=OPERATOR)
-        response.raise_for_status()
-        return response.json()
-
-    def redrive(self, service: str, dead_letter_id: str) -> httpx.Response:
-        url = f"{self[service].url}/dead-letters/{dead_letter_id}/redrive"
-        return httpx.post(url, headers=OPERATOR)
-
-    def wait_order(self, order_id: str, status: str, paid: int, timeout: float = 15) -> None:
-        eventually(
-            lambda: (o := self.order(order_id))["status"] == status and o["paid_amount"] == paid,
-            timeout=timeout,
-            what=f"order {order_id} {status} with {paid} paid",
-        )
-
-
-def _created(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return response.json()

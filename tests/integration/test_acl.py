@@ -52,7 +52,9 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("HGETALL {payments}:state", NOBODY),
     ("XRANGE {payments}:state - +", {PAY, ORD}),
     ("XRANGE {payments}:notifications - +", {PAY, NOTE}),
-    ("XREAD COUNT 10 STREAMS {payments}:state 0", {ORD}),
+    # following a stream without a group: its owner (eventkit tail) and orders' projection
+    ("XREAD COUNT 10 STREAMS {payments}:state 0", {PAY, ORD}),
+    ("XREAD COUNT 10 STREAMS {payments}:notifications 0", {PAY, NOTE}),
     # consumer groups on payments' streams: each service on its own stream only
     ("XGROUP CREATE {payments}:state orders 0 MKSTREAM", {ORD}),
     ("XREADGROUP GROUP orders c COUNT 10 STREAMS {payments}:state >", {ORD}),
@@ -101,7 +103,7 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("SMEMBERS {orders}:cache:1:cached", {ORD}),
     ("UNLINK {orders}:cache:1:payment:1 {orders}:cache:1:payments-of:o", {ORD}),
     # orders' revenue projection: the state stream by XREAD, its own keys in one script
-    ("XREAD COUNT 500 BLOCK 1000 STREAMS {payments}:state 0-0", {ORD}),
+    ("XREAD COUNT 500 BLOCK 1000 STREAMS {payments}:state 0-0", {PAY, ORD}),
     (
         f"EVALSHA {SHA} 4 {{orders}}:revenue:checkpoint {{orders}}:revenue:by-day "
         "{orders}:revenue:counted {orders}:revenue:skipped",

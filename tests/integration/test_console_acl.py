@@ -133,6 +133,7 @@ CONSOLE_ALSO = {
     "XRANGE {payments}:state - +",
     "XRANGE {payments}:notifications - +",
     "XREAD COUNT 10 STREAMS {payments}:state 0",
+    "XREAD COUNT 10 STREAMS {payments}:notifications 0",
     "XREAD COUNT 500 BLOCK 1000 STREAMS {payments}:state 0-0",  # as orders' projection reads
     "XPENDING {payments}:state orders - + 1",
     "XINFO GROUPS {payments}:state",

@@ -1,7 +1,8 @@
 """docker-compose.yml agrees with services/Dockerfile and with each service's Settings.
 
-All static: no Docker engine. A misspelt variable is otherwise silently ignored by
-pydantic-settings, and a port that drifts only shows as a container that never turns healthy.
+All static: no Docker engine (tests/e2e/test_docker_*.py run the files on a real one). A
+misspelt variable is otherwise silently ignored by pydantic-settings, and a port that drifts
+only shows as a container that never turns healthy.
 Every service is built from the one services/Dockerfile, with its package name and port as the
 build arguments SERVICE and PORT; the tests expand those as BuildKit would for each service.
 """
@@ -31,11 +32,10 @@ import yaml
 from tests.helpers.compose import (
     CLUSTER_FILE,
     COMPOSE_FILE,
-    GRAFANA_PASSWORD,
-    PASSWORDS,
     ROOT,
     SCALE_FILE,
     compose_binary,
+    fresh_environment,
     merged,
 )
 from tests.helpers.settings import CONSUMERS, SETTINGS, default_port
@@ -330,7 +330,8 @@ def test_image_healthcheck_fails_while_the_service_answers_503(
 # standard variables (the OpenTelemetry specification's "SDK environment variables"): the
 # OTel SDK reads them from the environment itself, so they are not fields of Settings.
 OTEL_ENVIRONMENT = {
-    "OTEL_TRACES_EXPORTER": "otlp",
+    # Off unless asked for (OTEL_TRACES_EXPORTER=otlp): Jaeger is in a profile.
+    "OTEL_TRACES_EXPORTER": "${OTEL_TRACES_EXPORTER:-none}",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 }
@@ -353,13 +354,13 @@ def test_every_variable_set_is_a_setting(name: str) -> None:
 def test_listens_on_all_interfaces_and_reaches_the_compose_redis(name: str) -> None:
     raw = environment(name)
     assert raw["HOST"] == "0.0.0.0"
-    # Its own Redis user; the password from the environment, required (as interpolated).
-    password = f"{name.upper()}_REDIS_PASSWORD"
-    assert f"${{{password}:?set it in .env, see .env.example}}" in raw["REDIS_URL"]
-    config = merged([COMPOSE_FILE])
-    redis_url = urlsplit(config["services"][name]["environment"]["REDIS_URL"])
+    # Its own Redis user; the password in a file of its own credentials volume, never in
+    # the URL or the environment.
+    redis_url = urlsplit(raw["REDIS_URL"])
     assert (redis_url.scheme, redis_url.hostname, redis_url.port) == ("redis", "redis", 6379)
-    assert (redis_url.username, redis_url.password) == (name, PASSWORDS[password])
+    assert (redis_url.username, redis_url.password) == (name, None)
+    assert raw["REDIS_PASSWORD_FILE"] == "/run/secrets/redis_password"
+    assert mounts(name) == {"/run/secrets": f"{name}-credentials:ro"}
     assert "redis" in services()
 
 
@@ -398,19 +399,21 @@ def test_console_calls_each_service_on_its_port(service: str) -> None:
     assert url.port == default_port(service)
 
 
-def test_notifications_publishes_a_host_port_range_so_it_can_scale() -> None:
-    (mapping,) = services()["notifications"]["ports"]
-    _address, host, _container = str(mapping).split(":")
-    first, _, last = host.partition("-")
-    assert int(first) == default_port("notifications") < int(last)
+@SERVICES
+def test_one_fixed_host_port_per_service_its_own(name: str) -> None:
+    # Not a range: Docker hands a range's ports out in turn, so a restarted container moved to
+    # the next one (onto another service's port, in the end). Replicas publish none
+    # (docker-compose.scale.yml).
+    assert published(name) == {default_port(name): ("127.0.0.1", default_port(name))}
 
 
-def test_scale_override_only_resets_the_host_port_of_orders() -> None:
+def test_scale_override_only_resets_the_host_ports_of_the_consumers() -> None:
     override = load(SCALE_FILE)
     assert override.keys() == {"services"}
-    assert override["services"].keys() == {"orders"}
-    assert override["services"]["orders"].keys() == {"ports"}
-    assert isinstance(override["services"]["orders"]["ports"], Reset)
+    assert override["services"].keys() == set(CONSUMERS)
+    for name in CONSUMERS:
+        assert override["services"][name].keys() == {"ports"}
+        assert isinstance(override["services"][name]["ports"], Reset)
 
 
 def test_project_is_named() -> None:
@@ -439,9 +442,7 @@ def test_redis_is_pinned_durable_private_and_checked() -> None:
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
     assert "--appendfsync everysec" in command
-    data, _acl = redis["volumes"]
-    source, target = data.split(":")
-    assert target == "/data"
+    source = mounts("redis")["/data"]
     assert source in load(COMPOSE_FILE)["volumes"], "a named volume, kept across `down`"
     assert "redis-cli --user admin" in " ".join(redis["healthcheck"]["test"])
     assert "ports" not in redis, "only the services reach Redis: never on the host's interfaces"
@@ -449,34 +450,58 @@ def test_redis_is_pinned_durable_private_and_checked() -> None:
     assert redis["user"] == "redis"
 
 
-def test_redis_loads_the_repository_acl_with_passwords_from_the_environment() -> None:
+REDIS_USERS = ("admin", "payments", "orders", "notifications", "console")
+
+
+def test_redis_loads_the_repository_acl_with_every_users_credentials() -> None:
     redis = services()["redis"]
-    assert "./redis-acl:/etc/redis-acl:ro" in redis["volumes"]
-    command = " ".join(redis["command"])
-    assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in command
-    assert "--aclfile /tmp/users.acl" in command
-    for user in ("ADMIN", "PAYMENTS", "ORDERS", "NOTIFICATIONS", "CONSOLE"):
-        assert redis["environment"][f"{user}_REDIS_PASSWORD"].startswith(
-            f"${{{user}_REDIS_PASSWORD:?"
-        )
+    assert mounts("redis")["/etc/redis-acl"] == "./redis-acl:ro"
+    assert redis["command"][:3] == ["sh", "/etc/redis-acl/start-redis.sh", "/run/secrets"]
+    for user in REDIS_USERS:
+        assert mounts("redis")[f"/run/secrets/{user}"] == f"{user}-credentials:ro"
+    assert "environment" not in redis, "no password in its environment"
+    assert redis["depends_on"] == {"credentials": {"condition": "service_completed_successfully"}}
+
+
+def test_credentials_are_made_once_into_a_volume_each_and_the_environment_may_set_them() -> None:
+    maker = services()["credentials"]
+    assert maker["image"] == services()["redis"]["image"], "no image of its own to pull"
+    assert maker["command"] == ["sh", "/etc/redis-acl/credentials.sh", "/credentials"]
+    assert maker["restart"] == "no"
+    assert maker["network_mode"] == "none"
+    volumes = mounts("credentials")
+    for user in REDIS_USERS:
+        assert volumes[f"/credentials/{user}"] == f"{user}-credentials"
+        # The environment (or .env) may give a value; nothing is required.
+        variable = f"{user.upper()}_REDIS_PASSWORD"
+        assert maker["environment"][variable] == f"${{{variable}:-}}"
+    assert volumes["/credentials/grafana"] == "grafana-credentials"
+    assert maker["environment"]["GRAFANA_ADMIN_PASSWORD"] == "${GRAFANA_ADMIN_PASSWORD:-}"
 
 
 # ---- the Dockerfile's pins and shape ----
 
 SYNC = 'uv sync --locked --no-dev --package "$SERVICE" --no-editable'
+# The workspace's own packages are rebuilt from the copied sources at every build: uv keys a
+# local package's cached wheel on its pyproject.toml only.
+REBUILD = ' --reinstall-package shared --reinstall-package "$SERVICE"'
 
 
 def test_dockerfile_pins_its_bases_and_installs_from_the_lock() -> None:
     text = DOCKERFILE.read_text()
+    # No `# syntax=` line: BuildKit would fetch that frontend image first, which fails on an
+    # engine without a registry; the built-in frontend has everything the file uses.
+    assert "syntax=" not in text
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm$", text, re.MULTILINE)
     assert re.findall(r"^FROM (\S+)", text, re.MULTILINE) == ["${PYTHON_IMAGE}"] * 2
     assert "COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/" in text
-    assert text.count(f"{SYNC} --no-install-workspace\n") == 1
-    assert text.count(f"{SYNC}\n") == 1
+    flat = re.sub(r"\s*\\\n\s*", " ", text)
+    assert flat.count(f"{SYNC} --no-install-workspace\n") == 1
+    assert flat.count(f"{SYNC}{REBUILD}\n") == 1
     assert (
-        text.index("--no-install-workspace")
-        < text.index("COPY services/${SERVICE}/${SERVICE} ")
-        < text.index(f"{SYNC}\n")
+        flat.index("--no-install-workspace")
+        < flat.index("COPY services/${SERVICE}/${SERVICE} ")
+        < flat.index(f"{SYNC}{REBUILD}\n")
     )
 
 
@@ -499,6 +524,7 @@ def sync_runs() -> tuple[int, int]:
     assert [keyword for keyword, _ in (builder_stage()[i] for i in runs)] == ["RUN", "RUN"]
     first, second = runs
     assert builder_stage()[first][1].endswith("--no-install-workspace")
+    assert builder_stage()[second][1].endswith(REBUILD)
     return first, second
 
 
@@ -564,7 +590,7 @@ def run(
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, **PASSWORDS, **GRAFANA_PASSWORD} if env is None else env,
+        env=fresh_environment() if env is None else env,
     )
     assert result.returncode == expect, (
         f"{argv[0]} exited {result.returncode}:\n{result.stdout}{result.stderr}"
@@ -585,21 +611,14 @@ def compose_config(files: list[Path], *args: str) -> str:
     return run(compose_binary(), *flags, "--env-file", os.devnull, "config", *args)
 
 
-def test_compose_refuses_to_start_without_the_redis_passwords() -> None:
-    without = {k: v for k, v in os.environ.items() if not k.endswith("_REDIS_PASSWORD")}
-    without.update(GRAFANA_PASSWORD)
-    argv = (compose_binary(), "-f", COMPOSE_FILE, "--env-file", os.devnull, "config", "-q")
-    output = run(*argv, env=without, expect=1)
-    assert "_REDIS_PASSWORD is missing a value: set it in .env, see .env.example" in output
-
-
-def test_compose_refuses_to_start_without_the_grafana_password() -> None:
-    # No default admin password: a stack started without one would have admin/admin.
-    without = {k: v for k, v in os.environ.items() if k != "GRAFANA_ADMIN_PASSWORD"}
-    without.update(PASSWORDS)
-    argv = (compose_binary(), "-f", COMPOSE_FILE, "--env-file", os.devnull, "config", "-q")
-    output = run(*argv, env=without, expect=1)
-    assert "GRAFANA_ADMIN_PASSWORD is missing a value: set it in .env, see .env.example" in output
+@pytest.mark.parametrize("files", [[COMPOSE_FILE], [COMPOSE_FILE, CLUSTER_FILE]])
+def test_compose_needs_nothing_set_and_holds_no_password(files: list[Path]) -> None:
+    # A fresh clone: no .env, nothing in the environment. No password has a default either:
+    # the credentials service makes each one at the first start.
+    flags = [flag for path in files for flag in ("-f", str(path))]
+    config = run(compose_binary(), *flags, "--env-file", os.devnull, "config")
+    assert not re.search(r"(?i)password(?!_*file)\w*:\s*(?!\"\")[^\s$]", config), "a value"
+    assert "REDISCLI_AUTH:" not in config
 
 
 @FILES
@@ -619,20 +638,26 @@ def test_compose_file_itself_matches_the_compose_spec_schema() -> None:
     run(venv_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", COMPOSE_FILE)
 
 
-def test_scale_override_leaves_orders_without_host_port() -> None:
+def test_scale_override_leaves_the_consumers_without_a_host_port() -> None:
     config = merged([COMPOSE_FILE, SCALE_FILE])
-    assert "ports" not in config["services"]["orders"]
-    assert config["services"]["notifications"]["ports"]
+    for name in CONSUMERS:
+        assert "ports" not in config["services"][name]
+    assert config["services"]["payments"]["ports"]
+    assert config["services"]["console"]["ports"]
 
 
 @SERVICES
 def test_settings_accept_what_compose_gives_the_container(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # After interpolation (${LOG_LEVEL:-info}) and merge keys, as the container sees it.
+    # After interpolation (${LOG_LEVEL:-info}) and merge keys, as the container sees it; the
+    # password file, which its credentials volume holds there, here.
     config = merged([COMPOSE_FILE])
     for key, value in config["services"][name]["environment"].items():
         monkeypatch.setenv(key, value)
+    password = tmp_path / "redis_password"
+    password.write_text("a-password-from-its-volume")
+    monkeypatch.setenv("REDIS_PASSWORD_FILE", str(password))
     settings: Any = SETTINGS[name]()
     assert settings.port == default_port(name)
     assert settings.host == "0.0.0.0"
@@ -717,7 +742,7 @@ def test_observability_ports_are_on_loopback_only(name: str) -> None:
 
 
 @SERVICES
-def test_service_sends_traces_to_jaeger_and_logs_json(name: str) -> None:
+def test_service_sends_traces_to_jaeger_when_asked_and_logs_json(name: str) -> None:
     env = environment(name)
     assert {key: env.get(key) for key in OTEL_ENVIRONMENT} == OTEL_ENVIRONMENT
     # The code names each service itself; a fixed name here would be one more thing to keep
@@ -734,6 +759,15 @@ def test_no_service_waits_for_the_observability_stack() -> None:
     # Tracing and metrics must never keep the system from starting.
     for name in SETTINGS:
         assert not set(services()[name]["depends_on"]) & set(OBSERVABILITY)
+
+
+def test_the_extras_are_left_out_of_the_core() -> None:
+    # `docker compose up` starts the core and Mailpit; the observability stack on request
+    # (--profile observability). The core needs neither (the test above, and the one below).
+    for name in OBSERVABILITY:
+        assert services()[name]["profiles"] == ["observability"]
+    for name in ("redis", "credentials", "mailpit", *SETTINGS):
+        assert "profiles" not in services()[name], name
 
 
 def test_prometheus_mounts_its_config_and_rules_read_only() -> None:
@@ -782,10 +816,14 @@ def test_grafana_gets_its_provisioning_and_dashboards_read_only() -> None:
     assert volumes[path] == "./observability/grafana/dashboards:ro"
 
 
-def test_grafana_admin_password_comes_from_the_environment_and_viewers_are_anonymous() -> None:
+def test_grafana_admin_password_is_its_credential_and_viewers_are_anonymous() -> None:
     env = services()["grafana"]["environment"]
-    password = env["GF_SECURITY_ADMIN_PASSWORD"]
-    assert password == "${GRAFANA_ADMIN_PASSWORD:?set it in .env, see .env.example}"
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/admin_password"
+    assert mounts("grafana")["/run/secrets"] == "grafana-credentials:ro"
+    assert services()["grafana"]["depends_on"]["credentials"] == {
+        "condition": "service_completed_successfully"
+    }
     assert (env["GF_AUTH_ANONYMOUS_ENABLED"], env["GF_AUTH_ANONYMOUS_ORG_ROLE"]) == (
         "true",
         "Viewer",
@@ -851,7 +889,8 @@ def test_mailpit_is_pinned_healthchecked_non_root_and_on_loopback_only() -> None
 
 def test_notifications_sends_its_mail_to_mailpit_without_waiting_for_it() -> None:
     env = environment("notifications")
-    assert (env["SMTP_HOST"], int(env["SMTP_PORT"])) == ("mailpit", 1025)
+    # Mailpit unless the environment names another server.
+    assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("${SMTP_HOST:-mailpit}", "${SMTP_PORT:-1025}")
     assert 1025 in published("mailpit")
     # The mail queue holds the mail while the SMTP server is away: nothing to wait for.
     assert "mailpit" not in services()["notifications"]["depends_on"]
@@ -860,7 +899,7 @@ def test_notifications_sends_its_mail_to_mailpit_without_waiting_for_it() -> Non
 
 # ---- Redis Cluster: docker-compose.cluster.yml (docs/containers.md, "Redis Cluster") ----
 # As Compose merges it with the base file (`config --format json`): extends, merge keys and
-# `!reset` applied. tests/integration/test_compose_cluster.py runs its commands for real.
+# `!reset` applied. tests/e2e/test_docker_cluster.py runs it on a real engine.
 
 NODES = [f"redis-{n}" for n in range(1, 7)]
 NODE_PORT = 6379  # redis-server's default; the file names no other
@@ -879,14 +918,17 @@ def node_command(name: str) -> str:
     return str(script)
 
 
+START_REDIS = "exec sh /etc/redis-acl/start-redis.sh /run/secrets "
+
+
 def redis_server_args(name: str) -> dict[str, str]:
-    """The node's redis-server options, as {--option: value}, and its config file as {"": …}."""
-    _, _, server = node_command(name).partition("exec redis-server ")
-    config_file, *words = server.split()
-    assert not config_file.startswith("--"), "a config file, as the first argument"
+    """The node's redis-server options (after redis-acl/start-redis.sh), as {--option: value}."""
+    before, _, server = node_command(name).partition(START_REDIS)
+    assert before == "", "the base Redis' start script, and only that"
+    words = server.split()
     options = dict(zip(words[::2], words[1::2], strict=True))
     assert all(option.startswith("--") for option in options)
-    return {"": config_file, **options}
+    return options
 
 
 def test_cluster_override_starts_six_nodes_and_not_the_base_redis() -> None:
@@ -901,9 +943,9 @@ def test_cluster_override_starts_six_nodes_and_not_the_base_redis() -> None:
 @pytest.mark.parametrize("name", NODES)
 def test_cluster_node_is_the_base_redis_in_cluster_mode(name: str) -> None:
     node, base = cluster()[name], merged([COMPOSE_FILE])["services"]["redis"]
-    for key in ("image", "user", "healthcheck", "restart"):
+    for key in ("image", "user", "healthcheck", "restart", "depends_on"):
         assert node[key] == base[key], key
-    assert node["environment"] == {**base["environment"], "NODE_NAME": name}
+    assert node["environment"] == {"NODE_NAME": name}
     assert "ports" not in node, "only the services reach Redis: never on the host's interfaces"
     args = redis_server_args(name)
     assert args["--cluster-enabled"] == "yes"
@@ -914,29 +956,19 @@ def test_cluster_node_is_the_base_redis_in_cluster_mode(name: str) -> None:
     # Clients are told the node's name, which Docker's DNS resolves: its service name.
     assert args["--cluster-announce-hostname"] == '"$$NODE_NAME"'
     assert args["--cluster-preferred-endpoint-type"] == "hostname"
-    # The ACL file rendered as the base Redis does.
-    assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in node_command(name)
-    assert args["--aclfile"] == "/tmp/users.acl"
-    assert "render-acl.sh /etc/redis-acl/users.acl /tmp/users.acl" in " ".join(base["command"])
+    # The ACL file rendered (and the replica's login written) as the base Redis does.
+    assert base["command"][:3] == START_REDIS.split()[1:]
 
 
-@pytest.mark.parametrize("name", NODES)
-def test_cluster_replica_logs_in_as_admin_with_the_password_on_no_command_line(name: str) -> None:
-    command = node_command(name)
-    config_file = redis_server_args(name)[""]
-    # Written by printf (a shell builtin) into a file only the node's user can read, from the
-    # container's environment: `$$` keeps Compose from putting the password into the command.
-    written = re.search(r"\(umask 077 && printf '([^']*)' (\S+) > (\S+)\)", command)
-    assert written is not None, command
-    template, argument, path = written.groups()
-    assert path == config_file
-    assert template == "masteruser admin\\nmasterauth %s\\n"
-    assert argument == '"$$ADMIN_REDIS_PASSWORD"'
-    assert PASSWORDS["ADMIN_REDIS_PASSWORD"] not in command
+def test_a_replica_logs_in_as_admin_with_the_password_on_no_command_line() -> None:
+    # start-redis.sh writes masteruser/masterauth with printf (a shell builtin) into a file
+    # only Redis' user can read, and gives it to redis-server as its configuration file.
+    script = (ROOT / "redis-acl" / "start-redis.sh").read_text()
     assert (
-        cluster()[name]["environment"]["ADMIN_REDIS_PASSWORD"]
-        == (PASSWORDS["ADMIN_REDIS_PASSWORD"])
+        "(umask 077 && printf 'masteruser admin\\nmasterauth %s\\n' \"$ADMIN_REDIS_PASSWORD\" "
+        ">/tmp/redis.conf)" in script
     )
+    assert 'exec redis-server /tmp/redis.conf --aclfile /tmp/users.acl "$@"' in script
 
 
 def test_cluster_nodes_each_have_their_own_volume_and_a_fixed_address() -> None:
@@ -944,7 +976,8 @@ def test_cluster_nodes_each_have_their_own_volume_and_a_fixed_address() -> None:
     data = {}
     for name in NODES:
         volumes = {volume["target"]: volume for volume in cluster()[name]["volumes"]}
-        assert volumes.keys() == {"/data", "/etc/redis-acl"}
+        credentials = {f"/run/secrets/{user}" for user in REDIS_USERS}
+        assert volumes.keys() == {"/data", "/etc/redis-acl", *credentials}
         assert volumes["/data"]["type"] == "volume"
         data[name] = volumes["/data"]["source"]
         assert data[name] in declared, "a named volume, kept across `down`"
@@ -984,9 +1017,10 @@ def test_cluster_is_formed_by_a_one_shot_after_every_node_is_up() -> None:
     assert creator["depends_on"] == {
         name: {"condition": "service_healthy", "required": True} for name in NODES
     }
-    # The script from the repository, read-only, as it is in git.
-    (mount,) = creator["volumes"]
+    # The script from the repository, read-only, as it is in git; admin's password.
+    mount, admin = creator["volumes"]
     assert (mount["type"], mount.get("read_only")) == ("bind", True)
+    assert (admin["source"], admin["target"]) == ("admin-credentials", "/run/secrets/admin")
     shell, script = creator["command"]
     assert shell == "sh"
     assert (Path(mount["source"]) / Path(script).relative_to(mount["target"])) == (
@@ -994,7 +1028,8 @@ def test_cluster_is_formed_by_a_one_shot_after_every_node_is_up() -> None:
     )
     env = creator["environment"]
     assert env["REDIS_NODES"].split() == [f"{name}:{NODE_PORT}" for name in NODES]
-    assert env["REDISCLI_AUTH"] == PASSWORDS["ADMIN_REDIS_PASSWORD"], "as admin"
+    assert env["ADMIN_PASSWORD_FILE"] == "/run/secrets/admin/redis_password", "as admin"
+    assert "REDISCLI_AUTH" not in env
     assert "ports" not in creator
 
 
@@ -1008,19 +1043,20 @@ def test_cluster_services_run_in_cluster_mode_as_their_own_user(
     partitions = {int(cluster()[other]["environment"]["STREAM_PARTITIONS"]) for other in SETTINGS}
     assert len(partitions) == 1, "every service of one system: the same number of partitions"
     assert min(partitions) >= 3, "at least one partition per primary"
-    # Its own user and password, as in the base file; `redis` names every node.
+    # Its own user and password file, as in the base file; `redis` names every node.
     url = urlsplit(env["REDIS_URL"])
-    password = PASSWORDS[f"{name.upper()}_REDIS_PASSWORD"]
-    assert (url.username, url.password) == (name, password)
+    assert (url.username, url.password) == (name, None)
+    assert env["REDIS_PASSWORD_FILE"] == base["environment"]["REDIS_PASSWORD_FILE"]
     assert (url.hostname, url.port, url.path) == ("redis", NODE_PORT, "/0")
     assert all("redis" in cluster()[node]["networks"]["default"]["aliases"] for node in NODES)
     # Everything else as the base file: ports, the other variables.
     assert service["ports"] == base["ports"]
     cluster_only = {"REDIS_MODE", "STREAM_PARTITIONS", "REDIS_MIN_REPLICAS_ACK", "REDIS_WAIT_MS"}
     assert {k: v for k, v in env.items() if k not in cluster_only} == base["environment"]
-    # The Settings the container builds from it.
+    # The Settings the container builds from it (its password file here, not in a volume).
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("REDIS_PASSWORD_FILE", str(ENV_EXAMPLE))
     settings: Any = SETTINGS[name]()
     assert (settings.redis_mode, settings.stream_partitions) == ("cluster", min(partitions))
 
@@ -1044,13 +1080,30 @@ def test_payments_waits_for_a_replica_on_the_cluster() -> None:
 
 
 def test_cluster_override_holds_no_secret() -> None:
-    # Every variable that carries a secret comes from the environment or .env, required; the
-    # only password in a command is the container's own variable, expanded by its shell.
+    # Secrets come from the credentials volumes only: a variable may name a file, no more.
     override = load(CLUSTER_FILE)
     secret = re.compile(r"PASSWORD|AUTH|TOKEN|SECRET")
     for name, service in override["services"].items():
         for key, value in (service.get("environment") or {}).items():
             if secret.search(key):
-                assert re.fullmatch(r"\$\{(\w+):\?[^}]+\}", str(value)), f"{name}: {key}"
+                assert str(value).startswith("/run/secrets/"), f"{name}: {key}"
     for text in strings(override):
         assert not re.search(r"(masterauth|requirepass|>)\s*[A-Za-z0-9]{16,}", text), text
+
+
+# ---- stand-ins for an engine without a registry: scripts/offline_images.sh ----
+
+EXTRAS = {"mailpit", *OBSERVABILITY}  # no Debian package: they need a registry
+
+
+def test_offline_images_stand_in_for_every_base_image_the_core_needs() -> None:
+    text = DOCKERFILE.read_text()
+    named = set(re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, re.MULTILINE))
+    named |= set(re.findall(r"COPY --from=(\S+)", text)) - {"builder"}
+    for files in ([COMPOSE_FILE], [COMPOSE_FILE, CLUSTER_FILE]):
+        for name, service in merged(files)["services"].items():
+            if "image" in service and "build" not in service and name not in EXTRAS:
+                named.add(service["image"])
+    script = (ROOT / "scripts" / "offline_images.sh").read_text()
+    recipes = set(re.findall(r"^\w+_IMAGE=(\S+)$", script, re.MULTILINE))
+    assert named == recipes - {"reference-standin/debian:bookworm"}

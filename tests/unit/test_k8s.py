@@ -332,11 +332,18 @@ def test_redis_is_the_release_compose_runs(overlay: str) -> None:
 def test_redis_renders_the_repository_acl_with_every_password(overlay: str) -> None:
     redis = one(overlay, "StatefulSet", "redis")
     (init,) = pod_spec(redis)["initContainers"]
-    # The same files as compose mounts, byte for byte, and the same passwords it passes.
+    # The same files as compose mounts, byte for byte, and every user's password, as compose
+    # mounts one credentials volume per user at /run/secrets/<user> (redis-acl/start-redis.sh).
     acl = config_map(overlay, "redis-acl")
     for file in ("users.acl", "render-acl.sh"):
         assert acl[file] == (ROOT / "redis-acl" / file).read_text()
-    passwords = {var for var in compose_redis()["environment"] if var.endswith("_REDIS_PASSWORD")}
+    users = [
+        str(volume).split(":")[1].removeprefix("/run/secrets/")
+        for volume in compose_redis()["volumes"]
+        if ":/run/secrets/" in str(volume)
+    ]
+    passwords = {f"{user.upper()}_REDIS_PASSWORD" for user in users}
+    assert len(passwords) == 5
     assert secret_refs(init) == {var: (SECRET, var) for var in passwords}
     assert "sh /etc/redis-acl/render-acl.sh /etc/redis-acl/users.acl /run/redis/users.acl" in (
         " ".join(init["command"])
