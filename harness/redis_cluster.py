@@ -92,7 +92,7 @@ class RedisCluster:
             capture_output=True,
             timeout=60,
         )
-        eventually(self.formed, timeout=30, what="the cluster to be formed, replicas attached")
+        eventually(self.formed, timeout=60, what="the cluster to be formed, replicas attached")
         return self
 
     def healthy(self) -> bool:

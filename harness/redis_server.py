@@ -111,6 +111,16 @@ class RedisServer:
         client.close()
         return self
 
+    def pause(self) -> None:
+        """SIGSTOP: the server holds its connections and answers nothing (a slow node, or a
+        replica that takes no more of its primary's writes) until :meth:`resume`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.process is not None
         self.process.send_signal(sig)

@@ -32,6 +32,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 SOURCE = "payments"
@@ -130,3 +131,11 @@ class PaymentSnapshot(BaseModel):
     # Since version 2 of this schema; None for a payment received before it, and absent from
     # the data of version 1, which a tolerant reader takes as None.
     method: PaymentMethod | None = Field(None, description="how it was paid, if known")
+
+    @model_validator(mode="after")
+    def _no_more_refunded_than_paid(self) -> PaymentSnapshot:
+        # An invariant of the fact, not a field's bound: a state with more refunded than paid
+        # is no payment, and a consumer must refuse it (dead letter) rather than count it.
+        if self.refunded_amount > self.amount:
+            raise ValueError(f"refunded_amount {self.refunded_amount} exceeds amount {self.amount}")
+        return self

@@ -35,15 +35,16 @@ from eventkit.event_store import (
     StreamDamaged,
     VersionConflict,
 )
-from eventkit.event_store_redis import RedisEventStore
+from eventkit.event_store_redis import RedisEventStore, Retention
 from eventkit.partitions import Partitions
 from eventkit.projection import (
     BEGINNING,
-    CHECKPOINT_GUARD,
     Batch,
     Projection,
     ProjectionRunner,
     ProjectionStats,
+    commit_script,
+    committed,
 )
 from eventkit.publisher import Publisher
 from eventkit.queue import (
@@ -60,13 +61,12 @@ from eventkit.queue_redis import RedisWorkQueue
 from eventkit.queue_worker import QueueWorker
 from eventkit.reader import NOW, START, StreamEntry, read_stream
 from eventkit.replay import Replayed, replay
-from eventkit.replication import NotReplicated, Replication
+from eventkit.replication import NotReplicated, ReplicatedWrites, Replication
 from eventkit.snapshots import RedisSnapshotStore, Snapshot, SnapshotStore, read_from_snapshot
 from eventkit.upcasting import Upcaster, Upcasters, schema_of, schema_uri
 
 __all__ = [
     "BEGINNING",
-    "CHECKPOINT_GUARD",
     "NOW",
     "START",
     "Batch",
@@ -98,7 +98,9 @@ __all__ = [
     "RedisWorkQueue",
     "Rejected",
     "Replayed",
+    "ReplicatedWrites",
     "Replication",
+    "Retention",
     "RetryLater",
     "Snapshot",
     "SnapshotStore",
@@ -111,6 +113,8 @@ __all__ = [
     "WorkQueue",
     "WorkerOptions",
     "WorkerStats",
+    "commit_script",
+    "committed",
     "connect",
     "dead_letter_stream",
     "each",

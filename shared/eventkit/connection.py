@@ -30,8 +30,9 @@ from redis import exceptions
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
+from redis.maint_notifications import MaintNotificationsConfig
 
 # Either client: every part of the project takes one and runs the same commands and scripts on
 # it. A cluster client sends each command to the node that serves its key's hash slot, follows
@@ -196,17 +197,22 @@ def connect(
     ``cluster``: ``url`` names any node of a Redis Cluster (db 0, the only one a cluster has);
     the client learns the others from it (CLUSTER SLOTS). ``password``: for a ``url`` that
     names the user only (the password read from a file, as in compose); one in ``url`` wins."""
-    # A few quick retries hide a blip; longer outages are the caller's to handle (the consumer
-    # loop backs off, an HTTP request answers 503).
-    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
+    # No retries by the client library: it would re-send any command whose reply was lost,
+    # and most of ours are not safe to repeat (a BLMOVE takes a second message, an append
+    # without a key decides again, a counter counts twice). The callers retry, each in a way
+    # that is safe: the consumer loop re-reads its own pending entries (idempotent handlers), a
+    # queue worker gives back what it holds, an HTTP request answers 503 for the client to
+    # retry with its Idempotency-Key. (A cluster client still follows MOVED and ASK: the
+    # command did not run.)
+    retry = Retry(NoBackoff(), retries=0)
     if cluster:
         cluster_client = RedisCluster.from_url(
             url,
             decode_responses=False,
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=2.0,
-            # Also how often a command is re-sent after the layout changed under it (a node
-            # lost, a slot moved): a failover takes seconds, the consumer loop waits the rest.
+            # Also how often a command is re-sent after a node was lost: never blindly, as
+            # above; a failover takes seconds, and the callers wait it out.
             retry=retry,
             client_name=name,
             password=password,
@@ -222,4 +228,8 @@ def connect(
         client_name=name,
         connection_class=ProjectConnection,
         password=password,
+        # Off: they need RESP3 and a Redis that sends them, and while "auto" (redis-py 8's
+        # default) the pool skips its check of a connection it hands out, so one the server
+        # closed (a Redis restart) fails the next command instead of being replaced first.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )

@@ -20,6 +20,14 @@ same payment) waits with it for the retry, without being charged a delivery for 
 Redis errors (see eventkit.connection): one that passes is waited out with backoff; one that
 needs an operator (NOPERM, wrong credentials) stops the loop, and ``running(on_failure=…)``
 lets the service stop its process with the reason.
+
+Acknowledging is the promise that the effect will not be lost. Where the effects are written to
+another shard than the stream (a Redis Cluster: orders' keys on one primary, payments' stream on
+another), an XACK could outlive the effect it stands for: the effect's primary fails over to a
+replica that never got it, and nothing would ever deliver the entry again. So with
+``confirm_effects`` (eventkit.replication: the effects' replicas confirm them, as payments'
+replicas confirm its appends) the consumer acknowledges only what that confirmed; until then
+the entries stay pending and are handled again (idempotently), after a backoff.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis import exceptions as redis_errors
@@ -48,6 +56,7 @@ from eventkit.dispatch import (
 from eventkit.envelope import Event, InvalidEvent
 from eventkit.partitions import check_one_slot
 from eventkit.pending import leased, uncount
+from eventkit.replication import NotReplicated
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +96,9 @@ class Consumer:
     options: ConsumerOptions = field(default_factory=ConsumerOptions)
     start_id: str = "0"  # where a new group starts: "0" = the whole history, "$" = from now
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    # Waits until the handlers' effects so far are as durable as required (raises
+    # NotReplicated if they are not): called before every XACK. None: nothing to wait for.
+    confirm_effects: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         self.dead_letters = dead_letter_stream(self.stream, self.group)
@@ -137,6 +149,8 @@ class Consumer:
                     await self._step()
                     self.stats.state = "running"
                     self.backoff.reset()
+            except NotReplicated as exc:  # the effects' replicas are behind or away: wait
+                await self._pause(f"effects not yet confirmed by a replica: {exc}")
             except redis_errors.RedisError as exc:
                 if unavailable(exc):
                     await self._pause(f"redis unavailable: {type(exc).__name__}: {exc}")
@@ -237,9 +251,15 @@ class Consumer:
                         await self._handle_run(run, outcome)
             finally:  # also when Redis went away halfway: ack what succeeded, if we can
                 if outcome.acks:
-                    await self.redis.xack(self.stream, self.group, *outcome.acks)
+                    await self._ack(outcome.acks)
         if outcome.unattempted:  # read, never handed to their handler: that read did not count
             await uncount(self.redis, self.stream, self.group, self.name, outcome.unattempted)
+
+    async def _ack(self, entry_ids: list[bytes]) -> None:
+        """Acknowledge entries whose effects are written: once they are durable."""
+        if self.confirm_effects is not None:
+            await self.confirm_effects()  # NotReplicated: not acked, handled again later
+        await self.redis.xack(self.stream, self.group, *entry_ids)
 
     async def _handle_run(self, run: list[Decoded], outcome: Outcome) -> None:
         """Handle a run at once; if that fails, one by one, to find the entry at fault."""

@@ -12,7 +12,7 @@ hash slot (on Redis Cluster), so a group's dead letters live beside the stream i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from eventkit.connection import Client
@@ -117,12 +117,14 @@ async def redrive(
     stream: str,
     dead_letter_id: str,
     handlers: HandlerTable,
+    confirm_effects: Callable[[], Awaitable[None]] | None = None,
 ) -> DeadLetter:
     """Run a dead letter through its handler again (after a fix); on success delete it.
 
     Raises ``KeyError`` if there is no such dead letter, :class:`InvalidEvent` if the entry still
     cannot be decoded or has no handler, and whatever the handler raises if it fails again: the
-    dead letter then stays where it is.
+    dead letter then stays where it is. ``confirm_effects`` (the consumer's) must pass before
+    the letter is deleted, as before an XACK: the letter is the only record of the event.
     """
     entries = await redis.xrange(stream, min=dead_letter_id, max=dead_letter_id)
     if not entries:
@@ -131,5 +133,7 @@ async def redrive(
     event = Event.from_fields(letter.fields)
     # Effects are idempotent, so re-driving an entry that was handled after all is harmless.
     await handler_for(handlers, event)([event])
+    if confirm_effects is not None:
+        await confirm_effects()
     await redis.xdel(stream, dead_letter_id)
     return letter

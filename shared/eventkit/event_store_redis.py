@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,19 +42,29 @@ from eventkit.partitions import Partitions
 from eventkit.replication import ReplicatedWrites, Replication
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long the public streams grow (eventkit.event_store_scripts says how they are
+    trimmed): ``retain`` newest entries kept once every group has acknowledged them, for
+    readers without a group; ``ceiling``, the hard bound. 0: no trimming of that kind."""
+
+    retain: int = 0
+    ceiling: int = 0
+
+
 class RedisEventStore:
     def __init__(
         self,
         redis: Client,
         namespace: str,
         *,
-        publish_maxlen: int | None = None,
+        retention: Retention = Retention(),
         partitions: Partitions = Partitions(),
         replication: Replication = Replication(),
     ):
         self.redis = redis
         self.namespace = namespace
-        self.publish_maxlen = publish_maxlen
+        self.retention = retention
         self.partitions = partitions
         self._writes = ReplicatedWrites(redis, replication)
         self._script = redis.register_script(APPEND_AND_PUBLISH)
@@ -106,7 +117,12 @@ class RedisEventStore:
         [0, the version found]."""
         keys = [self.key(stream), *dict.fromkeys(p.stream for p in publish)]
         check_one_slot(keys)
-        args: list[str | int] = [expected_version, self.publish_maxlen or 0, len(events)]
+        args: list[str | int] = [
+            expected_version,
+            self.retention.retain,
+            self.retention.ceiling,
+            len(events),
+        ]
         for version, event in enumerate(events, start=expected_version + 1):
             args += _flat(entry_fields(event, version))
         args.append(len(publish))
@@ -116,7 +132,7 @@ class RedisEventStore:
         try:
             reply: list[Any] = await self._writes.run(self._script, keys, args)
         except ResponseError as exc:
-            if str(exc).startswith("EVENTSLOST"):
+            if str(exc).startswith(("EVENTSLOST", "STREAMFULL")):
                 raise StreamDamaged(str(exc).split(" script: ")[0]) from exc
             raise
         return reply

@@ -79,6 +79,12 @@ QUEUE_WORKER_RUNNING = Gauge(
     "1 while a queue worker's loop runs; 0 while it starts, reconnects, or is stopped or failed.",
     ["queue", "worker"],
 )
+RETENTION_CEILING = Gauge(
+    "eventkit_stream_retention_ceiling",
+    "The most entries a public stream keeps (STREAM_MAXLEN): reaching it drops the oldest even "
+    "if a group has not acknowledged them.",
+    ["stream"],
+)
 APPENDS = Counter(
     "eventkit_store_appends",
     "Event store appends: appended, refused on a version conflict, or recognised as a retry.",

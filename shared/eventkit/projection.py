@@ -13,6 +13,13 @@ once, with no idempotency key. The write is also conditional: it happens only if
 is still where the batch was read from, so two runners of one projection (two replicas of a
 service) cannot both apply a batch; the loser reads on from where the winner left off.
 
+Redis does not roll a script back: a script that fails halfway keeps what it wrote. So a
+commit script (:func:`commit_script`) checks the checkpoint first, then decides every change
+while writing nothing (an event it cannot apply becomes a *skipped* entry, with the reason:
+the projection's dead letter), then writes the changes, and moves the checkpoint **last**. And
+should a commit fail all the same, the runner commits the batch one event at a time and
+records the event that fails as skipped: one bad event never stops the projection.
+
 A projection is rebuilt by resetting its keys and checkpoint (atomically) and catching up from
 the start of the stream. docs/event-store.md compares this with a consumer group.
 """
@@ -30,20 +37,41 @@ from redis import exceptions as redis_errors
 
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
-from eventkit.connection import Client, unavailable
+from eventkit.connection import Client, misconfigured, unavailable
 from eventkit.envelope import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BEGINNING = "0-0"  # the checkpoint of a projection that applied nothing yet
 
-# The guard every projection's commit script starts with: KEYS[1] is the checkpoint, ARGV[1]
-# the entry it must still hold, ARGV[2] the entry it moves to. Anything else the script writes
-# comes after it, so a batch that lost the race writes nothing.
+# How every projection's commit script begins and ends: KEYS[1] is the checkpoint, ARGV[1] the
+# entry it must still hold, ARGV[2] the entry it moves to. A batch that lost the race writes
+# nothing; the checkpoint moves after everything else is written. The body between them must
+# decide before it writes, and add what it could not apply to the Lua table ``skipped``
+# (entry id, reason, …), which the script returns after a 1; a lost race returns {0}.
 CHECKPOINT_GUARD = """
-if (redis.call('GET', KEYS[1]) or '0-0') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
+if (redis.call('GET', KEYS[1]) or '0-0') ~= ARGV[1] then return {0} end
+local skipped = {}
 """
+CHECKPOINT_MOVE = """
+redis.call('SET', KEYS[1], ARGV[2])
+table.insert(skipped, 1, 1)
+return skipped
+"""
+
+
+def commit_script(body: str) -> str:
+    """A projection's commit script: the guard, ``body`` (decide, then write), the move."""
+    return CHECKPOINT_GUARD + body + CHECKPOINT_MOVE
+
+
+def committed(reply: list[bytes | int]) -> list[tuple[str, str]] | None:
+    """A commit script's reply: None if it lost the race, else the entries the script itself
+    could not apply, as (entry id, reason)."""
+    if int(reply[0]) == 0:
+        return None
+    rest = [part.decode() if isinstance(part, bytes) else str(part) for part in reply[1:]]
+    return list(zip(rest[::2], rest[1::2], strict=True))
 
 
 @dataclass(frozen=True)
@@ -52,8 +80,8 @@ class Batch(Generic[T]):
 
     after: str  # the checkpoint it was read from
     through: str  # the last entry read: the checkpoint once the batch is committed
-    items: list[T]  # the events the projection decoded, in stream order
-    skipped: list[tuple[str, str]]  # (entry id, why) for entries it could not apply
+    items: list[tuple[str, T]]  # (entry id, what the projection decoded), in stream order
+    skipped: list[tuple[str, str]]  # (entry id, why) for entries it could not decode
 
 
 class Projection(Protocol[T]):
@@ -70,9 +98,11 @@ class Projection(Protocol[T]):
         """The last entry applied (:data:`BEGINNING` if none)."""
         ...
 
-    async def commit(self, batch: Batch[T]) -> bool:
-        """Apply ``batch`` and move the checkpoint to ``batch.through`` in one atomic write, if
-        the checkpoint is still ``batch.after``; False, and nothing written, if it is not."""
+    async def commit(self, batch: Batch[T]) -> list[tuple[str, str]] | None:
+        """Apply ``batch``, record its skipped entries and move the checkpoint to
+        ``batch.through`` in one atomic write, if the checkpoint is still ``batch.after``: the
+        entries of ``batch.items`` it could not apply after all (recorded as skipped too).
+        None, and nothing written, if the checkpoint had moved."""
         ...
 
     async def reset(self) -> None:
@@ -121,24 +151,61 @@ class ProjectionRunner(Generic[T]):
         if not entries:
             return False
         batch = self._decode(cursor, entries)
-        if await self.projection.commit(batch):
-            self.stats.applied += len(batch.items)
-            self.stats.skipped += len(batch.skipped)
-            self.stats.checkpoint = batch.through
-        else:  # another runner committed this batch first: go on from where it left off
+        refused = await self._commit(batch)
+        if refused is None:  # another runner committed this batch first: go on from there
             self.stats.lost_races += 1
             self.stats.checkpoint = await self.projection.checkpoint()
+            return True
+        for entry_id, reason in refused:
+            log.warning("%s: skipped %s: %s", self.projection.name, entry_id, reason)
+        self.stats.applied += len(batch.items) - len(refused)
+        self.stats.skipped += len(batch.skipped) + len(refused)
+        self.stats.checkpoint = batch.through
         return True
 
     def _decode(self, cursor: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Batch[T]:
         items, skipped = [], []
-        for entry_id, fields in entries:
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode()
             try:
-                items.append(self.projection.decode(Event.from_fields(fields)))
+                items.append((entry_id, self.projection.decode(Event.from_fields(fields))))
             except InvalidEvent as exc:
-                skipped.append((entry_id.decode(), str(exc)))
-                log.warning("%s: skipped %s: %s", self.projection.name, entry_id.decode(), exc)
+                skipped.append((entry_id, str(exc)))
+                log.warning("%s: skipped %s: %s", self.projection.name, entry_id, exc)
         return Batch(cursor, entries[-1][0].decode(), items, skipped)
+
+    async def _commit(self, batch: Batch[T]) -> list[tuple[str, str]] | None:
+        """Commit ``batch``; if the commit fails for a reason of its own (not Redis being away
+        or refusing us), commit it one event at a time, so that the event at fault is found,
+        recorded as skipped, and the others are applied."""
+        try:
+            return await self.projection.commit(batch)
+        except redis_errors.ResponseError as exc:
+            if unavailable(exc) or misconfigured(exc) or not batch.items:
+                raise
+            log.error("%s: a batch failed to commit (%s): one event at a time", self.name, exc)
+        refused: list[tuple[str, str]] = []
+        for part in _one_by_one(batch):
+            try:
+                found = await self.projection.commit(part)
+            except redis_errors.ResponseError as exc:
+                if unavailable(exc) or misconfigured(exc):
+                    raise
+                ((entry_id, _),) = part.items
+                why = f"could not be applied: {exc}"
+                found = await self.projection.commit(
+                    Batch(part.after, part.through, [], [*part.skipped, (entry_id, why)])
+                )
+                if found is not None:
+                    found = [(entry_id, why)]
+            if found is None:  # another runner moved the checkpoint meanwhile: it goes on
+                return None
+            refused += found
+        return refused
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
 
     def stop(self) -> None:
         self._stopping.set()
@@ -173,3 +240,24 @@ class ProjectionRunner(Generic[T]):
             stop_timeout_s=self.block_ms / 1000 + 10,
             on_failure=on_failure,
         )
+
+
+def _one_by_one(batch: Batch[T]) -> list[Batch[T]]:
+    """``batch`` as consecutive batches of one decoded event each (the skipped entries go with
+    the event after them, the last ones with a batch of their own): committed in order, they
+    move the checkpoint through the same entries."""
+    parts: list[Batch[T]] = []
+    after, skipped = batch.after, list(batch.skipped)
+    for entry_id, item in batch.items:
+        before = [s for s in skipped if _position(s[0]) < _position(entry_id)]
+        skipped = skipped[len(before) :]
+        parts.append(Batch(after, entry_id, [(entry_id, item)], before))
+        after = entry_id
+    if after != batch.through or skipped:
+        parts.append(Batch(after, batch.through, [], skipped))
+    return parts
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)

@@ -25,13 +25,16 @@ from eventkit.connection import Client
 from eventkit.partitions import check_one_slot
 from eventkit.queue import Message, QueueCounts, Receipt, State
 from eventkit.queue_scripts import DONE, FAIL, HEARTBEAT, PROMOTE, REQUEUE, RETRY, RETURN
+from eventkit.replication import ReplicatedWrites, Replication
 
 
 class RedisWorkQueue:
-    """eventkit.queue.WorkQueue on Redis. ``name`` must carry a hash tag: ``{service}:what``."""
+    """eventkit.queue.WorkQueue on Redis. ``name`` must carry a hash tag: ``{service}:what``.
+    ``writes``: an operator's requeue is confirmed by the replicas the shard must have."""
 
-    def __init__(self, redis: Client, name: str) -> None:
+    def __init__(self, redis: Client, name: str, writes: ReplicatedWrites | None = None) -> None:
         self.redis, self.name = redis, name
+        self.writes = writes or ReplicatedWrites(redis, Replication(replicas=0))
         self.queue_key, self.delayed_key = f"{name}:queue", f"{name}:delayed"
         self.failed_key, self.workers_key = f"{name}:failed", f"{name}:workers"
         check_one_slot([self.queue_key, self.processing_key("w"), self.receipt_key("m")])
@@ -103,7 +106,10 @@ class RedisWorkQueue:
         for element in await self.redis.lrange(self.failed_key, 0, -1):
             if Message.decode(element).id == message_id:
                 keys = [self.failed_key, self.queue_key, self.receipt_key(message_id)]
-                return bool(await self._requeue(keys=keys, args=[element]))
+                if not await self._requeue(keys=keys, args=[element]):
+                    return False
+                await self.writes.mark(self.name[: self.name.index("}") + 1])  # its hash tag
+                return True
         return False
 
     async def receipts(self, message_ids: Sequence[str]) -> dict[str, Receipt]:

@@ -42,7 +42,9 @@ class Replication:
 class NotReplicated(Exception):
     """The write is on the primary, but fewer replicas than required confirmed it in time: if
     the primary died now, it would be lost. Whoever retries the same write (an idempotent
-    one) finds it and waits for the replicas again."""
+    one) finds it and waits for the replicas again. ``location``: where what was written can
+    be read back (an API path), for a caller whose retry would not find it but make another;
+    the layer that knows it sets it."""
 
     def __init__(self, key: str, confirmed: int, required: int, timeout_ms: int) -> None:
         super().__init__(
@@ -50,6 +52,7 @@ class NotReplicated(Exception):
             f"within {timeout_ms} ms"
         )
         self.confirmed, self.required = confirmed, required
+        self.location: str | None = None
 
 
 class ReplicatedWrites:

@@ -101,7 +101,11 @@ def operator_router(token: SecretStr | None) -> APIRouter:
         for consumer in consumers_of(request):
             try:
                 letter = await redrive(
-                    consumer.redis, consumer.dead_letters, dead_letter_id, consumer.handlers
+                    consumer.redis,
+                    consumer.dead_letters,
+                    dead_letter_id,
+                    consumer.handlers,
+                    consumer.confirm_effects,
                 )
             except KeyError:
                 continue  # not this consumer's

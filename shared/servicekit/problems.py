@@ -134,12 +134,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_not_replicated(request: Request, exc: Exception) -> JSONResponse:
         # Written, but not yet safe from a failover: not an answer to build on. The retry
-        # (same Idempotency-Key) finds the write and waits for the replicas again.
+        # (same Idempotency-Key) finds the write and waits for the replicas again. A write
+        # without a key says where it was stored: a blind retry would make a second one.
+        assert isinstance(exc, NotReplicated)
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-        response = problem(
-            503, "stored, but not yet confirmed by a replica: retry with the same Idempotency-Key"
-        )
+        if exc.location is None:
+            detail = "stored, but not yet confirmed by a replica: retry with the same "
+            detail += "Idempotency-Key"
+        else:
+            detail = f"stored as {exc.location}, but not yet confirmed by a replica: read it "
+            detail += "there before trying again (a retry would make a second one)"
+        response = problem(503, detail)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        if exc.location is not None:
+            response.headers["Location"] = exc.location
         return response
 
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -5,6 +5,7 @@ import sys
 import uuid
 from collections.abc import Callable
 
+import httpx
 from contracts.payments import NOTIFICATION_STREAM
 from eventkit import Event, dead_letter_stream
 from payments.commands import IDEMPOTENCY_NAMESPACE
@@ -80,3 +81,37 @@ def test_poison_is_dead_lettered_the_rest_flows_and_a_fixed_one_is_redriven(
     still = stack.redrive("orders", by_id[malformed]["id"])
     assert still.status_code == 422
     assert "still not a valid event" in still.json()["detail"]
+
+
+def test_one_payment_that_payments_cannot_serve_costs_that_event_not_the_stream(
+    make_stack: Callable[..., Stack],
+) -> None:
+    """Failed before: payments' 500 for one payment was "retry later" without end, and the
+    group waited on it: no notification after it, for good. Now payments being healthy while
+    it fails that one call makes it the event's failure: retried, then dead-lettered with the
+    reason, while the others flow. (An outage, every call failing, still holds the group:
+    tests/faults/test_dependencies_down.py.)"""
+    stack = make_stack(env={"MAX_DELIVERIES": "3"})
+    admin = stack.redis.client()
+    # A payment stored by a newer release (version 3 of its data): this payments answers 500.
+    broken = str(uuid.uuid4())
+    newer = Event(
+        source="payments",
+        type="PaymentReceived",
+        subject=broken,
+        data={"payment_id": broken, "unheard_of": True},
+        dataschema="urn:schema:payments.PaymentReceived:v3",
+    )
+    admin.xadd(f"{{payments}}:payment-{broken}", {**newer.to_fields(), "version": "1"})
+    thin = Event(source="payments", type="PaymentReceived", subject=broken,
+                 data={"payment_id": broken})  # fmt: skip
+    thin_id = admin.xadd("{payments}:notifications", thin.to_fields()).decode()
+    assert httpx.get(f"{stack['payments'].url}/payments/{broken}").status_code == 500
+
+    order = stack.place_order("cust", total=300)
+    paid = [stack.pay(order["order_id"], "cust", 100)["payment_id"] for _ in range(3)]
+    check_exactly_once(stack, paid, dead_letters=True)  # the ones behind it were notified
+    [letter] = eventually(lambda: stack.dead_letters("notifications"), timeout=30)
+    assert (letter["original_id"], letter["deliveries"]) == (thin_id, 3)
+    assert "payments answered 500 for this payment while healthy" in letter["error"]
+    assert "newer than this code" in letter["error"]

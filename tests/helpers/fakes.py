@@ -85,19 +85,25 @@ class InMemoryRevenue:
     async def checkpoint(self) -> str:
         return self._checkpoint
 
-    async def commit(self, batch: Batch[Counted]) -> bool:
+    async def commit(self, batch: Batch[Counted]) -> list[tuple[str, str]] | None:
         if self._checkpoint != batch.after:
-            return False
-        self._checkpoint = batch.through
-        for item in batch.items:
+            return None
+        refused: list[tuple[str, str]] = []
+        for entry_id, item in batch.items:
             seen_version, seen_net = self.counted.get(item.payment_id, (0, 0))
             if item.version > seen_version:
-                self.counted[item.payment_id] = (item.version, item.net)
                 key = (item.currency, item.day)
                 if item.net != seen_net:
-                    self.by_day[key] = self.by_day.get(key, 0) + item.net - seen_net
-        self.skipped += batch.skipped
-        return True
+                    total = self.by_day.get(key, 0) + item.net - seen_net
+                    if abs(total) >= 2**53:  # as the script: past the doubles' exact integers
+                        field = revenue.day_field(*key)
+                        refused.append((entry_id, f"the revenue of {field} would pass 2^53"))
+                        continue
+                    self.by_day[key] = total
+                self.counted[item.payment_id] = (item.version, item.net)
+        self.skipped += refused + batch.skipped
+        self._checkpoint = batch.through  # last, as the script moves it
+        return refused
 
     async def reset(self) -> None:
         self.reset_now()

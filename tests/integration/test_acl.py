@@ -29,6 +29,11 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("PING", EVERYONE),
     ("CLIENT SETNAME svc", EVERYONE),
     ("TIME", {ORD, NOTE}),  # the lag's age, against Redis's own clock (GET /metrics)
+    # payments' retention of its public streams (in the append script), not of the event store
+    ("XTRIM {payments}:state MINID ~ 1-0", {PAY}),
+    ("XTRIM {payments}:notifications MAXLEN ~ 100", {PAY}),
+    ("XTRIM {payments}:payment-1 MAXLEN 0", NOBODY),
+    ("XPENDING {payments}:state orders", {PAY, ORD}),
     # payments: the event store and its public streams (the append + publish script).
     (
         f"EVALSHA {SHA} 3 {{payments}}:payment-1 {{payments}}:state {{payments}}:notifications",
@@ -62,16 +67,16 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("XAUTOCLAIM {payments}:state orders c 1000 0-0 COUNT 10", {ORD}),
     ("XCLAIM {payments}:state orders c 0 1-1 JUSTID", {ORD}),
     ("XCLAIM {payments}:state orders c 0 1-1 JUSTID RETRYCOUNT 0", {ORD}),
-    ("XPENDING {payments}:state orders - + 1", {ORD}),
-    ("XINFO GROUPS {payments}:state", {ORD}),
+    ("XPENDING {payments}:state orders - + 1", {PAY, ORD}),
+    ("XINFO GROUPS {payments}:state", {PAY, ORD}),
     ("XINFO STREAM {payments}:state", {PAY, ORD}),
     ("XGROUP CREATE {payments}:notifications notifications 0 MKSTREAM", {NOTE}),
     ("XREADGROUP GROUP notifications c COUNT 10 STREAMS {payments}:notifications >", {NOTE}),
     ("XACK {payments}:notifications notifications 1-1", {NOTE}),
     ("XAUTOCLAIM {payments}:notifications notifications c 1000 0-0", {NOTE}),
     ("XCLAIM {payments}:notifications notifications c 0 1-1 JUSTID", {NOTE}),
-    ("XPENDING {payments}:notifications notifications - + 1", {NOTE}),
-    ("XINFO GROUPS {payments}:notifications", {NOTE}),
+    ("XPENDING {payments}:notifications notifications - + 1", {PAY, NOTE}),
+    ("XINFO GROUPS {payments}:notifications", {PAY, NOTE}),
     # dead letters beside the stream a group reads: recorded and acked by one script
     (f"EVALSHA {SHA} 2 {{payments}}:state {{payments}}:state:dead-letters:orders", {ORD}),
     ("XADD {payments}:state:dead-letters:orders * original_id 1-1", {ORD}),
@@ -110,7 +115,7 @@ MATRIX: list[tuple[str, set[str]]] = [
         {ORD},
     ),
     ("HGET {orders}:revenue:counted p", {ORD}),
-    ("HINCRBY {orders}:revenue:by-day EUR:2026-12-01 100", {ORD}),
+    ("HINCRBY {orders}:revenue:by-day EUR:2026-12-01 100", NOBODY),  # HSET of the new total
     ("HMGET {orders}:revenue:by-day EUR:2026-12-01", {ORD}),
     ("XADD {orders}:revenue:skipped * entry 1-1 error e", {ORD}),
     ("UNLINK {orders}:revenue:checkpoint {orders}:revenue:by-day", {ORD}),
@@ -150,8 +155,12 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("COMMAND GETKEYS XREADGROUP GROUP g c STREAMS {payments}:state >", EVERYONE),
     ("CLUSTER FAILOVER", NOBODY),
     ("CLUSTER NODES", NOBODY),
-    # payments' appends confirmed by replicas: WAIT on its connection, and its own mark
-    ("WAIT 1 100", {PAY}),
+    # writes confirmed by replicas (eventkit.replication): WAIT on the writer's connection, and
+    # each service's own mark: payments' appends, orders' and notifications' effects
+    ("WAIT 1 100", EVERYONE),
+    ("INCRBY {orders}:replicated 1", {ORD}),
+    ("INCRBY {notifications-2}:replicated 1", {NOTE}),
+    ("INCRBY {notifications}:replicated 1", {NOTE}),
     (f"SCRIPT EXISTS {SHA}", {PAY}),
     ("INCRBY {payments}:replicated 1", {PAY}),
     ("INCRBY {payments-2}:replicated 1", {PAY}),
@@ -179,7 +188,9 @@ MATRIX: list[tuple[str, set[str]]] = [
     # nobody's business but admin's: trimming or deleting events, reading others' keys, admin
     ("XDEL {payments}:state 1-1", NOBODY),
     ("XSETID {payments}:payment-1 1-1 ENTRIESADDED 1", NOBODY),
-    ("XTRIM {payments}:state MAXLEN 0", NOBODY),
+    # (its owner trims a public stream: retention, as XADD … MAXLEN always could; never the
+    # event store, line "XTRIM {payments}:payment-1" above)
+    ("XTRIM {payments}:state MAXLEN 0", {PAY}),
     ("DEL {payments}:payment-1", NOBODY),
     ("GET {payments}:payment-1", NOBODY),
     ("CONFIG GET maxmemory", NOBODY),
@@ -288,7 +299,7 @@ def test_services_cannot_read_each_others_keys_or_run_admin_commands(server: Red
     with pytest.raises(redis.exceptions.NoPermissionError):
         payments.flushall()
     with pytest.raises(redis.exceptions.NoPermissionError):
-        payments.xtrim("{payments}:state", maxlen=0)
+        payments.xtrim("{payments}:payment-1", maxlen=0)  # its public streams: retention
 
 
 def test_the_acl_file_loads_and_renders_no_secret_into_git(tmp_path: Path) -> None:

@@ -136,6 +136,7 @@ CONSOLE_ALSO = {
     "XREAD COUNT 10 STREAMS {payments}:notifications 0",
     "XREAD COUNT 500 BLOCK 1000 STREAMS {payments}:state 0-0",  # as orders' projection reads
     "XPENDING {payments}:state orders - + 1",
+    "XPENDING {payments}:state orders",
     "XINFO GROUPS {payments}:state",
     "XPENDING {payments}:notifications notifications - + 1",
     "XINFO GROUPS {payments}:notifications",

@@ -11,6 +11,7 @@ from eventkit import (
     Event,
     Publication,
     RedisEventStore,
+    Retention,
     StreamDamaged,
     VersionConflict,
     connect,
@@ -114,3 +115,61 @@ async def test_a_range_read_from_the_end_misses_nothing_appended_meanwhile(
     entries = await versions.in_range(racing, store.key("a"), 8, None, None)
     assert [int(fields[b"version"]) for _, fields in entries] == [8, 9, 10]
     assert [s.version for s in await store.read("a", 8)] == [8, 9, 10, 11, 12, 13]
+
+
+async def test_a_public_stream_that_can_take_no_entry_refuses_the_append_before_storing(
+    store: RedisEventStore, redis: Redis, uid: str
+) -> None:
+    """Failed before: the events were stored, then the publication's XADD failed: stored, never
+    published, and every later append the same."""
+    public = f"{{t{uid}}}:public"
+    await redis.xadd(public, {"by": "hand"}, id="18446744073709551615-18446744073709551615")
+    with pytest.raises(StreamDamaged, match="holds the largest entry id there is"):
+        await store.append("a", [fact("a")], 0, [Publication(public, fact("a"))])
+    assert await store.read("a") == []  # nothing stored: stored ⇔ published
+
+
+def retained(redis: Redis, uid: str, retention: Retention) -> RedisEventStore:
+    return RedisEventStore(redis, f"t{uid}", retention=retention)
+
+
+async def publish(store: RedisEventStore, public: str, count: int, start: int = 0) -> None:
+    for n in range(start, start + count):
+        await store.append(f"a{n}", [fact(f"a{n}")], 0, [Publication(public, fact(f"a{n}"))])
+
+
+async def test_retention_keeps_what_a_group_has_not_acknowledged_and_trims_it_once_acked(
+    redis: Redis, uid: str
+) -> None:
+    """Before, MAXLEN ~ trimmed by length alone: a group 300 entries behind a retention of 10
+    lost 290 of them unread."""
+    store, public = retained(redis, uid, Retention(retain=10, ceiling=10_000)), f"{{t{uid}}}:p"
+    await redis.xgroup_create(public, "slow", id="0", mkstream=True)
+    await publish(store, public, 300)
+    published = [entry_id for entry_id, _ in await redis.xrange(public)]
+    assert len(published) == 300  # none acknowledged: none trimmed
+    # The group reads and acknowledges the first 250; the next append trims up to there.
+    read = await redis.xreadgroup("slow", "c", {public: ">"}, count=250)
+    await redis.xack(public, "slow", *[entry_id for entry_id, _ in read[0][1]])
+    await publish(store, public, 1, start=300)
+    left = [entry_id for entry_id, _ in await redis.xrange(public)]
+    assert set(published[250:]) <= set(left)  # what the group has not read stays
+    assert len(left) < 300  # what every group has is trimmed (whole nodes of 100 entries)
+
+
+async def test_retention_keeps_the_newest_entries_for_readers_without_a_group(
+    redis: Redis, uid: str
+) -> None:
+    store, public = retained(redis, uid, Retention(retain=10, ceiling=10_000)), f"{{t{uid}}}:p"
+    await publish(store, public, 400)
+    length = await redis.xlen(public)
+    assert 10 <= length <= 10 + 200  # approximate: whole nodes of 100 entries
+    [(_, newest)] = await redis.xrevrange(public, count=1)
+    assert (Event.from_fields(newest).subject, Event.from_fields(newest).data) == ("a399", {"n": 0})
+
+
+async def test_the_ceiling_trims_even_what_a_group_has_not_read(redis: Redis, uid: str) -> None:
+    store, public = retained(redis, uid, Retention(retain=10, ceiling=150)), f"{{t{uid}}}:p"
+    await redis.xgroup_create(public, "stuck", id="0", mkstream=True)
+    await publish(store, public, 400)
+    assert 150 <= await redis.xlen(public) <= 150 + 100

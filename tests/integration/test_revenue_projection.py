@@ -18,6 +18,7 @@ from orders.domain import Counted
 from orders.projections import RebuildRefused, rebuild
 from orders.revenue import RedisRevenue
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from tests.helpers.factories import snapshot
 
@@ -96,7 +97,7 @@ class CrashingAround:
     async def checkpoint(self) -> str:
         return await self.projection.checkpoint()
 
-    async def commit(self, batch: Batch[Counted]) -> bool:
+    async def commit(self, batch: Batch[Counted]) -> list[tuple[str, str]] | None:
         if self.when == "before":
             raise ConnectionError("killed before the commit")
         await self.projection.commit(batch)
@@ -167,3 +168,104 @@ async def test_a_rebuild_of_a_trimmed_stream_is_refused_unless_forced(
     forced = await rebuild(redis, projection, force=True)
     assert forced.applied == 5
     assert await total(projection) == 5 * 900  # the nets of what is left, on its days
+
+
+def more_refunded_than_paid(payment_id: str, version: int) -> dict[str, str]:
+    """A state event payments never writes (refunded 5,000 of 100), which PaymentSnapshot
+    refuses: written as raw fields, as a buggy or hostile producer could."""
+    event = Event(
+        source="payments",
+        type=PAYMENT_REFUNDED,
+        subject=payment_id,
+        time=AT,
+        data={
+            **snapshot(payment_id, amount=100).model_dump(mode="json"),
+            "refunded_amount": 5000,
+            "status": "refunded",
+            "version": version,
+        },
+    )
+    return event.to_fields()
+
+
+async def test_a_state_event_that_is_no_payment_is_skipped_and_the_rest_of_its_batch_counts(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    """Failed before: the commit script wrote the checkpoint first, then failed on the bad
+    payment's second event halfway through the batch; p-2 was never counted, and the runner
+    (and with it the orders process) stopped."""
+    await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
+    bad = [await redis.xadd(projection.stream, more_refunded_than_paid("bad", v)) for v in (1, 2)]
+    await redis.xadd(projection.stream, state_event(snapshot("p-2", amount=700)))
+    runner = ProjectionRunner(redis, projection)
+    assert await runner.catch_up() == 2
+    assert (runner.stats.applied, runner.stats.skipped) == (2, 2)
+    assert await total(projection) == 1200
+    skipped = await redis.xrange(projection.skipped_key)
+    assert [f[b"entry"] for _, f in skipped] == bad
+    assert b"refunded_amount 5000 exceeds amount 100" in skipped[0][1][b"error"]
+    [(last, _)] = await redis.xrevrange(projection.stream, count=1)
+    assert await projection.checkpoint() == last.decode()
+
+
+async def test_a_day_that_would_overflow_skips_its_event_the_rest_counts_checkpoint_last(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    """Failed before: HINCRBY overflowed halfway through the script, after the checkpoint had
+    moved past the whole batch; the later event was never counted."""
+    await redis.hset(projection.by_day_key, f"EUR:{DAY}", str(2**63 - 10))
+    overflowing = await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
+    other_day = datetime(2026, 12, 2, 9, tzinfo=UTC)
+    await redis.xadd(projection.stream, state_event(snapshot("p-2", amount=700), time=other_day))
+    runner = ProjectionRunner(redis, projection)
+    assert await runner.catch_up() == 1
+    counted, _ = await projection.revenue("EUR", [date(2026, 12, 2)])
+    assert counted == {date(2026, 12, 2): 700}
+    [(_, fields)] = await redis.xrange(projection.skipped_key)
+    assert (fields[b"entry"], fields[b"error"]) == (
+        overflowing,
+        f"the revenue of EUR:{DAY} would pass 2^53".encode(),
+    )
+    [(last, _)] = await redis.xrevrange(projection.stream, count=1)
+    assert await projection.checkpoint() == last.decode()
+
+
+class FailingOn:
+    """The projection, but a commit that includes ``payment_id`` fails as a script would."""
+
+    def __init__(self, projection: RedisRevenue, payment_id: str) -> None:
+        self.projection, self.payment_id = projection, payment_id
+        self.name, self.stream = projection.name, projection.stream
+
+    def decode(self, event: Event) -> Counted:
+        return self.projection.decode(event)
+
+    async def checkpoint(self) -> str:
+        return await self.projection.checkpoint()
+
+    async def commit(self, batch: Batch[Counted]) -> list[tuple[str, str]] | None:
+        if any(item.payment_id == self.payment_id for _, item in batch.items):
+            raise ResponseError("ERR user_script:1: something nobody foresaw")
+        return await self.projection.commit(batch)
+
+    async def reset(self) -> None:
+        await self.projection.reset()
+
+
+async def test_a_commit_that_fails_is_redone_one_event_at_a_time_and_the_culprit_skipped(
+    redis: Redis, projection: RedisRevenue
+) -> None:
+    """Failed before: the ResponseError stopped the runner, and the orders process with it."""
+    await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
+    culprit = await redis.xadd(projection.stream, state_event(snapshot("p-2", amount=9)))
+    await redis.xadd(projection.stream, state_event(snapshot("p-3", amount=700)))
+    failing: Any = FailingOn(projection, "p-2")
+    runner = ProjectionRunner(redis, failing)
+    assert await runner.catch_up() == 2
+    assert (runner.stats.applied, runner.stats.skipped) == (2, 1)
+    assert await total(projection) == 1200
+    [(_, fields)] = await redis.xrange(projection.skipped_key)
+    assert fields[b"entry"] == culprit
+    assert b"something nobody foresaw" in fields[b"error"]
+    [(last, _)] = await redis.xrevrange(projection.stream, count=1)
+    assert await projection.checkpoint() == last.decode()

@@ -83,6 +83,7 @@ CONTRACT = {
     "eventkit_consumer_handle_seconds": metric("histogram", "stream", "group"),
     "eventkit_consumer_running": metric("gauge", "stream", "group", "consumer"),
     "eventkit_dead_letter_entries": metric("gauge", "stream"),
+    "eventkit_stream_retention_ceiling": metric("gauge", "stream"),
     "eventkit_store_appends_total": metric("counter", "outcome"),
     "eventkit_queue_length": metric("gauge", "queue", "place"),
     "eventkit_queue_workers": metric("gauge", "queue"),
@@ -569,6 +570,10 @@ def fixture_series() -> dict[str, list[dict[str, str]]]:
             labels | {"consumer": "c0ffee000001"} for labels in consumers
         ],
         "eventkit_dead_letter_entries": [target | stream for target, stream in DEAD_LETTERS],
+        "eventkit_stream_retention_ceiling": [
+            PAYMENTS | {"stream": stream}
+            for stream in ("{payments}:state", "{payments}:notifications")
+        ],
         "eventkit_store_appends_total": [
             PAYMENTS | {"outcome": outcome} for outcome in ("appended", "conflict", "duplicate")
         ],

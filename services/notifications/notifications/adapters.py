@@ -8,8 +8,11 @@ must act" decides whether events are retried, dead-lettered or held:
 |------------------------------------------|--------------------------------|---------------------|
 | 200                                      | the payment                    | is notified         |
 | no answer in time, connection failed,    | payments (or a proxy before    | waits (RetryLater,  |
-| 408, 429, 5xx                            | it) cannot answer now          | honouring           |
-|                                          |                                | Retry-After)        |
+| 408, 429, 502, 503, 504; a 500 while     | it) cannot answer now          | honouring           |
+| payments' /health fails too              |                                | Retry-After)        |
+| 500 while payments' /health answers 200  | payments fails this payment    | is retried, then    |
+|                                          | (e.g. stored by a newer        | dead-lettered       |
+|                                          | release): not an outage        | (PaymentFailed)     |
 | 404                                      | not known (yet: a replica may  | waits a grace       |
 |                                          | lag), see handlers.py          | period, then fails  |
 | 400, 422                                 | not a payment id at all        | is dead-lettered    |
@@ -32,11 +35,12 @@ from eventkit import ConfigurationFault, InvalidEvent, Rejected, RetryLater, met
 from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Histogram
 
-from notifications.ports import UnknownPayment
+from notifications.ports import PaymentFailed, UnknownPayment
 
 CALLBACK_SECONDS = Histogram(
     "notifications_callback_duration_seconds",
-    "The call back to payments, by outcome: ok, retry, unknown, refused, misconfigured, error.",
+    "The call back to payments, by outcome: ok, retry, unknown, failed, refused, misconfigured,"
+    " error.",
     ["outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
@@ -81,6 +85,9 @@ class HttpPaymentsClient:
         except UnknownPayment:
             outcome = "unknown"
             raise
+        except PaymentFailed:
+            outcome = "failed"
+            raise
         except InvalidEvent:
             outcome = "refused"
             raise
@@ -100,6 +107,13 @@ class HttpPaymentsClient:
         status = response.status_code
         if status == 200:
             return PaymentSnapshot.model_validate_json(response.content)
+        if status == 500 and await self._healthy():
+            # Payments answers, and says it is well: the failure is this payment's. Waiting
+            # on it for ever would hold every event behind it (one payment would stop all
+            # notifications); as the event's failure it is retried, then dead-lettered.
+            raise PaymentFailed(
+                f"payments answered 500 for this payment while healthy: {_detail(response)}"
+            )
         if status in (408, 429) or status >= 500:
             raise RetryLater(
                 f"payments answered {status}", retry_after_s=retry_after(response.headers)
@@ -112,6 +126,24 @@ class HttpPaymentsClient:
             f"payments answered {status} {response.reason_phrase}: check PAYMENTS_URL and "
             "the credentials notifications calls it with"
         )
+
+    async def _healthy(self) -> bool:
+        """Whether payments answers its /health with 200 (it reaches its Redis) right now."""
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                return (await self.http.get("/health")).status_code == 200
+        except (TimeoutError, httpx.TransportError):
+            return False
+
+
+def _detail(response: httpx.Response) -> str:
+    """A problem detail's ``detail``, or the start of whatever the body is."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail) if detail else response.text[:200]
 
 
 class SmtpMailSender:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 from contracts import payments as contract
-from eventkit import Consumer
+from eventkit import Consumer, ReplicatedWrites
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app, tracing_on
@@ -40,13 +41,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         redis = settings.connect("notifications")
         partitions = settings.partitions()
-        queues = mail_queues(redis, settings)
+        # What notifications acknowledges or answers for must be as durable as payments'
+        # appends: confirmed by the replicas of its own shard first (a no-op on one Redis).
+        writes = ReplicatedWrites(redis, settings.replication())
+        queues = mail_queues(redis, settings, writes)
         # Partition p's notifications, written by the consumer of partition p's stream.
         stores = [
             RedisNotificationStore(redis, queues[p], partitions.tag(NAMESPACE, p))
             for p in partitions
         ]
-        contacts = RedisContactBook(redis, partitions)
+        contacts = RedisContactBook(redis, partitions, writes)
         try:
             async with (
                 http_client(settings.payments_url, settings.callback_timeout_s) as http,
@@ -73,6 +77,7 @@ def create_app(
                             )
                         ),
                         options=settings.consumer_options(),
+                        confirm_effects=partial(writes.mark, partitions.tag(NAMESPACE, p)),
                     )
                     for p in partitions
                 ]
@@ -89,6 +94,7 @@ def create_app(
                     "consumers": consumers,
                 }
         finally:
+            await writes.aclose()
             await redis.aclose()
 
     return service_app(

@@ -21,12 +21,18 @@ class UnknownPayment(Exception):
     """Payments does not know the payment: retried a few times, then dead-lettered."""
 
 
+class PaymentFailed(Exception):
+    """Payments is up but fails this one payment (a 500 for it alone): the event's failure,
+    retried a few times, then dead-lettered; not a reason to hold every other event."""
+
+
 class PaymentsClient(Protocol):
     """The call back: payments' current state of a payment."""
 
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         """Raises RetryLater while payments cannot answer, UnknownPayment if it does not know
-        the payment, InvalidEvent if it refuses the id as malformed."""
+        the payment, PaymentFailed if it fails this payment while healthy, InvalidEvent if it
+        refuses the id as malformed."""
         ...
 
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from eventkit import Client, Message, Partitions, RedisWorkQueue, WorkQueue
+from eventkit import (
+    Client,
+    Message,
+    Partitions,
+    RedisWorkQueue,
+    ReplicatedWrites,
+    Replication,
+    WorkQueue,
+)
 from eventkit.partitions import check_one_slot
 
 from notifications.domain import Notification
@@ -155,11 +163,20 @@ class RedisContactBook:
     """ports.ContactBook: one address per customer, ``{notifications}:contact:<customer id>``
     (``{notifications-p}:…`` in the customer's partition of several)."""
 
-    def __init__(self, redis: Client, partitions: Partitions = Partitions()) -> None:
+    def __init__(
+        self,
+        redis: Client,
+        partitions: Partitions = Partitions(),
+        writes: ReplicatedWrites | None = None,
+    ) -> None:
         self.redis, self.partitions = redis, partitions
+        self.writes = writes or ReplicatedWrites(redis, Replication(replicas=0))
 
     async def set(self, customer_id: str, email: str) -> None:
+        """Keep the address; NotReplicated if its shard's replicas did not confirm it."""
         await self.redis.set(contact_key(customer_id, self.partitions), email)
+        partition = self.partitions.of(f"contact:{customer_id}")
+        await self.writes.mark(self.partitions.tag(NAMESPACE, partition))
 
     async def get(self, customer_id: str) -> str | None:
         found = await self.redis.get(contact_key(customer_id, self.partitions))

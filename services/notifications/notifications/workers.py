@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
-from eventkit import Client, QueueWorker, RedisWorkQueue
+from eventkit import Client, QueueWorker, RedisWorkQueue, ReplicatedWrites
 
 from notifications.adapters import SmtpMailSender
 from notifications.config import Settings
@@ -21,11 +21,14 @@ from notifications.handlers import build_mail_handler
 from notifications.read_model import NAMESPACE, mail_queue_name
 
 
-def mail_queues(redis: Client, settings: Settings) -> list[RedisWorkQueue]:
+def mail_queues(
+    redis: Client, settings: Settings, writes: ReplicatedWrites | None = None
+) -> list[RedisWorkQueue]:
     """One mail queue per partition: ``queues[p]`` under partition p's tag."""
     partitions = settings.partitions()
     return [
-        RedisWorkQueue(redis, mail_queue_name(partitions.tag(NAMESPACE, p))) for p in partitions
+        RedisWorkQueue(redis, mail_queue_name(partitions.tag(NAMESPACE, p)), writes)
+        for p in partitions
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from contracts.payments import Amount, Currency, Id, PaymentSnapshot
+from eventkit import NotReplicated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from servicekit import JsonInteger, absent_or, problem_responses
@@ -55,7 +56,11 @@ router = APIRouter(tags=["orders"])
 async def place_order(body: NewOrder, orders: OrdersDep) -> Order:
     """Place an order; it waits for payments to arrive on the state stream."""
     placed = PlacedOrder(str(uuid4()), body.customer_id, body.total, body.currency)
-    await orders.place(placed)
+    try:
+        await orders.place(placed)
+    except NotReplicated as exc:  # stored, not yet safe: say where, so that nobody places it twice
+        exc.location = f"/orders/{placed.order_id}"
+        raise
     found = await orders.get(placed.order_id)  # payments may have arrived before the order
     assert found is not None
     return settle(*found)

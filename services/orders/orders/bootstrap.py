@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 from contracts import payments as contract
-from eventkit import Consumer, ProjectionRunner
+from eventkit import Consumer, ProjectionRunner, ReplicatedWrites
 from fastapi import FastAPI
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
@@ -36,6 +37,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         redis = settings.connect("orders")
         partitions = settings.partitions()
+        # What orders answers for or acknowledges must be as durable as payments' appends:
+        # confirmed by the replicas of its own shard first (a no-op on a single Redis).
+        writes = ReplicatedWrites(redis, settings.replication())
         # Partition p's copies of payments, kept by the consumer of partition p's stream.
         caches = [RedisPaymentCache(redis, tag=partitions.tag(NAMESPACE, p)) for p in partitions]
         consumers = [
@@ -46,6 +50,7 @@ def create_app(
                 name=settings.consumer_name,
                 handlers=overrides.wrap_handlers(build_handlers(caches[p])),
                 options=settings.consumer_options(),
+                confirm_effects=partial(writes.mark, partitions.tag(NAMESPACE, p)),
             )
             for p in partitions
         ]
@@ -64,13 +69,14 @@ def create_app(
                     await started.enter_async_context(runner.running(on_failure=fail_fast(app)))
                 yield {
                     "redis": redis,
-                    "orders": RedisOrderStore(redis, caches, partitions),
+                    "orders": RedisOrderStore(redis, caches, partitions, writes),
                     "cache": AllCaches(caches, partitions),
                     "revenue": AllRevenue(revenues),
                     "consumers": consumers,
                     "projections": projecting,
                 }
         finally:
+            await writes.aclose()
             await redis.aclose()
 
     return service_app(

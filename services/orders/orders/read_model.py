@@ -23,7 +23,7 @@ import json
 from collections.abc import Sequence
 
 from contracts.payments import PaymentSnapshot
-from eventkit import Client, Partitions
+from eventkit import Client, Partitions, ReplicatedWrites, Replication
 
 from orders.domain import PlacedOrder
 
@@ -42,9 +42,13 @@ def next_generation_key(tag: str = TAG) -> str:
 GENERATION = generation_key()  # with one partition
 
 
+def order_tag(order_id: str, partitions: Partitions = Partitions()) -> str:
+    """The tag of an order's own partition (its payments may be in any)."""
+    return partitions.tag(NAMESPACE, partitions.of(f"order:{order_id}"))
+
+
 def order_key(order_id: str, partitions: Partitions = Partitions()) -> str:
-    """An order, in its own partition (its payments may be in any)."""
-    return partitions.key_of(NAMESPACE, f"order:{order_id}")
+    return f"{order_tag(order_id, partitions)}:order:{order_id}"
 
 
 def cache_prefix(generation: int, tag: str = TAG) -> str:
@@ -157,21 +161,27 @@ class RedisPaymentCache:
 
 class RedisOrderStore:
     """The orders, each in its own partition, read with the copies of their payments from every
-    partition's cache (an order's payments may be in any)."""
+    partition's cache (an order's payments may be in any). ``writes``: a placed order is
+    confirmed by the replicas its shard must have before ``place`` returns."""
 
     def __init__(
         self,
         redis: Client,
         caches: Sequence[RedisPaymentCache] | None = None,
         partitions: Partitions = Partitions(),
+        writes: ReplicatedWrites | None = None,
     ) -> None:
         self.redis, self.partitions = redis, partitions
         self.caches = list(caches) if caches is not None else [RedisPaymentCache(redis)]
+        self.writes = writes or ReplicatedWrites(redis, Replication(replicas=0))
 
     async def place(self, order: PlacedOrder) -> None:
+        """Store the order; NotReplicated if it is stored but its replicas did not confirm it."""
         document = json.dumps(order.__dict__)
-        if not await self.redis.set(order_key(order.order_id, self.partitions), document, nx=True):
+        key = order_key(order.order_id, self.partitions)
+        if not await self.redis.set(key, document, nx=True):
             raise ValueError(f"order {order.order_id} exists")  # uuid4 ids: never in practice
+        await self.writes.mark(order_tag(order.order_id, self.partitions))
 
     async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
         """The order and the cached copies of its payments (side by side: one round trip per

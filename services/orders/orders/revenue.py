@@ -26,7 +26,16 @@ from datetime import date
 
 from contracts import payments as contract
 from contracts.payments import STATE_STREAM, PaymentSnapshot
-from eventkit import BEGINNING, CHECKPOINT_GUARD, Batch, Client, Event, Partitions, parse_data
+from eventkit import (
+    BEGINNING,
+    Batch,
+    Client,
+    Event,
+    Partitions,
+    commit_script,
+    committed,
+    parse_data,
+)
 
 from orders.domain import Counted
 from orders.read_model import NAMESPACE, TAG
@@ -45,37 +54,69 @@ def day_field(currency: str, day: date) -> str:
 
 
 # KEYS: keys(name). ARGV: the checkpoint expected, the new one, the number of events, then per
-# event its payment id, version, net and day field; then per skipped entry its id and reason.
-# Numbers go back to Redis through string.format('%d'): Lua would write 10^12 as "1e+12".
-COMMIT = (
-    CHECKPOINT_GUARD
-    + """
+# event its entry id, payment id, version, net and day field; then per skipped entry its id and
+# reason. First every change is decided, writing nothing: a counted value that is not
+# "<version>:<net>", or a day whose total would leave the range where Lua's numbers (doubles)
+# are exact integers, makes the event skipped with the reason. Then the writes, which cannot
+# fail on what was decided. Numbers go back to Redis through string.format('%d'): Lua would
+# write 10^12 as "1e+12".
+COMMIT = commit_script(
+    """
+local EXACT = 2^53
+local counted, totals, changed, order = {}, {}, {}, {}
 local pos = 4
 for _ = 1, tonumber(ARGV[3]) do
-  local payment, version, net, field =
-    ARGV[pos], tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]), ARGV[pos + 3]
-  pos = pos + 4
-  local seen_version, seen_net = 0, 0
-  local seen = redis.call('HGET', KEYS[3], payment)
-  if seen then
-    local v, n = string.match(seen, '^(%d+):(%d+)$')
-    seen_version, seen_net = tonumber(v), tonumber(n)
-  end
-  if version > seen_version then
-    redis.call('HSET', KEYS[3], payment, string.format('%d:%d', version, net))
-    if net ~= seen_net then
-      redis.call('HINCRBY', KEYS[2], field, string.format('%d', net - seen_net))
+  local entry, payment, version, net, field =
+    ARGV[pos], ARGV[pos + 1], tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3]), ARGV[pos + 4]
+  pos = pos + 5
+  local seen = counted[payment]
+  if seen == nil then
+    local stored = redis.call('HGET', KEYS[3], payment)
+    if stored then
+      local v, n = string.match(stored, '^(%d+):(-?%d+)$')
+      seen = v and {tonumber(v), tonumber(n)} or false
+    else
+      seen = {0, 0}
     end
   end
+  if seen == false then
+    table.insert(skipped, entry)
+    table.insert(skipped, "its payment's counted value is not <version>:<net>")
+  elseif version > seen[1] then
+    local total = totals[field]
+    if net ~= seen[2] then
+      if total == nil then total = tonumber(redis.call('HGET', KEYS[2], field) or '0') end
+      total = total + net - seen[2]
+    end
+    if total ~= nil and math.abs(total) >= EXACT then
+      table.insert(skipped, entry)
+      table.insert(skipped, 'the revenue of ' .. field .. ' would pass 2^53')
+    else
+      counted[payment] = {version, net}
+      if net ~= seen[2] then totals[field] = total end
+      if not changed[payment] then table.insert(order, payment) end
+      changed[payment] = true
+    end
+  end
+end
+for _, payment in ipairs(order) do
+  local value = counted[payment]
+  redis.call('HSET', KEYS[3], payment, string.format('%d:%d', value[1], value[2]))
+end
+for field, total in pairs(totals) do
+  redis.call('HSET', KEYS[2], field, string.format('%d', total))
+end
+for i = 1, #skipped, 2 do
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 'SKIPPED_MAXLEN', '*',
+    'entry', skipped[i], 'error', skipped[i + 1])
 end
 while pos <= #ARGV do
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', 'SKIPPED_MAXLEN', '*',
     'entry', ARGV[pos], 'error', ARGV[pos + 1])
   pos = pos + 2
 end
-return 1
-"""
-).replace("SKIPPED_MAXLEN", str(SKIPPED_MAXLEN))
+""".replace("SKIPPED_MAXLEN", str(SKIPPED_MAXLEN))
+)
 # KEYS: the checkpoint, the by-day hash. ARGV: the fields. Returns the checkpoint, then values.
 READ = """
 local values = redis.call('HMGET', KEYS[2], unpack(ARGV))
@@ -109,14 +150,14 @@ class RedisRevenue:
         found = await self.redis.get(self.checkpoint_key)
         return found.decode() if found else BEGINNING
 
-    async def commit(self, batch: Batch[Counted]) -> bool:
+    async def commit(self, batch: Batch[Counted]) -> list[tuple[str, str]] | None:
         args: list[str | int] = [batch.after, batch.through, len(batch.items)]
-        for item in batch.items:
+        for entry_id, item in batch.items:
             field = day_field(item.currency, item.day)
-            args += [item.payment_id, item.version, item.net, field]
+            args += [entry_id, item.payment_id, item.version, item.net, field]
         for entry_id, reason in batch.skipped:
             args += [entry_id, reason]
-        return bool(await self._commit(keys=self.keys, args=args))
+        return committed(await self._commit(keys=self.keys, args=args))
 
     async def reset(self) -> None:
         await self.redis.unlink(*self.keys)  # one command: the read model and checkpoint together

@@ -11,14 +11,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from contracts import payments as contract
 from contracts.payments import NAMESPACE
 from eventkit import (
     EventStore,
     InvalidEvent,
     RedisEventStore,
     RedisSnapshotStore,
+    Retention,
     SnapshotStore,
     StreamDamaged,
+    metrics,
 )
 from fastapi import FastAPI
 from servicekit import service_app
@@ -47,10 +50,14 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         store = RedisEventStore(
             redis,
             NAMESPACE,
-            publish_maxlen=settings.stream_maxlen,
+            retention=Retention(settings.stream_retain, settings.stream_maxlen),
             partitions=partitions,
             replication=settings.replication(),
         )
+        for p in partitions:  # what the alert StreamNearRetentionCeiling compares lags with
+            for name in (contract.NOTIFICATIONS, contract.STATE):
+                stream = partitions.key(contract.NAMESPACE, p, name)
+                metrics.RETENTION_CEILING.labels(stream).set(settings.stream_maxlen)
         snapshots = overrides.snapshots or RedisSnapshotStore(redis, NAMESPACE, partitions)
         store_in_use = overrides.event_store or store
         payments = Payments(store_in_use, snapshots, settings.snapshot_every, partitions)
