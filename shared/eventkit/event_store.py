@@ -97,7 +97,8 @@ class EventStore(Protocol):
         ...
 
     async def version(self, stream: str) -> int:
-        """How many events ``stream`` holds (0: none), without reading them."""
+        """How many events ``stream`` holds (0: none), without reading them;
+        :class:`StreamDamaged` if it holds fewer than were ever appended to it."""
         ...
 
     async def confirm(self, stream: str) -> None:

@@ -37,7 +37,7 @@ from eventkit.event_store import (
     entry_fields,
     key_of,
 )
-from eventkit.event_store_scripts import APPEND_AND_PUBLISH
+from eventkit.event_store_scripts import APPEND_AND_PUBLISH, HOLDS
 from eventkit.partitions import Partitions
 from eventkit.replication import ReplicatedWrites, Replication
 
@@ -68,6 +68,7 @@ class RedisEventStore:
         self.partitions = partitions
         self._writes = ReplicatedWrites(redis, replication)
         self._script = redis.register_script(APPEND_AND_PUBLISH)
+        self._holds = redis.register_script(HOLDS)
 
     def key(self, stream: str) -> str:
         return key_of(self.namespace, stream, self.partitions)
@@ -146,10 +147,16 @@ class RedisEventStore:
         after: str | None = None,
     ) -> list[StoredEvent]:
         """The events from ``from_version`` to ``to_version``, read from the nearer end of the
-        stream (eventkit.versions); :class:`StreamDamaged` if events are missing from them."""
+        stream (eventkit.versions); :class:`StreamDamaged` if events are missing from them,
+        or if fewer came back than asked for and the stream lost events (an emptied stream
+        reads as an empty one: "no such version" must not be the answer then)."""
         key = self.key(stream)
         entries = await versions.in_range(self.redis, key, from_version, to_version, after)
-        return _checked(key, _stored(entries), from_version)
+        stored = _checked(key, _stored(entries), from_version)
+        asked = None if to_version is None else to_version - from_version + 1
+        if not stored or (asked is not None and len(stored) < asked):
+            await self.version(stream)  # StreamDamaged if it lost events
+        return stored
 
     async def read_until(self, stream: str, moment: datetime) -> list[StoredEvent]:
         """The events stored at or before ``moment`` (eventkit.versions)."""
@@ -157,7 +164,11 @@ class RedisEventStore:
         return _checked(key, _stored(await versions.until(self.redis, key, moment)), 1)
 
     async def version(self, stream: str) -> int:
-        return int(await self.redis.xlen(self.key(stream)))
+        key = self.key(stream)
+        length, added = await self._holds(keys=[key])
+        if int(length) != int(added):
+            raise StreamDamaged(f"{key} holds {length} of the {added} events ever appended to it")
+        return int(length)
 
     async def confirm(self, stream: str) -> None:
         """With replication required: WAIT for a write of ours in the stream's slot, after

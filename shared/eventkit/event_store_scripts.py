@@ -124,3 +124,15 @@ end
 for i = 2, #KEYS do trim(KEYS[i]) end
 return published
 """
+
+# How many entries a stream holds, and how many were ever added to it: KEYS[1]. {0, 0} when it
+# does not exist. (XINFO STREAM answers an error for a missing key; EXISTS first.)
+HOLDS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local info, length, added = redis.call('XINFO', 'STREAM', KEYS[1]), 0, 0
+for i = 1, #info, 2 do
+  if info[i] == 'length' then length = info[i + 1] end
+  if info[i] == 'entries-added' then added = info[i + 1] end
+end
+return {length, added}
+"""

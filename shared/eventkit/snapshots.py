@@ -103,4 +103,8 @@ async def read_from_snapshot(
         tail = await store.read(stream, snapshot.version + 1, after=snapshot.position)
     except StreamDamaged:  # the snapshot is of another history: the full read tells
         return None, await store.read(stream)
+    # Nothing after the snapshot: the stream must still hold what the snapshot says, or its
+    # state would be answered for a history that is gone (StreamDamaged if it lost events).
+    if not tail and await store.version(stream) < snapshot.version:
+        return None, await store.read(stream)  # the snapshot is of another history
     return snapshot, tail

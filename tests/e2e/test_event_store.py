@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from contracts.payments import NOTIFICATION_STREAM, PAYMENT_RECEIVED, STATE_STREAM
 
 from tests.helpers import Stack, eventually
@@ -155,3 +156,34 @@ def test_the_revenue_rebuilt_from_zero_equals_the_live_one(stack: Stack, uid: st
         assert report == get(stack, "orders", "/revenue", currency=currency)
     finally:
         replica.stop()
+
+
+def test_a_damaged_stream_answers_one_clear_error_on_every_read_and_write(
+    stack: Stack, uid: str
+) -> None:
+    """Failed before: emptied by its owner (`XADD … MAXLEN 0`, which Redis 7.0's ACL cannot
+    refuse) with a snapshot beside it, the payment answered 200 with the snapshot's older
+    state, 404 for ?version= and /events, 404 for a keyed refund and 500 for a keyless one."""
+    order = stack.place_order(f"cust-{uid}", total=900)
+    payment = stack.pay(order["order_id"], f"cust-{uid}", 900)
+    pid = payment["payment_id"]
+    for amount in (100, 200):
+        stack.refund(pid, amount)  # version 3: a snapshot (SNAPSHOT_EVERY)
+    payments = redis.Redis.from_url(stack.redis.url_for("payments"))
+    stream = f"{{payments}}:payment-{pid}"
+    assert stack.redis.client().exists(f"{{payments}}:snapshot:payment-{pid}")
+    payments.xadd(stream, {"x": "y"}, maxlen=0)  # its ACL lets it: the history is gone
+    assert payments.xlen(stream) == 0
+    url = f"{stack['payments'].url}/payments/{pid}"
+    answers = [
+        httpx.get(url),
+        httpx.get(url, params={"version": 1}),
+        httpx.get(f"{url}/events"),
+        httpx.post(f"{url}/refunds", json={"amount": 1}),
+        httpx.post(f"{url}/refunds", json={"amount": 1}, headers={"Idempotency-Key": uid}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 500, (answer.request.url, answer.text)
+        assert answer.json()["detail"].startswith(
+            "this payment's history is incomplete, so it is frozen"
+        ), answer.text

@@ -7,6 +7,7 @@ would build it."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -84,7 +85,10 @@ async def test_an_old_or_unreadable_snapshot_is_ignored_and_replaced(
     payments, store, snapshots = services(redis)
     expected = await payments.get(long_payment)
     key = snapshots.key(stream_of(long_payment))
-    for bad in ({"schema": "1"}, {"state": "{not json"}):
+    # Another schema; not JSON; and of the current schema but missing a field (failed before:
+    # a KeyError, answered 500).
+    missing_a_field = json.dumps({"payment_id": long_payment})
+    for bad in ({"schema": "1"}, {"state": "{not json"}, {"schema": "2", "state": missing_a_field}):
         await redis.hset(key, mapping=bad)
         store.returned = 0
         assert await payments.get(long_payment) == expected

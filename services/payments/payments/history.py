@@ -86,8 +86,15 @@ class History:
         snapshot, tail = await read_from_snapshot(self.store, self.snapshots, stream, STATE_SCHEMA)
         if snapshot is None and not tail:
             raise PaymentNotFound(payment_id)
+        start = None
+        if snapshot is not None:
+            try:
+                start = domain.from_state(snapshot.state)
+            except (KeyError, TypeError, ValueError) as exc:  # a cache: a miss, not an error
+                log.warning("ignoring the unreadable snapshot of %s: %r", payment_id, exc)
+                snapshot, tail = None, await self.store.read(stream)
         upcast = [replace(s, event=UPCASTERS.upcast(s.event)) for s in tail]
-        payment = fold(upcast, domain.from_state(snapshot.state) if snapshot else None)
+        payment = fold(upcast, start)
         if len(tail) >= self.every:  # none yet, one of an older schema, or far behind: renew
             await self._keep(stream, payment, tail[-1].position)
         return payment
