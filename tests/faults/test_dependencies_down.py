@@ -98,3 +98,38 @@ def test_a_consumer_the_acl_refuses_stops_its_process_with_the_reason(
     assert orders.process is not None
     assert orders.process.returncode == 1
     assert "orders stopped: NoPermissionError" in orders.log()
+
+
+def test_without_a_replica_to_confirm_writes_each_503_says_how_to_retry_without_a_duplicate(
+    make_stack: Callable[..., Stack],
+) -> None:
+    """Replicas required (REDIS_MIN_REPLICAS_ACK=1), none attached: every write is stored on the
+    primary and not confirmed. Failed before: a keyless POST answered 503 "retry with the same
+    Idempotency-Key" (there was none) and no payment id, and a client that retried made a
+    second payment. Now a keyless write says where it was stored (Location)."""
+    stack = make_stack(
+        "payments", "orders", env={"REDIS_MIN_REPLICAS_ACK": "1", "REDIS_WAIT_MS": "20"}
+    )
+    body = {"order_id": "o-1", "customer_id": "c-1", "amount": 100, "currency": "EUR"}
+    payments = stack["payments"].url
+    keyless = httpx.post(f"{payments}/payments", json=body)
+    assert keyless.status_code == 503, keyless.text
+    location = keyless.headers["Location"]
+    assert keyless.headers["Retry-After"] == "1"
+    assert keyless.json()["detail"] == (
+        f"stored as {location}, but not yet confirmed by a replica: read it there before "
+        "trying again (a retry would make a second one)"
+    )
+    stored = httpx.get(f"{payments}{location}")  # on the primary: readable
+    assert (stored.status_code, stored.json()["amount"]) == (200, 100)
+    refund = httpx.post(f"{payments}{location}/refunds", json={"amount": 10})
+    assert (refund.status_code, refund.headers["Location"]) == (503, location)
+    keyed = httpx.post(f"{payments}/payments", json=body, headers={"Idempotency-Key": "k-1"})
+    assert keyed.status_code == 503
+    assert "Location" not in keyed.headers  # the key is the way to retry it
+    assert "retry with the same Idempotency-Key" in keyed.json()["detail"]
+    order = httpx.post(
+        f"{stack['orders'].url}/orders", json={"customer_id": "c-1", "total": 100}
+    )
+    assert order.status_code == 503, order.text
+    assert httpx.get(f"{stack['orders'].url}{order.headers['Location']}").status_code == 200

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentSnapshot
+from eventkit import NotReplicated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -126,6 +127,7 @@ async def create_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentSnapshot:
     """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
+    new_id = str(uuid4()) if idempotency_key is None else None
     try:
         payment, created = await payments.create(
             body.order_id,
@@ -135,9 +137,14 @@ async def create_payment(
             idempotency_key,
             body.method,
             origin,
+            new_id,
         )
     except IdempotencyKeyReused as exc:
         raise HTTPException(422, str(exc)) from exc
+    except NotReplicated as exc:
+        if new_id is not None:  # no key to retry with: say where it is, so nobody pays twice
+            exc.location = f"/payments/{new_id}"
+        raise
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return snapshot_of(payment)
@@ -169,6 +176,10 @@ async def refund_payment(
         raise HTTPException(422, str(exc)) from exc
     except TooMuchContention as exc:
         raise HTTPException(503, str(exc)) from exc
+    except NotReplicated as exc:
+        if idempotency_key is None:  # no key to retry with: read the payment before refunding
+            exc.location = f"/payments/{payment_id}"
+        raise
     if not refunded:
         response.headers["Idempotent-Replayed"] = "true"
     return snapshot_of(payment)

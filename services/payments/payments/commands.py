@@ -91,17 +91,20 @@ class Payments:
         idempotency_key: str | None = None,
         method: PaymentMethod | None = None,
         origin: Origin = Origin(),
+        new_id: str | None = None,
     ) -> tuple[Payment, bool]:
         """Receive a payment; return it and whether it was created now (False: a retry).
 
         With an Idempotency-Key the payment id is derived from the key, so a retried request
         collides with the first one in the event store itself (expected version 0): no extra
         key to keep in step, and no window where the payment exists but the key does not.
+        Without one, the id is ``new_id`` (the caller's, when it must be able to say where the
+        payment is should the append not be confirmed) or a new uuid4.
         Demo shortcut: keys are global here; with authenticated clients, derive the id from
         (client, key) instead.
         """
         if idempotency_key is None:
-            payment_id = str(uuid.uuid4())
+            payment_id = new_id or str(uuid.uuid4())
         else:
             payment_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
         events = domain.receive(payment_id, order_id, customer_id, amount, currency, method)
