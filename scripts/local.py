@@ -67,11 +67,24 @@ def masked(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+# Every secret a process may be given, and who needs it: a process gets only its own. The Redis
+# passwords go to nobody as variables: a service's own is in its REDIS_URL (set by the caller).
+SECRETS_OF: dict[str, frozenset[str]] = {
+    "OPERATOR_TOKEN": frozenset({"orders", "notifications"}),
+    "SMTP_USERNAME": frozenset({"notifications"}),
+    "SMTP_PASSWORD": frozenset({"notifications"}),
+    "GRAFANA_ADMIN_PASSWORD": frozenset(),
+}
+
+
 def service_env(name: str, environment: Mapping[str, str]) -> dict[str, str]:
-    """What a service process gets: the environment without anybody's Redis password (its own
-    credentials are in its REDIS_URL, set by the caller), so a service never holds another
-    user's password, nor the admin's."""
-    return {k: v for k, v in environment.items() if not k.endswith("_REDIS_PASSWORD")}
+    """What process ``name`` gets: the environment without anybody's Redis password, and
+    without the secrets it does not use (SECRETS_OF), so a service never holds another's."""
+    return {
+        k: v
+        for k, v in environment.items()
+        if not k.endswith("_REDIS_PASSWORD") and name in SECRETS_OF.get(k, frozenset({name}))
+    }
 
 
 def render_acl(out: Path) -> None:

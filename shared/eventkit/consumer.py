@@ -147,25 +147,37 @@ class Consumer:
                 await self._ensure_group()
                 while not self._stopping.is_set():
                     await self._step()
-                    self.stats.state = "running"
+                    if self.stats.state != "running":  # recovered: nothing is wrong any more
+                        self.stats.state, self.stats.last_error = "running", None
+                        self.stats.retry_in_s = None
                     self.backoff.reset()
             except NotReplicated as exc:  # the effects' replicas are behind or away: wait
-                await self._pause(f"effects not yet confirmed by a replica: {exc}")
+                await self._pause("effects not yet confirmed by a replica", exc)
             except redis_errors.RedisError as exc:
                 if unavailable(exc):
-                    await self._pause(f"redis unavailable: {type(exc).__name__}: {exc}")
+                    await self._pause(f"redis unavailable ({type(exc).__name__})", exc)
                 elif str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                     # The stream or the group vanished (deleted, or Redis restarted without
                     # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):
                     # recreate it and go on.
-                    await self._pause(f"group missing, recreating: {exc}")
+                    await self._pause("the consumer group is missing: recreating it", exc)
                 else:
                     raise  # NOPERM, WRONGTYPE on the stream, …: waiting will not fix it
 
-    async def _pause(self, reason: str) -> None:
+    async def _pause(self, reason: str, exc: BaseException) -> None:
+        """Wait before trying again. ``reason`` is what /ready shows, in the service's words:
+        an exception's text can say where Redis is (host and port), so only the log gets it."""
         self.stats.state, self.stats.last_error = "reconnecting", reason
         delay = self.backoff.next()
-        log.warning("%s/%s: %s; retrying in %.2fs", self.stream, self.group, reason, delay)
+        log.warning(
+            "%s/%s: %s: %s: %s; retrying in %.2fs",
+            self.stream,
+            self.group,
+            reason,
+            type(exc).__name__,
+            exc,
+            delay,
+        )
         await self._sleep(delay)
         self._drain_at = 0.0  # after any outage, look at our own pending entries first
 

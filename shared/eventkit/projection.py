@@ -217,13 +217,17 @@ class ProjectionRunner(Generic[T]):
                 self.stats.checkpoint = await self.projection.checkpoint()
                 while not self._stopping.is_set():
                     await self._step(block_ms=self.block_ms)
-                    self.stats.state = "running"
+                    if self.stats.state != "running":  # recovered: nothing is wrong any more
+                        self.stats.state, self.stats.last_error = "running", None
                     self.backoff.reset()
             except redis_errors.RedisError as exc:
                 if not unavailable(exc):
-                    self.stats.state, self.stats.last_error = "failed", repr(exc)
+                    self.stats.state, self.stats.last_error = "failed", type(exc).__name__
                     raise  # NOPERM, a wrong-typed key …: waiting will not fix it
-                self.stats.state, self.stats.last_error = "reconnecting", repr(exc)
+                # The service's words for /ready; the text (it can say where Redis is) is logged.
+                self.stats.state = "reconnecting"
+                self.stats.last_error = f"redis unavailable ({type(exc).__name__})"
+                log.warning("%s: redis unavailable: %s: %s", self.name, type(exc).__name__, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.backoff.next())
         self.stats.state = "stopped"

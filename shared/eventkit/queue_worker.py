@@ -107,15 +107,24 @@ class QueueWorker:
                 await self.queue.release(self.name)
                 while not self._stopping.is_set():
                     await self._step()
-                    self.stats.state = "running"
+                    if self.stats.state != "running":  # recovered: nothing is wrong any more
+                        self.stats.state, self.stats.last_error = "running", None
                     self.backoff.reset()
             except redis_errors.RedisError as exc:
                 if not unavailable(exc):
                     raise  # NOPERM, wrong credentials, …: waiting will not fix it
+                # /ready shows the service's words; the text, which can say where Redis is,
+                # goes to the log only.
                 self.stats.state = "reconnecting"
-                self.stats.last_error = f"redis unavailable: {type(exc).__name__}: {exc}"
+                self.stats.last_error = f"redis unavailable ({type(exc).__name__})"
                 delay = self.backoff.next()
-                log.warning("%s: %s; retrying in %.2fs", self.name, self.stats.last_error, delay)
+                log.warning(
+                    "%s: redis unavailable: %s: %s; retrying in %.2fs",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
                 await self._sleep(delay)
 
     async def _step(self) -> None:

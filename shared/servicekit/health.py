@@ -33,6 +33,7 @@ from eventkit import Consumer, QueueWorker
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from redis import exceptions as redis_errors
+from redis.asyncio import RedisCluster
 
 from servicekit.problems import problem, problem_responses
 
@@ -72,8 +73,15 @@ async def consumer_status(consumer: Consumer) -> dict[str, Any]:
 
 
 async def redis_answers(request: Request) -> bool:
+    """Redis answers a PING; on a cluster, every primary does (each holds some partition this
+    service reads or writes: one node answering says nothing of the others)."""
+    redis = request.state.redis
     try:
-        await asyncio.wait_for(request.state.redis.ping(), timeout=PING_TIMEOUT_S)
+        if isinstance(redis, RedisCluster):
+            ping = redis.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            ping = redis.ping()
+        await asyncio.wait_for(ping, timeout=PING_TIMEOUT_S)
     except Exception as exc:  # any failure to answer in time means "no"; the log says which
         log.warning("redis did not answer a PING: %s: %s", type(exc).__name__, exc)
         return False

@@ -7,11 +7,14 @@ type, subject and stream (the consumer passes those as ``extra``). Uvicorn's own
 access log included, go through the same handler in the same format.
 
 Never a secret: nothing here logs settings, and the services print Redis URLs only masked.
+Never a forged line: the text format escapes control characters in messages (JSON escapes
+them by itself).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +25,15 @@ from pythonjsonlogger.json import JsonFormatter
 # The conversation a request belongs to (X-Correlation-ID, set by servicekit.app's middleware).
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 TEXT = "%(asctime)s %(levelname)-7s %(service)s %(name)s: %(message)s"
+# What would end a text line or rewrite it at a terminal: control characters (tab aside) and
+# Unicode's line and paragraph separators. A message carries what it is about (an event's
+# subject, a path), which anyone who can publish an event or send a request chooses.
+UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line: each control character written as its escape (``\\n``)."""
+    return UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 class Context(logging.Filter):
@@ -39,6 +51,16 @@ class Context(logging.Filter):
         if not getattr(record, "correlation_id", None):
             record.correlation_id = correlation_id.get()
         return True
+
+
+class Text(logging.Formatter):
+    """One line per record for a person at a terminal: the message escaped (a subject with a
+    line break in it cannot forge a second line); a traceback, which is many lines by nature,
+    follows as it is."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escaped(record.message)
+        return super().formatMessage(record)
 
 
 class Json(JsonFormatter):
@@ -62,7 +84,7 @@ def config(service: str, log_format: str, level: str) -> dict[str, Any]:
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
     else:
-        formatter = {"format": TEXT}
+        formatter = {"()": Text, "format": TEXT}
     return {
         "version": 1,
         "disable_existing_loggers": False,

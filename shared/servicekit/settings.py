@@ -5,16 +5,23 @@ Plain data: each service's composition root builds its clients, stores and consu
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Literal
 
 from eventkit import Client, ConsumerOptions, Partitions, Replication, connect, read_secret
 from pydantic import Field, FilePath, SecretStr, field_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 class ServiceSettings(BaseSettings):
     """What every service needs. Each service adds its own fields, a ``port`` at least."""
+
+    # A value refused at start is not repeated in the error: it may be a secret (a token too
+    # short, a password where a URL was expected), and the error goes to a log.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     # Demo default: a local Redis without a password. With credentials:
     # redis://user:password@host:6379/0 (never committed; see .env.example).
@@ -94,6 +101,18 @@ class ConsumerSettings(ServiceSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # Compose passes ${OPERATOR_TOKEN:-} through as "" when .env has none.
         return None if value == "" else value
+
+    @field_validator("operator_token")
+    @classmethod
+    def _a_token_a_header_can_carry(cls, token: SecretStr | None) -> SecretStr | None:
+        # A bearer token is letters, digits and -._~+/ (then = padding), RFC 6750: a token
+        # with any other character could never be sent, and the endpoints would be locked.
+        if token is not None and not BEARER_TOKEN.fullmatch(token.get_secret_value()):
+            raise ValueError(
+                "must be letters, digits and -._~+/ (then = padding), as an "
+                "Authorization: Bearer header carries it"
+            )
+        return token
 
     def consumer_options(self) -> ConsumerOptions:
         return ConsumerOptions(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -27,6 +29,7 @@ from eventkit import (
 from eventkit.connection import ProjectConnection
 from redis.asyncio import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisClusterException
+from servicekit.health import redis_answers
 
 from tests.helpers import RedisCluster, RedisServer, eventually_async
 
@@ -230,3 +233,24 @@ async def test_a_wrong_password_on_a_cluster_is_misconfigured(
         await asyncio.wait_for(client.ping(), timeout=10)
     assert misconfigured(raised.value), raised.value
     await client.aclose()
+
+
+async def test_readiness_asks_every_primary_not_one_node(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster
+) -> None:
+    """Failed before: /ready's PING went to one node; a service whose partitions' primary had
+    stopped answering still said it was ready."""
+    request: Any = SimpleNamespace(state=SimpleNamespace(redis=payments))
+    assert await redis_answers(request)
+    asked = payments.get_default_node()
+    other = next(
+        node
+        for node in redis_cluster.running()
+        if redis_cluster.role(node) == "master" and node.port != asked.port
+    )
+    other.pause()  # a second, well below the node timeout: no failover
+    try:
+        assert not await redis_answers(request)
+    finally:
+        other.resume()
+    await eventually_async(lambda: redis_answers(request), what="every primary answering again")

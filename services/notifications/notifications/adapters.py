@@ -23,6 +23,7 @@ must act" decides whether events are retried, dead-lettered or held:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -37,6 +38,7 @@ from prometheus_client import Histogram
 
 from notifications.ports import PaymentFailed, UnknownPayment
 
+log = logging.getLogger(__name__)
 CALLBACK_SECONDS = Histogram(
     "notifications_callback_duration_seconds",
     "The call back to payments, by outcome: ok, retry, unknown, failed, refused, misconfigured,"
@@ -103,7 +105,9 @@ class HttpPaymentsClient:
         except TimeoutError as exc:
             raise RetryLater(f"payments did not answer within {self.deadline_s}s") from exc
         except httpx.TransportError as exc:  # refused, reset, per-read timeout
-            raise RetryLater(f"payments unreachable: {type(exc).__name__}: {exc}") from exc
+            # The reason says what, not where: it reaches /ready. Where is for the log.
+            log.warning("payments unreachable: %s: %s", type(exc).__name__, exc)
+            raise RetryLater(f"payments unreachable ({type(exc).__name__})") from exc
         status = response.status_code
         if status == 200:
             return PaymentSnapshot.model_validate_json(response.content)
@@ -193,7 +197,9 @@ class SmtpMailSender:
         except aiosmtplib.SMTPResponseException as exc:
             raise refused(exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:  # refused, reset, closed
-            raise RetryLater(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from exc
+            # What, not where (it reaches /ready and the failed mail's receipt): the log says.
+            log.warning("SMTP server unreachable: %s: %s", type(exc).__name__, exc)
+            raise RetryLater(f"SMTP server unreachable ({type(exc).__name__})") from exc
 
 
 def refused(code: int, message: str) -> Exception:
