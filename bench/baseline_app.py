@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     return service_app(
         title="bench-baseline", summary="POST /payments, no work", lifespan=lifespan,
-        routers=[router],
+        routers=[router], request_timeout_s=settings.request_timeout_s,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from servicekit import health, logs, metrics, telemetry
 from servicekit.correlation import Correlation
+from servicekit.deadline import Deadline
 from servicekit.inputs import BodySizeLimit
 from servicekit.metrics import HttpMetrics
 from servicekit.problems import install_error_handlers
@@ -40,13 +41,19 @@ class ConsumerOverrides:
 
 
 def service_app(
-    *, title: str, summary: str, lifespan: Lifespan, routers: Sequence[APIRouter]
+    *,
+    title: str,
+    summary: str,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter],
+    request_timeout_s: float,
 ) -> FastAPI:
     """A service's app: its routers, ``/live``, ``/ready``, ``/health`` and ``/metrics``, errors
-    as problem details, a limit on the size of request bodies, each request timed and given its
-    correlation and request ids."""
+    as problem details, a limit on the size of request bodies, a deadline for each request
+    (servicekit.deadline), each request timed and given its correlation and request ids."""
     app = FastAPI(title=title, summary=summary, version="0.1.0", lifespan=lifespan)
-    # Outermost last: the ids first, then the timing, then the body limit.
+    # Outermost last: the ids first, then the timing, then the body limit, then the deadline.
+    app.add_middleware(Deadline, seconds=request_timeout_s)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HttpMetrics)
     app.add_middleware(Correlation)

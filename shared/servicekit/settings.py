@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int  # each service sets its own default
+    # Every request answers within this, or 503 with Retry-After (servicekit.deadline).
+    request_timeout_s: float = Field(5.0, gt=0, le=120)
     log_level: str = "info"
     # How log lines are written: "text" for a person at a terminal (`make run`), "json" (one
     # object a line) for a log collector; docker-compose.yml sets LOG_FORMAT=json. A field,

@@ -149,3 +149,31 @@ def test_without_a_replica_to_confirm_writes_each_503_says_how_to_retry_without_
     order = httpx.post(f"{stack['orders'].url}/orders", json={"customer_id": "c-1", "total": 100})
     assert order.status_code == 503, order.text
     assert httpx.get(f"{stack['orders'].url}{order.headers['Location']}").status_code == 200
+
+
+def test_with_redis_stalled_every_request_answers_503_within_its_deadline(
+    make_stack: Callable[..., Stack],
+) -> None:
+    """Failed before: with Redis stalled (SIGSTOP: connections open, nothing answered), a POST
+    waited for three socket timeouts and answered 503 after 30 s."""
+    stack = make_stack("payments", "orders", env={"REQUEST_TIMEOUT_S": "2"})
+    order = stack.place_order("c-1", 100)
+    stack.redis.pause()
+    try:
+        for method, url, body in (
+            ("POST", f"{stack['payments'].url}/payments",
+             {"order_id": order["order_id"], "customer_id": "c-1", "amount": 100}),
+            ("GET", f"{stack['orders'].url}/orders/{order['order_id']}", None),
+        ):  # fmt: skip
+            started = time.monotonic()
+            answer = httpx.request(method, url, json=body, timeout=30)
+            took = time.monotonic() - started
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "1"
+            assert answer.json()["detail"] == (
+                "no answer within 2 s (a dependency is slow): retry shortly"
+            )
+            assert 2 <= took < 5, f"{method} answered after {took:.1f} s"  # not 30
+    finally:
+        stack.redis.resume()
+    stack.pay(order["order_id"], "c-1", 100)  # and all is well once it answers again

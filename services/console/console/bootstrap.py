@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         title="console",
         summary="Watch the three patterns happen: a live page fed by Redis, read-only.",
         lifespan=lifespan,
+        request_timeout_s=settings.request_timeout_s,
         routers=[api.router, api_feed.router],
     )
     app.add_exception_handler(UpstreamError, api.upstream_failed)

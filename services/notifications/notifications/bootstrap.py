@@ -101,6 +101,7 @@ def create_app(
         title="notifications",
         summary="Notifications built from thin events and a call back to payments, mailed.",
         lifespan=lifespan,
+        request_timeout_s=settings.request_timeout_s,
         routers=[
             api.router,
             operator_router(settings.operator_token),

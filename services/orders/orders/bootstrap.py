@@ -83,5 +83,6 @@ def create_app(
         title="orders",
         summary="Orders, paid from a local copy of payments (event-carried state transfer).",
         lifespan=lifespan,
+        request_timeout_s=settings.request_timeout_s,
         routers=[api.router, operator_router(settings.operator_token)],
     )

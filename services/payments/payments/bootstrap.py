@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         title="payments",
         summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
         lifespan=lifespan,
+        request_timeout_s=settings.request_timeout_s,
         routers=[api.router, api_history.router],
     )
     app.add_exception_handler(StreamDamaged, api.damaged)
