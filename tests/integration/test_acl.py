@@ -59,7 +59,10 @@ MATRIX: list[tuple[str, set[str]]] = [
     ("XRANGE {payments}:notifications - +", {PAY, NOTE}),
     # following a stream without a group: its owner (eventkit tail) and orders' projection
     ("XREAD COUNT 10 STREAMS {payments}:state 0", {PAY, ORD}),
-    ("XREAD COUNT 10 STREAMS {payments}:notifications 0", {PAY, NOTE}),
+    ("XREAD COUNT 10 STREAMS {payments}:notifications 0", {PAY}),
+    # nothing a consumer does not use: reading its stream backwards
+    ("XREVRANGE {payments}:state + - COUNT 1", {PAY}),
+    ("XREVRANGE {payments}:notifications + - COUNT 1", {PAY}),
     # consumer groups on payments' streams: each service on its own stream only
     ("XGROUP CREATE {payments}:state orders 0 MKSTREAM", {ORD}),
     ("XREADGROUP GROUP orders c COUNT 10 STREAMS {payments}:state >", {ORD}),

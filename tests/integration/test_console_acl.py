@@ -134,6 +134,8 @@ CONSOLE_ALSO = {
     "XRANGE {payments}:notifications - +",
     "XREAD COUNT 10 STREAMS {payments}:state 0",
     "XREAD COUNT 10 STREAMS {payments}:notifications 0",
+    "XREVRANGE {payments}:state + - COUNT 1",  # the newest entries, for a page that opens
+    "XREVRANGE {payments}:notifications + - COUNT 1",
     "XREAD COUNT 500 BLOCK 1000 STREAMS {payments}:state 0-0",  # as orders' projection reads
     "XPENDING {payments}:state orders - + 1",
     "XPENDING {payments}:state orders",

@@ -6,7 +6,7 @@ readers, polls). The feed itself is feed.py; the page and the calls that drive t
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import aclosing
 from typing import Annotated
 
@@ -16,6 +16,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from servicekit import problem_responses
+from servicekit.problems import RETRY_AFTER_S
 
 from console.cursor import Cursor, InvalidCursor, parse_cursor
 from console.domain import STALLED_AFTER_MS
@@ -65,10 +66,31 @@ def resumed_cursor(
         raise HTTPException(422, f"Last-Event-ID: {exc}") from exc
 
 
-def hello(feed: Feed, groups: tuple[Group, ...]) -> str:
+async def page_slot(feed: FeedDep) -> AsyncIterator[None]:
+    """One of the ``MAX_OPEN_PAGES`` the console serves at once, held until the page's response
+    ends (``scope="request"``); 503 with Retry-After when all are taken, before the response
+    starts."""
+    if feed.open_pages >= feed.max_open_pages:
+        feed.refused += 1
+        raise HTTPException(
+            503,
+            f"{feed.max_open_pages} pages are open, the most this console serves: "
+            "try again in a few seconds",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    feed.open_pages += 1
+    try:
+        yield
+    finally:
+        feed.open_pages -= 1
+
+
+def hello(feed: Feed, groups: tuple[Group, ...], skipped: tuple[str, ...] = ()) -> str:
     """The first event: what the page follows, so it needs no configuration of its own. Every
     stream and every group on it, each with its partition; ``lane`` is where the page shows a
-    stream's entries (entries and progress name their lane as their ``stream``)."""
+    stream's entries (entries and progress name their lane as their ``stream``). ``skipped``:
+    the streams where the page's cursor lay further back than the resume window, and what lay
+    between was not sent."""
     return json.dumps(
         {
             "streams": [
@@ -86,6 +108,7 @@ def hello(feed: Feed, groups: tuple[Group, ...]) -> str:
             ],
             "stalled_after_ms": STALLED_AFTER_MS,
             "traces": feed.trace_template is not None,
+            "resume": {"window": feed.resume_window, "skipped": list(skipped)},
         }
     )
 
@@ -94,7 +117,8 @@ def hello(feed: Feed, groups: tuple[Group, ...]) -> str:
     "/events",
     response_class=EventSourceResponse,
     tags=["console"],
-    responses=problem_responses(422),
+    responses=problem_responses(422, 503),
+    dependencies=[Depends(page_slot, scope="request")],
 )
 async def events(
     feed: FeedDep, groups: GroupsDep, resumed: Annotated[Cursor, Depends(resumed_cursor)]
@@ -106,7 +130,7 @@ async def events(
     ``Last-Event-ID`` to resume."""
     try:
         start = await feed.start(resumed)
-        async with aclosing(feed.follow(start, hello(feed, groups))) as out:
+        async with aclosing(feed.follow(start.cursor, hello(feed, groups, start.skipped))) as out:
             async for item in out:
                 yield ServerSentEvent(
                     event=item.event, raw_data=item.data, id=item.cursor, retry=item.retry_ms
@@ -130,6 +154,7 @@ class ReaderStats(BaseModel):
 class Stats(BaseModel):
     subscribers: int = Field(description="open pages (event streams), each one queue, no Redis")
     dropped: int = Field(description="pages disconnected because they fell too far behind")
+    refused: int = Field(description="pages turned away: MAX_OPEN_PAGES were open")
     polls: int = Field(description="progress polls of the consumer groups since the start")
     readers: list[ReaderStats] = Field(description="one per followed stream, for every page")
 
@@ -139,9 +164,11 @@ async def stats(request: Request) -> Stats:
     hub: Hub = request.state.hub
     readers: dict[str, StreamReader] = request.state.readers
     poller: ProgressPoller = request.state.poller
+    feed: Feed = request.state.feed
     return Stats(
         subscribers=len(hub.subscribers),
         dropped=hub.dropped,
+        refused=feed.refused,
         polls=poller.polls,
         readers=[
             ReaderStats(

@@ -81,7 +81,14 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                     "hub": hub,
                     "readers": readers,
                     "poller": poller,
-                    "feed": Feed(redis, hub, streams, settings.trace_url_template),
+                    "feed": Feed(
+                        redis,
+                        hub,
+                        streams,
+                        settings.trace_url_template,
+                        max_open_pages=settings.max_open_pages,
+                        resume_window=settings.resume_window,
+                    ),
                     "groups": consumer_groups,
                     "services": services,
                     # /metrics reports every group's lag, pending and dead letters, on each

@@ -22,3 +22,8 @@ class Settings(ServiceSettings):
     )
     # One shared poll of the consumer groups for every open page.
     progress_every_s: float = Field(0.5, gt=0, le=10)
+    # Bounds on what an anonymous page may cost (the page needs no login): how many may be
+    # open at once (beyond: 503 with Retry-After), and how far back a resuming page is sent
+    # what it missed, in entries per stream (an older cursor starts from there, and is told).
+    max_open_pages: int = Field(100, ge=1, le=10_000)
+    resume_window: int = Field(1000, ge=1, le=100_000)

@@ -29,6 +29,13 @@ only go up, and an entry is sent only if it lies beyond the cursor.
 waited for, or the reader would stop for everybody: its queue is dropped and its response
 ends. The browser reconnects with the cursor of the last event it *received*, and step 2 sends
 it the rest from Redis.
+
+**What a page may cost.** The page needs no login, so anybody who reaches it could open pages
+by the hundred, or resume from the start of a stream with ``…=0-0`` (every retained entry,
+seconds of CPU each). So at most ``max_open_pages`` are open at once (more: 503, the browser
+tries again), and a resumed cursor reaches back at most ``resume_window`` entries per stream:
+an older one starts from the window, and ``hello`` names the streams where entries were
+skipped (the page says so). Within the window nothing is lost or repeated.
 """
 
 from __future__ import annotations
@@ -94,8 +101,18 @@ async def follow(
         hub.unsubscribe(subscriber)
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a page starts in each stream, and the streams in which its cursor lay further
+    back than the resume window (what lay between was skipped)."""
+
+    cursor: Cursor
+    skipped: tuple[str, ...] = ()
+
+
 class Feed:
-    """The feed's Redis side for one process: where a page starts, and what it missed."""
+    """The feed's Redis side for one process: where a page starts, and what it missed; and how
+    many pages may be open at once."""
 
     def __init__(
         self,
@@ -103,25 +120,43 @@ class Feed:
         hub: Hub,
         streams: Sequence[Stream],
         trace_template: str | None,
+        *,
+        max_open_pages: int = 100,
+        resume_window: int = 1000,
     ) -> None:
         self.redis, self.hub, self.trace_template = redis, hub, trace_template
         self.streams = {stream.name: stream for stream in streams}
+        self.max_open_pages, self.resume_window = max_open_pages, resume_window
+        self.open_pages = 0  # admitted and not yet ended (api_feed's page_slot counts them)
+        self.refused = 0  # pages turned away because max_open_pages were open
         # However many pages open or reconnect at once (after a restart, all of them), they
         # read Redis through at most this many pooled connections.
         self._reads = asyncio.Semaphore(READ_CONCURRENCY)
 
-    async def start(self, resumed: Cursor) -> Cursor:
-        """The page's cursor, with every stream it did not name (a page that opens afresh names
-        none) set just before its RECENT newest entries."""
+    async def start(self, resumed: Cursor) -> Start:
+        """The page's cursor: every stream it did not name (a page that opens afresh names
+        none) set just before its RECENT newest entries; one it named at its position, or at
+        the start of the resume window if that position lies further back."""
         cursor: Cursor = {}
+        skipped: list[str] = []
         for name, stream in self.streams.items():
             if name in resumed:
-                cursor[name] = resumed[name]
-                continue
+                # Most pages come back after a moment: first see whether what they missed
+                # fits the window (a short read); only if not, find where the window starts.
+                async with self._reads:
+                    missed = await read_model.read_after(
+                        self.redis, stream.key, resumed[name], self.resume_window + 1
+                    )
+                if len(missed) <= self.resume_window:
+                    cursor[name] = resumed[name]
+                    continue
+                skipped.append(name)
+            wanted = self.resume_window + 1 if name in resumed else RECENT + 1
             async with self._reads:
-                entries = await read_model.newest(self.redis, stream.key, RECENT + 1)
-            cursor[name] = entries[-1][0] if len(entries) > RECENT else ZERO
-        return cursor
+                newest = await read_model.newest(self.redis, stream.key, wanted)
+            # Just before the newest ``wanted - 1``: the oldest one read is not sent.
+            cursor[name] = newest[-1][0] if len(newest) == wanted else ZERO
+        return Start(cursor, tuple(skipped))
 
     async def read_page(self, name: str, after: EntryId) -> list[EntryItem]:
         stream = self.streams[name]

@@ -3,7 +3,8 @@
 // It listens to GET /events (Server-Sent Events). The browser's EventSource reconnects by
 // itself and sends the SSE id of the last event it got as Last-Event-ID: the console resumes
 // every stream from there, so the page needs no bookkeeping of its own. What it does:
-//   hello        what the console follows: every stream, its lane and its partition
+//   hello        what the console follows: every stream, its lane and its partition; and, for
+//                a page that resumed, the streams where it was sent only the resume window
 //   entry        an entry of {payments}:state or {payments}:notifications: new cards
 //   dead-letter  a dead letter: listed under its group
 //   progress     each group's figures and the state of each recent card, as the console
@@ -233,7 +234,11 @@ function onHello(hello) {
     if (keys.length) code.textContent = keys.length === 1 ? keys[0] : `${keys[0]} … ${keys.at(-1)}`;
   }
   if (partitioned) $("code[data-store]").textContent = "{payments-<partition>}:payment-<id>";
-  setConnection("live", "live");
+  // Back after so long that the console sends only the newest entries it missed: say so.
+  const { window, skipped } = hello.resume ?? { skipped: [] };
+  setConnection("live", skipped.length
+    ? `live · back after more than ${window} entries: older ones of ${skipped.join(", ")} skipped`
+    : "live");
 }
 
 function listen() {
