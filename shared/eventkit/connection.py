@@ -86,6 +86,15 @@ def _reply_under(exc: exceptions.RedisClusterException) -> BaseException | None:
     return inner
 
 
+def kind_of(exc: BaseException) -> str:
+    """What went wrong, in a word that says nothing of where: an error reply's code (BUSY,
+    NOREPLICAS, LOADING …), else the exception's type. For what anyone may read (/ready); the
+    exception's text, which can name the host and port, is for the log."""
+    if isinstance(exc, exceptions.ResponseError):
+        return _code(exc)
+    return type(exc).__name__
+
+
 def misconfigured(exc: BaseException) -> bool:
     """True for an error that no retry will fix: credentials, ACL, an unknown command, a
     cluster client pointed at a server that is not in a cluster."""

@@ -44,7 +44,7 @@ from redis import exceptions as redis_errors
 from eventkit import metrics, tracing
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
-from eventkit.connection import Client, misconfigured, unavailable
+from eventkit.connection import Client, kind_of, misconfigured, unavailable
 from eventkit.consumer_outcomes import ConsumerStats, Decoded, Outcomes
 from eventkit.deadletter import dead_letter_stream
 from eventkit.dispatch import (
@@ -155,7 +155,7 @@ class Consumer:
                 await self._pause("effects not yet confirmed by a replica", exc)
             except redis_errors.RedisError as exc:
                 if unavailable(exc):
-                    await self._pause(f"redis unavailable ({type(exc).__name__})", exc)
+                    await self._pause(f"redis unavailable ({kind_of(exc)})", exc)
                 elif str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                     # The stream or the group vanished (deleted, or Redis restarted without
                     # persistence; UNBLOCKED is what a read blocked on a deleted stream gets):

@@ -37,7 +37,7 @@ from redis import exceptions as redis_errors
 
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
-from eventkit.connection import Client, misconfigured, unavailable
+from eventkit.connection import Client, kind_of, misconfigured, unavailable
 from eventkit.envelope import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class ProjectionRunner(Generic[T]):
                     raise  # NOPERM, a wrong-typed key …: waiting will not fix it
                 # The service's words for /ready; the text (it can say where Redis is) is logged.
                 self.stats.state = "reconnecting"
-                self.stats.last_error = f"redis unavailable ({type(exc).__name__})"
+                self.stats.last_error = f"redis unavailable ({kind_of(exc)})"
                 log.warning("%s: redis unavailable: %s: %s", self.name, type(exc).__name__, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.backoff.next())

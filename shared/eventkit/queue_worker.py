@@ -32,7 +32,7 @@ from redis import exceptions as redis_errors
 from eventkit import metrics
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
-from eventkit.connection import misconfigured, unavailable
+from eventkit.connection import kind_of, misconfigured, unavailable
 from eventkit.dispatch import RetryLater
 from eventkit.queue import (
     Message,
@@ -116,7 +116,7 @@ class QueueWorker:
                 # /ready shows the service's words; the text, which can say where Redis is,
                 # goes to the log only.
                 self.stats.state = "reconnecting"
-                self.stats.last_error = f"redis unavailable ({type(exc).__name__})"
+                self.stats.last_error = f"redis unavailable ({kind_of(exc)})"
                 delay = self.backoff.next()
                 log.warning(
                     "%s: redis unavailable: %s: %s; retrying in %.2fs",
