@@ -2,7 +2,7 @@
 
 The same route shape as payments' ``POST /payments`` (the same body model, ``async``
 dependencies that read request state, the optional ``Idempotency-Key`` header,
-``status_code=201``, a ``PaymentSnapshot`` response model), the very app every service is
+``status_code=201``, a ``PaymentState`` response model), the very app every service is
 (``servicekit.service_app``: the same middleware — correlation ids, HTTP metrics, the body
 limit — error handlers, ``/health`` and ``/metrics``), a lifespan that hands state to each
 request, and the same uvicorn settings as ``python -m payments`` (``servicekit.serve``: one
@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from contracts.payments import PaymentSnapshot, PaymentStatus
+from contracts.payments import PaymentState, PaymentStatus
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from payments.api import IdempotencyKey, NewPayment, OriginDep
 from servicekit import ServiceSettings, serve, service_app
@@ -57,8 +57,8 @@ async def create_payment(
     response: Response,
     origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
-) -> PaymentSnapshot:
-    snapshot = PaymentSnapshot(
+) -> PaymentState:
+    snapshot = PaymentState(
         payment_id=str(uuid.uuid4()),
         order_id=body.order_id,
         customer_id=body.customer_id,

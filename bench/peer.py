@@ -2,7 +2,7 @@
 
 Per message, FastStream reads the entry, decodes its own message format (the ``__data__`` field
 in ``BinaryMessageFormatV1``, what ``broker.publish(...)`` writes), validates the body as a
-``PaymentSnapshot`` (the handler's annotation) and calls the handler, which applies it with the
+``PaymentState`` (the handler's annotation) and calls the handler, which applies it with the
 very ``orders.read_model.RedisPaymentCache.apply`` that orders uses; then it acks.
 
 Two configurations (figure 3):
@@ -13,7 +13,7 @@ Two configurations (figure 3):
   beginning of the stream, as orders' consumer does (``eventkit.Consumer.start_id``).
 - ``python -m bench.peer --batch``: its batch subscriber, its fastest configuration for this
   work: ``StreamSub(..., batch=True, max_records=100)`` reads up to 100 entries per
-  XREADGROUP (orders' batch size), validates them as a ``list[PaymentSnapshot]``, applies them
+  XREADGROUP (orders' batch size), validates them as a ``list[PaymentState]``, applies them
   in one script call and acks them with one XACK.
 
 Run: ``REDIS_URL=redis://127.0.0.1:6399/0 python -m bench.peer [--batch]`` (SIGTERM or SIGINT
@@ -26,7 +26,7 @@ import os
 import sys
 
 import uvloop
-from contracts.payments import STATE_STREAM, PaymentSnapshot
+from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import connect
 from faststream import FastStream
 from faststream.redis import RedisBroker, StreamSub
@@ -49,13 +49,13 @@ if "--batch" in sys.argv:
             max_records=BATCH,
         )
     )  # fmt: skip
-    async def keep_copies(payments: list[PaymentSnapshot]) -> None:
+    async def keep_copies(payments: list[PaymentState]) -> None:
         await cache.apply(payments)
 
 else:
 
     @broker.subscriber(stream=StreamSub(STATE_STREAM, group=GROUP, consumer=CONSUMER, last_id="0"))
-    async def keep_copy(payment: PaymentSnapshot) -> None:
+    async def keep_copy(payment: PaymentState) -> None:
         await cache.apply([payment])
 
 

@@ -16,7 +16,7 @@ from contracts.payments import (
     PAYMENT_RECEIVED,
     SOURCE,
     STATE_STREAM,
-    PaymentSnapshot,
+    PaymentState,
     PaymentStatus,
 )
 from eventkit import Client, Event, Partitions, connect, parse_data
@@ -28,10 +28,10 @@ CHUNK = 1000  # stream entries per pipeline
 REQUIRED_WORK_GENERATION = 1_000  # the floor's copies: apart from orders' (generation 0)
 
 
-def snapshots(n: int) -> list[PaymentSnapshot]:
+def snapshots(n: int) -> list[PaymentState]:
     """``n`` valid state events' data: one payment (version 1) per event, one order each."""
     return [
-        PaymentSnapshot(
+        PaymentState(
             payment_id=str(uuid.uuid4()),
             order_id=f"ord-{uuid.uuid4().hex[:16]}",
             customer_id=f"cust-{i % 100}",
@@ -45,7 +45,7 @@ def snapshots(n: int) -> list[PaymentSnapshot]:
     ]
 
 
-def state_entry(snapshot: PaymentSnapshot) -> dict[str, str]:
+def state_entry(snapshot: PaymentState) -> dict[str, str]:
     """The entry payments publishes on the state stream: the envelope's fields, ``data`` JSON."""
     event = Event(
         source=SOURCE,
@@ -56,7 +56,7 @@ def state_entry(snapshot: PaymentSnapshot) -> dict[str, str]:
     return event.to_fields()
 
 
-async def faststream_entry(snapshot: PaymentSnapshot) -> dict[str, bytes]:
+async def faststream_entry(snapshot: PaymentState) -> dict[str, bytes]:
     """The entry FastStream's own publisher writes for ``broker.publish(snapshot, stream=…)``:
     one field ``__data__``, the body (the snapshot's JSON) in its binary message format with
     its headers (correlation_id, content-type)."""
@@ -121,7 +121,7 @@ async def required_work_drain(redis_url: str, stream: str, expected: int) -> flo
 
     async def work(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         events = [Event.from_fields(fields) for _, fields in entries]
-        await cache.apply([parse_data(PaymentSnapshot, event) for event in events])
+        await cache.apply([parse_data(PaymentState, event) for event in events])
 
     try:
         return await _group_drain(redis, stream, "bench-required-work", expected, work)

@@ -3,7 +3,7 @@
 - ``NOTIFICATION_STREAM`` (event notification): ``data`` is only ``{"payment_id": …}``. A consumer
   that needs more calls ``GET /payments/{payment_id}`` on payments.
 - ``STATE_STREAM`` (event-carried state transfer): ``data`` is the payment's whole state after the
-  change, a :class:`PaymentSnapshot`. A consumer keeps its own copy and never calls payments.
+  change, a :class:`PaymentState`. A consumer keeps its own copy and never calls payments.
 
 Partitions (``STREAM_PARTITIONS``, eventkit.partitions): with P > 1 each stream is P streams,
 ``{payments-p}:notifications`` and ``{payments-p}:state``, and all of a payment's events are on
@@ -13,7 +13,7 @@ order across payments of different partitions. With P = 1 the two names below ar
 Consumers read ``data`` as a *tolerant reader*: fields they do not know are ignored, and a field
 added later is optional to them, so payments can add a field without breaking anyone. Each event
 names the schema of its ``data`` and its version in the CloudEvents ``dataschema`` attribute
-(absent: version 1). Version 2 of ``PaymentSnapshot`` added ``method``; during the transition
+(absent: version 1). Version 2 of ``PaymentState`` added ``method``; during the transition
 the stream holds both, and consumers read both (``method`` is None in version 1). Removing or
 changing a field needs a new version and a transition in which every consumer reads both.
 """
@@ -60,6 +60,8 @@ EVENT_TYPES = (PAYMENT_RECEIVED, PAYMENT_REFUNDED)
 # published language depends on nothing, so they are spelt out). Both event types carry the
 # same data on each stream. The thin event did not change: a new field is no news to it.
 NOTICE_SCHEMA = "urn:schema:payments.PaymentNotice:v1"
+# The model is PaymentState; the URN keeps the name it was published under (PaymentSnapshot):
+# it is on the wire, in every entry written since, and a consumer may match it.
 STATE_SCHEMA = "urn:schema:payments.PaymentSnapshot:v2"
 
 # Shared value types: the same rules wherever an amount or an id crosses a boundary.
@@ -114,7 +116,7 @@ class PaymentNotice(BaseModel):
     payment_id: Id
 
 
-class PaymentSnapshot(BaseModel):
+class PaymentState(BaseModel):
     """A payment's state after a change: ``data`` on the state stream, and what
     ``GET /payments/{payment_id}`` answers."""
 
@@ -133,7 +135,7 @@ class PaymentSnapshot(BaseModel):
     method: PaymentMethod | None = Field(None, description="how it was paid, if known")
 
     @model_validator(mode="after")
-    def _no_more_refunded_than_paid(self) -> PaymentSnapshot:
+    def _no_more_refunded_than_paid(self) -> PaymentState:
         # An invariant of the fact, not a field's bound: a state with more refunded than paid
         # is no payment, and a consumer must refuse it (dead letter) rather than count it.
         if self.refunded_amount > self.amount:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from eventkit import RedisWorkQueue, WorkQueue
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import Notification, compose
@@ -17,12 +17,12 @@ from notifications.ports import ContactBook, NotificationStore
 from notifications.read_model import RedisContactBook, RedisNotificationStore
 
 from tests.contracts.conftest import IMPLEMENTATIONS
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 from tests.helpers.fakes import InMemoryContactBook, InMemoryNotificationStore
 
 
-def payment(uid: str, n: int) -> PaymentSnapshot:
-    return snapshot(f"p-{uid}-{n}", order_id="o", customer_id=f"c-{uid}", amount=100)
+def payment(uid: str, n: int) -> PaymentState:
+    return payment_state(f"p-{uid}-{n}", order_id="o", customer_id=f"c-{uid}", amount=100)
 
 
 @dataclass

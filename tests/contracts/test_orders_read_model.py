@@ -4,18 +4,20 @@ early payment kept until its order exists."""
 from __future__ import annotations
 
 import pytest
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from orders.domain import OrderStatus, PlacedOrder, settle
 from orders.ports import OrderStore, PaymentCache
 from orders.read_model import RedisOrderStore, RedisPaymentCache
 
 from tests.contracts.conftest import IMPLEMENTATIONS
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 from tests.helpers.fakes import InMemoryOrderStore, InMemoryPaymentCache
 
 
-def copy(uid: str, version: int, refunded: int = 0, order: str = "") -> PaymentSnapshot:
-    return snapshot(f"p-{uid}", order_id=order or f"o-{uid}", refunded=refunded, version=version)
+def copy(uid: str, version: int, refunded: int = 0, order: str = "") -> PaymentState:
+    return payment_state(
+        f"p-{uid}", order_id=order or f"o-{uid}", refunded=refunded, version=version
+    )
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

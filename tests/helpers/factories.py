@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from console.cursor import EntryId
 from console.domain import GroupReading
-from contracts.payments import PaymentSnapshot, PaymentStatus
+from contracts.payments import PaymentState, PaymentStatus
 
 
-def snapshot(
+def payment_state(
     payment_id: str = "p-1",
     *,
     order_id: str = "o-1",
@@ -19,7 +19,7 @@ def snapshot(
     currency: str = "EUR",
     refunded: int = 0,
     version: int | None = None,
-) -> PaymentSnapshot:
+) -> PaymentState:
     """The state after the payment and its refunds; the status follows from the amounts and
     the version defaults to one refund event (if any) after the payment's own."""
     status = (
@@ -29,7 +29,7 @@ def snapshot(
         if refunded == amount
         else PaymentStatus.PARTIALLY_REFUNDED
     )
-    return PaymentSnapshot(
+    return PaymentState(
         payment_id=payment_id,
         order_id=order_id,
         customer_id=customer_id,

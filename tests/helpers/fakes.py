@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from email.message import EmailMessage
 
-from contracts.payments import STATE_STREAM, PaymentSnapshot
+from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import BEGINNING, Batch, Event, InvalidEvent, RetryLater
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import Notification
@@ -26,9 +26,9 @@ class InMemoryPaymentCache:
     """orders.ports.PaymentCache in memory."""
 
     def __init__(self) -> None:
-        self._copies: dict[str, PaymentSnapshot] = {}
+        self._copies: dict[str, PaymentState] = {}
 
-    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+    async def apply(self, payments: Sequence[PaymentState]) -> int:
         changed = 0
         for payment in payments:
             cached = self._copies.get(payment.payment_id)
@@ -37,13 +37,13 @@ class InMemoryPaymentCache:
                 changed += 1
         return changed
 
-    async def get(self, payment_id: str) -> PaymentSnapshot | None:
+    async def get(self, payment_id: str) -> PaymentState | None:
         return self._copies.get(payment_id)
 
-    async def copies(self) -> dict[str, PaymentSnapshot]:
+    async def copies(self) -> dict[str, PaymentState]:
         return dict(sorted(self._copies.items()))
 
-    def of_order(self, order_id: str) -> list[PaymentSnapshot]:
+    def of_order(self, order_id: str) -> list[PaymentState]:
         return [p for p in self._copies.values() if p.order_id == order_id]
 
 
@@ -59,7 +59,7 @@ class InMemoryOrderStore:
             raise ValueError(f"order {order.order_id} exists")
         self._orders[order.order_id] = order
 
-    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
+    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentState]] | None:
         order = self._orders.get(order_id)
         return None if order is None else (order, self.cache.of_order(order_id))
 
@@ -181,7 +181,7 @@ class FakeMailSender:
         self.sent.append(mail)
 
 
-Lookup = Callable[[str], Awaitable[PaymentSnapshot | None]]
+Lookup = Callable[[str], Awaitable[PaymentState | None]]
 
 
 class FakePaymentsClient:
@@ -193,7 +193,7 @@ class FakePaymentsClient:
         self.down = False
         self.calls: list[str] = []
 
-    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+    async def get_payment(self, payment_id: str) -> PaymentState:
         self.calls.append(payment_id)
         if self.down:
             raise RetryLater("payments is down (fake)")
@@ -205,10 +205,10 @@ class FakePaymentsClient:
         return payment
 
 
-def lookup_in(payments: Mapping[str, PaymentSnapshot]) -> Lookup:
+def lookup_in(payments: Mapping[str, PaymentState]) -> Lookup:
     """A lookup that answers from a fixed table."""
 
-    async def lookup(payment_id: str) -> PaymentSnapshot | None:
+    async def lookup(payment_id: str) -> PaymentState | None:
         return payments.get(payment_id)
 
     return lookup

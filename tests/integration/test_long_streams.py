@@ -59,7 +59,7 @@ async def test_a_long_stream_is_read_from_its_snapshot(redis: Redis, long_paymen
     assert store.returned == REFUNDS + 1
     snapshot = await snapshots.load(stream_of(long_payment))
     assert snapshot is not None
-    assert (snapshot.version, snapshot.schema) == (REFUNDS + 1, domain.STATE_SCHEMA)
+    assert (snapshot.version, snapshot.schema) == (REFUNDS + 1, domain.SNAPSHOT_SCHEMA)
     for _ in range(EVERY + 5):  # more refunds through the command: a snapshot at each 100th
         await payments.refund(long_payment, 1, None)
     store.returned = 0
@@ -95,7 +95,7 @@ async def test_an_old_or_unreadable_snapshot_is_ignored_and_replaced(
         assert store.returned == REFUNDS + 1  # ignored: the full fold
         renewed = await snapshots.load(stream_of(long_payment))
         assert renewed is not None
-        assert renewed.schema == domain.STATE_SCHEMA
+        assert renewed.schema == domain.SNAPSHOT_SCHEMA
 
 
 async def test_time_travel_and_ranges_read_only_what_they_return(

@@ -19,7 +19,7 @@ from notifications.read_model import mail_message
 from redis.asyncio import Redis
 
 from harness import eventually_async
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 from tests.helpers.smtp import HANG, LATER, NEVER, SmtpServer
 
 OPTIONS = WorkerOptions(
@@ -33,7 +33,7 @@ OPTIONS = WorkerOptions(
 
 
 def job(uid: str, kind: str = "PaymentReceived") -> MailJob:
-    payment = snapshot(
+    payment = payment_state(
         f"p-{uid}", order_id=f"o-{uid}", amount=2550, refunded=400 * (kind != "PaymentReceived")
     )
     note = compose(f"e-{uid}-{kind}", kind, datetime.now(UTC), payment)

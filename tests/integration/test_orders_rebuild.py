@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from contracts.payments import STATE_STREAM, PaymentSnapshot
+from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import Event, Publisher, handler_for
 from orders.handlers import build_handlers
 from orders.read_model import RedisPaymentCache, current_generation
@@ -15,11 +15,11 @@ from orders.rebuild import RebuildRefused, rebuild
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 
 
-def copy(uid: str, version: int, refunded: int = 0) -> PaymentSnapshot:
-    return snapshot(f"p-{uid}", order_id=f"o-{uid}", refunded=refunded, version=version)
+def copy(uid: str, version: int, refunded: int = 0) -> PaymentState:
+    return payment_state(f"p-{uid}", order_id=f"o-{uid}", refunded=refunded, version=version)
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def redis(private_redis: Redis) -> Redis:
     return private_redis
 
 
-async def publish_and_apply(redis: Redis, history: list[PaymentSnapshot]) -> None:
+async def publish_and_apply(redis: Redis, history: list[PaymentState]) -> None:
     """What payments and the live consumer do: publish each state, apply it to the cache."""
     handlers = build_handlers(RedisPaymentCache(redis))
     for state in history:
@@ -113,7 +113,7 @@ async def test_a_redis_error_mid_replay_leaves_the_cache_in_use_serving(redis: R
     await publish_and_apply(redis, [copy(f"{n}", 1) for n in range(600)])
     cache = RedisPaymentCache(redis)
     before = await cache.copies()
-    seen_halfway: list[PaymentSnapshot | None] = []
+    seen_halfway: list[PaymentState | None] = []
 
     async def look() -> None:  # halfway through the replay, readers still get the cache in use
         seen_halfway.append(await cache.get("p-599"))

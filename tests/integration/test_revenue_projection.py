@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState
 from eventkit import Batch, Event, ProjectionRunner
 from orders.domain import Counted
 from orders.projections import RebuildRefused, rebuild
@@ -20,13 +20,13 @@ from orders.revenue import RedisRevenue
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 
 DAY = date(2026, 12, 1)
 AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
-def state_event(payment: PaymentSnapshot, *, time: datetime = AT) -> dict[str, str]:
+def state_event(payment: PaymentState, *, time: datetime = AT) -> dict[str, str]:
     kind = PAYMENT_RECEIVED if payment.version == 1 else PAYMENT_REFUNDED
     event = Event(
         source="payments",
@@ -43,9 +43,9 @@ async def payments_with_refunds(redis: Redis, stream: str, n: int) -> int:
     them, interleaved. Returns the net revenue they make."""
     async with redis.pipeline(transaction=False) as pipe:
         for i in range(n):
-            pipe.xadd(stream, state_event(snapshot(f"p-{i}", amount=1000)))
+            pipe.xadd(stream, state_event(payment_state(f"p-{i}", amount=1000)))
         for i in range(n):
-            pipe.xadd(stream, state_event(snapshot(f"p-{i}", amount=1000, refunded=100)))
+            pipe.xadd(stream, state_event(payment_state(f"p-{i}", amount=1000, refunded=100)))
         await pipe.execute()
     return n * 900
 
@@ -124,11 +124,11 @@ async def test_a_crash_on_either_side_of_the_commit_counts_nothing_twice(
 async def test_entries_it_cannot_apply_are_recorded_with_the_reason_and_passed(
     redis: Redis, projection: RedisRevenue
 ) -> None:
-    await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
-    bad_data = {**state_event(snapshot("p-2")), "data": '{"payment_id": "p-2"}'}
+    await redis.xadd(projection.stream, state_event(payment_state("p-1", amount=500)))
+    bad_data = {**state_event(payment_state("p-2")), "data": '{"payment_id": "p-2"}'}
     bad_id = await redis.xadd(projection.stream, bad_data)
     not_an_event = await redis.xadd(projection.stream, {"hello": "world"})
-    await redis.xadd(projection.stream, state_event(snapshot("p-3", amount=700)))
+    await redis.xadd(projection.stream, state_event(payment_state("p-3", amount=700)))
     runner = ProjectionRunner(redis, projection)
     assert await runner.catch_up() == 2
     assert runner.stats.skipped == 2
@@ -145,7 +145,7 @@ async def test_a_rebuild_from_zero_gives_what_the_live_runner_built(
     await payments_with_refunds(redis, projection.stream, 200)
     later = datetime(2026, 12, 3, 9, tzinfo=UTC)
     await redis.xadd(
-        projection.stream, state_event(snapshot("p-0", refunded=1000, version=3), time=later)
+        projection.stream, state_event(payment_state("p-0", refunded=1000, version=3), time=later)
     )
     await ProjectionRunner(redis, projection).catch_up()
     days = [DAY, date(2026, 12, 2), date(2026, 12, 3)]
@@ -171,7 +171,7 @@ async def test_a_rebuild_of_a_trimmed_stream_is_refused_unless_forced(
 
 
 def more_refunded_than_paid(payment_id: str, version: int) -> dict[str, str]:
-    """A state event payments never writes (refunded 5,000 of 100), which PaymentSnapshot
+    """A state event payments never writes (refunded 5,000 of 100), which PaymentState
     refuses: written as raw fields, as a buggy or hostile producer could."""
     event = Event(
         source="payments",
@@ -179,7 +179,7 @@ def more_refunded_than_paid(payment_id: str, version: int) -> dict[str, str]:
         subject=payment_id,
         time=AT,
         data={
-            **snapshot(payment_id, amount=100).model_dump(mode="json"),
+            **payment_state(payment_id, amount=100).model_dump(mode="json"),
             "refunded_amount": 5000,
             "status": "refunded",
             "version": version,
@@ -194,9 +194,9 @@ async def test_a_state_event_that_is_no_payment_is_skipped_and_the_rest_of_its_b
     """Failed before: the commit script wrote the checkpoint first, then failed on the bad
     payment's second event halfway through the batch; p-2 was never counted, and the runner
     (and with it the orders process) stopped."""
-    await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
+    await redis.xadd(projection.stream, state_event(payment_state("p-1", amount=500)))
     bad = [await redis.xadd(projection.stream, more_refunded_than_paid("bad", v)) for v in (1, 2)]
-    await redis.xadd(projection.stream, state_event(snapshot("p-2", amount=700)))
+    await redis.xadd(projection.stream, state_event(payment_state("p-2", amount=700)))
     runner = ProjectionRunner(redis, projection)
     assert await runner.catch_up() == 2
     assert (runner.stats.applied, runner.stats.skipped) == (2, 2)
@@ -214,9 +214,11 @@ async def test_a_day_that_would_overflow_skips_its_event_the_rest_counts_checkpo
     """Failed before: HINCRBY overflowed halfway through the script, after the checkpoint had
     moved past the whole batch; the later event was never counted."""
     await redis.hset(projection.by_day_key, f"EUR:{DAY}", str(2**63 - 10))
-    overflowing = await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
+    overflowing = await redis.xadd(projection.stream, state_event(payment_state("p-1", amount=500)))
     other_day = datetime(2026, 12, 2, 9, tzinfo=UTC)
-    await redis.xadd(projection.stream, state_event(snapshot("p-2", amount=700), time=other_day))
+    await redis.xadd(
+        projection.stream, state_event(payment_state("p-2", amount=700), time=other_day)
+    )
     runner = ProjectionRunner(redis, projection)
     assert await runner.catch_up() == 1
     counted, _ = await projection.revenue("EUR", [date(2026, 12, 2)])
@@ -256,9 +258,9 @@ async def test_a_commit_that_fails_is_redone_one_event_at_a_time_and_the_culprit
     redis: Redis, projection: RedisRevenue
 ) -> None:
     """Failed before: the ResponseError stopped the runner, and the orders process with it."""
-    await redis.xadd(projection.stream, state_event(snapshot("p-1", amount=500)))
-    culprit = await redis.xadd(projection.stream, state_event(snapshot("p-2", amount=9)))
-    await redis.xadd(projection.stream, state_event(snapshot("p-3", amount=700)))
+    await redis.xadd(projection.stream, state_event(payment_state("p-1", amount=500)))
+    culprit = await redis.xadd(projection.stream, state_event(payment_state("p-2", amount=9)))
+    await redis.xadd(projection.stream, state_event(payment_state("p-3", amount=700)))
     failing: Any = FailingOn(projection, "p-2")
     runner = ProjectionRunner(redis, failing)
     assert await runner.catch_up() == 2

@@ -20,7 +20,7 @@ from contracts.payments import (
     STATE_SCHEMA,
     STATE_STREAM,
     PaymentMethod,
-    PaymentSnapshot,
+    PaymentState,
 )
 from eventkit import RedisEventStore, RedisSnapshotStore, replay
 from notifications.handlers import build_handlers as notification_handlers
@@ -29,7 +29,7 @@ from orders.read_model import RedisPaymentCache
 from orders.rebuild import rebuild as rebuild_cache
 from orders.revenue import RedisRevenue
 from payments.commands import Payments, stream_of
-from payments.publications import snapshot_of
+from payments.publications import public_state
 from redis.asyncio import Redis
 
 from tests.helpers.fakes import FakePaymentsClient, InMemoryNotificationStore
@@ -109,8 +109,8 @@ async def test_version_1_events_are_read_folded_rebuilt_and_published_by_the_new
     assert sum(found.values()) == 2500 - 500 + 1000
 
     # Notifications notifies the old payment's and the new one's thin events alike.
-    async def lookup(payment_id: str) -> PaymentSnapshot:
-        return snapshot_of(await payments.get(payment_id))
+    async def lookup(payment_id: str) -> PaymentState:
+        return public_state(await payments.get(payment_id))
 
     notes = InMemoryNotificationStore()
     handlers = notification_handlers(FakePaymentsClient(lookup), notes)

@@ -74,13 +74,13 @@ PUBLIC_CHANNELS = (NOTIFICATIONS, STATE)
 # older versions are upcast first).
 DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
     NOTIFICATIONS: lambda _type: public.PaymentNotice,
-    STATE: lambda _type: public.PaymentSnapshot,
+    STATE: lambda _type: public.PaymentState,
     EVENT_STORE: lambda event_type: domain.EVENT_CLASSES[event_type],
 }
 # The fields each version of a schema added: version n of a schema is the newest without the
 # fields added after n.
 ADDED: dict[str, dict[int, set[str]]] = {
-    "PaymentSnapshot": {2: {"method"}},
+    "PaymentState": {2: {"method"}},
     "PaymentReceived": {2: {"method"}},
 }
 
@@ -421,7 +421,7 @@ def test_event_store_fields_are_the_envelope_plus_version(doc: Schema) -> None:
     ("name", "model"),
     [
         ("PaymentNotice", public.PaymentNotice),
-        ("PaymentSnapshot", public.PaymentSnapshot),
+        ("PaymentState", public.PaymentState),
         ("PaymentReceivedData", domain.PaymentReceived),
         ("PaymentRefundedData", domain.PaymentRefunded),
     ],
@@ -435,7 +435,7 @@ def test_data_schema_is_what_the_model_generates(
 @pytest.mark.parametrize(
     ("name", "model"),
     [
-        ("PaymentSnapshotV1", public.PaymentSnapshot),
+        ("PaymentStateV1", public.PaymentState),
         ("PaymentReceivedDataV1", domain.PaymentReceived),
     ],
 )
@@ -669,7 +669,7 @@ async def test_what_notifications_queues_is_what_the_document_says(doc: Schema) 
     """The element the recording script is handed, and the key it pushes it to."""
     redis = Recorder()
     store = RedisNotificationStore(redis, RedisWorkQueue(redis, MAIL_QUEUE))
-    payment = public.PaymentSnapshot.model_validate(
+    payment = public.PaymentState.model_validate(
         {"payment_id": "p-1", "order_id": "o-1", "customer_id": "c-1", "amount": 2500,
          "currency": "EUR", "refunded_amount": 0, "status": "received", "version": 1}
     )  # fmt: skip

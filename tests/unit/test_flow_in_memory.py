@@ -5,13 +5,13 @@ real processes and a real Redis; this is the same logic at unit-test speed."""
 
 from __future__ import annotations
 
-from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM, PaymentSnapshot
+from contracts.payments import NOTIFICATION_STREAM, STATE_STREAM, PaymentState
 from eventkit.testing import InMemoryEventStore, InMemoryStreams
 from notifications.handlers import build_handlers as notification_handlers
 from orders.domain import OrderStatus, PlacedOrder, settle
 from orders.handlers import build_handlers as order_handlers
 from payments.commands import PaymentNotFound, Payments
-from payments.publications import snapshot_of
+from payments.publications import public_state
 
 from tests.helpers.fakes import (
     FakePaymentsClient,
@@ -28,9 +28,9 @@ async def test_a_payment_and_a_refund_reach_orders_and_notifications() -> None:
     orders = InMemoryOrderStore(cache)
     notes = InMemoryNotificationStore()
 
-    async def call_back(payment_id: str) -> PaymentSnapshot | None:
+    async def call_back(payment_id: str) -> PaymentState | None:
         try:
-            return snapshot_of(await payments.get(payment_id))
+            return public_state(await payments.get(payment_id))
         except PaymentNotFound:
             return None
 

@@ -12,7 +12,7 @@ import pytest
 from notifications.domain import Notification, compose
 from notifications.mail import MailJob, compose_mail, message_id
 
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 
 WHEN = datetime(2026, 11, 26, 10, 34, 53, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def note(
     currency: str = "EUR",
     order_id: str = "o-1",
 ) -> Notification:
-    payment = snapshot(
+    payment = payment_state(
         "p-1", order_id=order_id, amount=amount, refunded=refunded, currency=currency
     )
     return compose(event_id, kind, WHEN, payment)

@@ -1,10 +1,10 @@
 from datetime import UTC, datetime
 
 import pytest
-from contracts.payments import PaymentMethod, PaymentSnapshot, PaymentStatus
+from contracts.payments import PaymentMethod, PaymentState, PaymentStatus
 from notifications.domain import compose, money
 
-PAYMENT = PaymentSnapshot(
+PAYMENT = PaymentState(
     payment_id="p-1",
     order_id="o-7",
     customer_id="c-1",
@@ -43,7 +43,7 @@ def test_it_says_how_a_payment_was_paid_when_the_payment_says_so() -> None:
     by_transfer = PAYMENT.model_copy(update={"method": PaymentMethod.BANK_TRANSFER})
     n = compose("evt-1", "PaymentReceived", WHEN, by_transfer)
     assert n.message == "Payment of 25.50 EUR received by bank transfer for order o-7."
-    version_1 = PaymentSnapshot.model_validate(PAYMENT.model_dump(exclude={"method"}))
+    version_1 = PaymentState.model_validate(PAYMENT.model_dump(exclude={"method"}))
     assert compose("evt-1", "PaymentReceived", WHEN, version_1).message == (
         "Payment of 25.50 EUR received for order o-7."
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState
 from eventkit import Event, InvalidEvent, Message, Rejected, RetryLater
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import compose
@@ -18,7 +18,7 @@ from notifications.mail import MailJob
 from notifications.ports import UnknownPayment
 from notifications.read_model import mail_message
 
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 from tests.helpers.fakes import (
     FakeMailSender,
     FakePaymentsClient,
@@ -38,7 +38,7 @@ def notice(payment_id: str, kind: str = PAYMENT_RECEIVED) -> Event:
     )
 
 
-PAYMENTS = {"p-1": snapshot("p-1", refunded=300), "p-2": snapshot("p-2")}
+PAYMENTS = {"p-1": payment_state("p-1", refunded=300), "p-2": payment_state("p-2")}
 
 
 async def test_one_notification_per_event_and_one_call_back_per_payment() -> None:
@@ -90,14 +90,14 @@ async def test_a_notice_without_a_payment_id_is_invalid() -> None:
 async def test_call_backs_in_flight_never_exceed_the_limit() -> None:
     in_flight = peak = 0
 
-    async def slow(payment_id: str) -> PaymentSnapshot:
+    async def slow(payment_id: str) -> PaymentState:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         await asyncio.sleep(0)  # let the others start, if the limit allows it
         await asyncio.sleep(0)
         in_flight -= 1
-        return snapshot(payment_id)
+        return payment_state(payment_id)
 
     client, store = FakePaymentsClient(slow), InMemoryNotificationStore()
     events = [notice(f"p-{n}") for n in range(20)]

@@ -5,16 +5,16 @@ import itertools
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from orders.domain import Counted, OrderStatus, PlacedOrder, days, settle
 
-from tests.helpers.factories import snapshot
+from tests.helpers.factories import payment_state
 
 ORDER = PlacedOrder("o-1", "c-1", total=1000, currency="EUR")
 
 
-def payment(n: int, amount: int, refunded: int = 0, currency: str = "EUR") -> PaymentSnapshot:
-    return snapshot(f"p-{n}", amount=amount, refunded=refunded, currency=currency)
+def payment(n: int, amount: int, refunded: int = 0, currency: str = "EUR") -> PaymentState:
+    return payment_state(f"p-{n}", amount=amount, refunded=refunded, currency=currency)
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def payment(n: int, amount: int, refunded: int = 0, currency: str = "EUR") -> Pa
     ],
 )
 def test_status_and_paid_amount(
-    payments: list[PaymentSnapshot], status: OrderStatus, paid: int
+    payments: list[PaymentState], status: OrderStatus, paid: int
 ) -> None:
     order = settle(ORDER, payments)
     assert (order.status, order.paid_amount) == (status, paid)
@@ -47,7 +47,7 @@ def test_the_order_of_the_copies_does_not_matter() -> None:
 def test_a_state_event_counts_its_payments_net_on_its_utc_day() -> None:
     late = datetime(2026, 12, 1, 23, 30, tzinfo=UTC).astimezone(timezone(timedelta(hours=5)))
     assert late.date() == date(2026, 12, 2)  # in that zone it is the next day already
-    counted = Counted.of(snapshot("p-1", amount=1000, refunded=300), late)
+    counted = Counted.of(payment_state("p-1", amount=1000, refunded=300), late)
     assert counted == Counted("p-1", 2, 700, "EUR", date(2026, 12, 1))
 
 

@@ -19,7 +19,7 @@ from payments.commands import (
     stream_of,
 )
 from payments.domain import RefundExceedsBalance
-from payments.publications import snapshot_of
+from payments.publications import public_state
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ async def test_a_payment_is_stored_and_published_as_a_thin_and_a_fat_event(
     [fat] = store.streams.events(public.STATE_STREAM)
     assert (thin.dataschema, fat.dataschema) == (public.NOTICE_SCHEMA, public.STATE_SCHEMA)
     assert thin.data == {"payment_id": payment.payment_id}
-    assert public.PaymentSnapshot.model_validate(fat.data) == snapshot_of(payment)
+    assert public.PaymentState.model_validate(fat.data) == public_state(payment)
     assert fat.data["version"] == 1
     assert fat.data["status"] == "received"
     for published in (thin, fat):  # one fact: same type, subject and time; ids of their own

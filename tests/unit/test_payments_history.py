@@ -85,7 +85,7 @@ async def test_a_read_folds_only_the_events_after_the_latest_snapshot() -> None:
     payments = Payments(store, snapshots, snapshot_every=10)
     pid = await refunded_n_times(payments, 24)  # 25 events: snapshots at 10 and 20
     snapshot = snapshots.snapshots[stream_of(pid)]
-    assert (snapshot.version, snapshot.schema) == (20, domain.STATE_SCHEMA)
+    assert (snapshot.version, snapshot.schema) == (20, domain.SNAPSHOT_SCHEMA)
     store.returned = 0
     payment = await payments.get(pid)
     assert (payment.version, payment.refunded_amount, payment.method) == (25, 24, "card")
@@ -118,7 +118,7 @@ async def test_a_snapshot_of_an_older_state_schema_is_ignored_then_replaced() ->
     old_state = {k: v for k, v in current.state.items() if k != "method"}
     snapshots.snapshots[stream_of(pid)] = Snapshot(10, current.position, 1, old_state)
     assert (await payments.get(pid)).method == "card"
-    assert snapshots.snapshots[stream_of(pid)].schema == domain.STATE_SCHEMA
+    assert snapshots.snapshots[stream_of(pid)].schema == domain.SNAPSHOT_SCHEMA
     assert snapshots.snapshots[stream_of(pid)].version == 15
 
 
@@ -171,8 +171,8 @@ def test_snapshot_and_tail_fold_to_the_full_fold_for_every_prefix(
         for at in range(1, end + 1):
             snapshot = domain.fold(events[:at])
             assert snapshot is not None
-            state = json.loads(json.dumps(domain.state_of(snapshot)))  # as the store keeps it
-            resumed = domain.from_state(state)
+            state = json.loads(json.dumps(domain.to_snapshot(snapshot)))  # as the store keeps it
+            resumed = domain.from_snapshot(state)
             for event in events[at:end]:
                 resumed = domain.evolve(resumed, event)
             assert resumed == full

@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 
 import aiosmtplib
 import httpx
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from eventkit import ConfigurationFault, InvalidEvent, Rejected, RetryLater, metrics
 from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Histogram
@@ -70,7 +70,7 @@ class HttpPaymentsClient:
         # that trickles one byte at a time would otherwise hold a batch for ever.
         self.deadline_s = deadline_s
 
-    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+    async def get_payment(self, payment_id: str) -> PaymentState:
         """GET /payments/{id}, read as the table in this module's docstring says; timed by
         outcome (``notifications_callback_duration_seconds``)."""
         started, outcome = time.perf_counter(), "error"
@@ -98,7 +98,7 @@ class HttpPaymentsClient:
                 time.perf_counter() - started, exemplar=metrics.exemplar()
             )
 
-    async def _get(self, payment_id: str) -> PaymentSnapshot:
+    async def _get(self, payment_id: str) -> PaymentState:
         try:
             async with asyncio.timeout(self.deadline_s):
                 response = await self.http.get(f"/payments/{payment_id}")
@@ -110,7 +110,7 @@ class HttpPaymentsClient:
             raise RetryLater(f"payments unreachable ({type(exc).__name__})") from exc
         status = response.status_code
         if status == 200:
-            return PaymentSnapshot.model_validate_json(response.content)
+            return PaymentState.model_validate_json(response.content)
         if status == 500 and await self._healthy():
             # Payments answers, and says it is well: the failure is this payment's. Waiting
             # on it for ever would hold every event behind it (one payment would stop all

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentSnapshot, minor_units
+from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState, minor_units
 from pydantic import BaseModel, ConfigDict, Field
 
 KINDS = {PAYMENT_RECEIVED: "payment_received", PAYMENT_REFUNDED: "payment_refunded"}
@@ -42,9 +42,7 @@ def money(amount: int, currency: str) -> str:
     return f"{whole:,}{f'.{fraction:0{digits}d}' if digits else ''} {currency}"
 
 
-def compose(
-    event_id: str, event_type: str, time: datetime, payment: PaymentSnapshot
-) -> Notification:
+def compose(event_id: str, event_type: str, time: datetime, payment: PaymentState) -> Notification:
     """The notification for a payment event, from the payment's details fetched by call back.
 
     The call back returns the payment as it is *now*, which may be later than the event: a

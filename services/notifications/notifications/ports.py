@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Protocol
 
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 
 from notifications.domain import Notification
 from notifications.mail import MailJob
@@ -29,7 +29,7 @@ class PaymentFailed(Exception):
 class PaymentsClient(Protocol):
     """The call back: payments' current state of a payment."""
 
-    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+    async def get_payment(self, payment_id: str) -> PaymentState:
         """Raises RetryLater while payments cannot answer, UnknownPayment if it does not know
         the payment, PaymentFailed if it fails this payment while healthy, InvalidEvent if it
         refuses the id as malformed."""

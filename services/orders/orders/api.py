@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from contracts.payments import Amount, Currency, Id, PaymentSnapshot
+from contracts.payments import Amount, Currency, Id, PaymentState
 from eventkit import NotReplicated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,7 +76,7 @@ async def get_order(order_id: UUID, orders: OrdersDep) -> Order:
 
 
 @router.get("/cache/payments/{payment_id}", responses=problem_responses(404, 422, 503))
-async def get_cached_payment(payment_id: Id, cache: CacheDep) -> PaymentSnapshot:
+async def get_cached_payment(payment_id: Id, cache: CacheDep) -> PaymentState:
     """Orders' local copy of a payment, as the last state event carried it."""
     payment = await cache.get(payment_id)
     if payment is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 
 
 class OrderStatus(StrEnum):
@@ -43,7 +43,7 @@ class Order:
     paid_amount: int  # received minus refunded, over the order's payments
 
 
-def settle(placed: PlacedOrder, payments: Iterable[PaymentSnapshot]) -> Order:
+def settle(placed: PlacedOrder, payments: Iterable[PaymentState]) -> Order:
     """The order as its payments leave it.
 
     Only payments in the order's currency count (a payment in another currency would need a
@@ -87,7 +87,7 @@ class Counted:
     day: date  # the event's, in UTC
 
     @classmethod
-    def of(cls, payment: PaymentSnapshot, time: datetime) -> Counted:
+    def of(cls, payment: PaymentState, time: datetime) -> Counted:
         return cls(
             payment_id=payment.payment_id,
             version=payment.version,

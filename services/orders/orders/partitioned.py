@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import date
 
-from contracts.payments import PaymentSnapshot, event_stream
+from contracts.payments import PaymentState, event_stream
 from eventkit import Partitions
 
 from orders.ports import PaymentCache, RevenueReader
@@ -29,19 +29,19 @@ class AllCaches:
     def of(self, payment_id: str) -> PaymentCache:
         return self.caches[self.partitions.of(event_stream(payment_id))]
 
-    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+    async def apply(self, payments: Sequence[PaymentState]) -> int:
         """Each copy into its payment's partition, in order within each."""
-        by_cache: dict[int, list[PaymentSnapshot]] = {}
+        by_cache: dict[int, list[PaymentState]] = {}
         for payment in payments:
             partition = self.partitions.of(event_stream(payment.payment_id))
             by_cache.setdefault(partition, []).append(payment)
         changed = [await self.caches[p].apply(copies) for p, copies in by_cache.items()]
         return sum(changed)
 
-    async def get(self, payment_id: str) -> PaymentSnapshot | None:
+    async def get(self, payment_id: str) -> PaymentState | None:
         return await self.of(payment_id).get(payment_id)
 
-    async def copies(self) -> dict[str, PaymentSnapshot]:
+    async def copies(self) -> dict[str, PaymentState]:
         every = await asyncio.gather(*(cache.copies() for cache in self.caches))
         return {pid: copy for copies in every for pid, copy in copies.items()}
 

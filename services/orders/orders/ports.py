@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from eventkit import Projection
 
 from orders.domain import Counted, PlacedOrder
@@ -20,15 +20,15 @@ from orders.domain import Counted, PlacedOrder
 class PaymentCache(Protocol):
     """Orders' own copy of payments, kept from the state stream."""
 
-    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+    async def apply(self, payments: Sequence[PaymentState]) -> int:
         """Keep each copy, in order, unless the cache holds a newer version of that payment;
         return how many copies changed. Idempotent: applying the same copies again changes
         nothing."""
         ...
 
-    async def get(self, payment_id: str) -> PaymentSnapshot | None: ...
+    async def get(self, payment_id: str) -> PaymentState | None: ...
 
-    async def copies(self) -> dict[str, PaymentSnapshot]:
+    async def copies(self) -> dict[str, PaymentState]:
         """The whole cache: payment id → copy."""
         ...
 
@@ -38,7 +38,7 @@ class OrderStore(Protocol):
 
     async def place(self, order: PlacedOrder) -> None: ...
 
-    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
+    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentState]] | None:
         """The order and the copies of its payments; None if there is no such order."""
         ...
 

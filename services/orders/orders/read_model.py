@@ -22,7 +22,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from eventkit import Client, Partitions, ReplicatedWrites, Replication
 
 from orders.domain import PlacedOrder
@@ -125,7 +125,7 @@ class RedisPaymentCache:
     def _pinned(self) -> str:
         return "" if self.generation is None else str(self.generation)
 
-    async def apply(self, payments: Sequence[PaymentSnapshot]) -> int:
+    async def apply(self, payments: Sequence[PaymentState]) -> int:
         """Keep each copy unless a newer version is cached, in order; return how many changed."""
         if not payments:
             return 0
@@ -135,16 +135,16 @@ class RedisPaymentCache:
             args.append(payment.model_dump_json())
         return int(await self._apply(keys=[self.pointer], args=args))
 
-    async def get(self, payment_id: str) -> PaymentSnapshot | None:
+    async def get(self, payment_id: str) -> PaymentState | None:
         raw = await self._get(keys=[self.pointer], args=[self._pinned, payment_id])
-        return PaymentSnapshot.model_validate_json(raw) if raw else None
+        return PaymentState.model_validate_json(raw) if raw else None
 
-    async def payments_of(self, order_id: str) -> list[PaymentSnapshot]:
+    async def payments_of(self, order_id: str) -> list[PaymentState]:
         """The copies of an order's payments in this partition (one round trip)."""
         copies = await self._payments_of(keys=[self.pointer], args=[self._pinned, order_id])
-        return [PaymentSnapshot.model_validate_json(c) for c in copies]
+        return [PaymentState.model_validate_json(c) for c in copies]
 
-    async def copies(self) -> dict[str, PaymentSnapshot]:
+    async def copies(self) -> dict[str, PaymentState]:
         """The whole cache (payment id → copy): what tests and a rebuild compare. Two round
         trips, on one generation: for operators and tests, not for requests."""
         generation = self.generation
@@ -155,7 +155,7 @@ class RedisPaymentCache:
         keys = [copy_key(generation, i, self.tag) for i in ids]
         copies = await self.redis.mget(keys) if keys else []
         return {
-            i: PaymentSnapshot.model_validate_json(c) for i, c in zip(ids, copies, strict=True) if c
+            i: PaymentState.model_validate_json(c) for i, c in zip(ids, copies, strict=True) if c
         }
 
 
@@ -183,7 +183,7 @@ class RedisOrderStore:
             raise ValueError(f"order {order.order_id} exists")  # uuid4 ids: never in practice
         await self.writes.mark(order_tag(order.order_id, self.partitions))
 
-    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentSnapshot]] | None:
+    async def get(self, order_id: str) -> tuple[PlacedOrder, list[PaymentState]] | None:
         """The order and the cached copies of its payments (side by side: one round trip per
         partition, at the same time)."""
         document, *copies = await asyncio.gather(

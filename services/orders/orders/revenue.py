@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date
 
 from contracts import payments as contract
-from contracts.payments import STATE_STREAM, PaymentSnapshot
+from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import (
     BEGINNING,
     Batch,
@@ -46,7 +46,7 @@ SKIPPED_MAXLEN = 10_000  # approximate: the reasons of the latest skipped entrie
 
 def decode(event: Event) -> Counted:
     """The revenue's view of a state event (InvalidEvent if its data is not a payment)."""
-    return Counted.of(parse_data(PaymentSnapshot, event), event.time)
+    return Counted.of(parse_data(PaymentState, event), event.time)
 
 
 def day_field(currency: str, day: date) -> str:

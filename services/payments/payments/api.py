@@ -7,7 +7,7 @@ import logging
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentSnapshot
+from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentState
 from eventkit import NotReplicated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,7 +22,7 @@ from payments.commands import (
     TooMuchContention,
 )
 from payments.domain import RefundExceedsBalance
-from payments.publications import snapshot_of
+from payments.publications import public_state
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ async def create_payment(
     response: Response,
     origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
-) -> PaymentSnapshot:
+) -> PaymentState:
     """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
     new_id = str(uuid4()) if idempotency_key is None else None
     try:
@@ -147,7 +147,7 @@ async def create_payment(
         raise
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return snapshot_of(payment)
+    return public_state(payment)
 
 
 @router.post(
@@ -162,7 +162,7 @@ async def refund_payment(
     response: Response,
     origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
-) -> PaymentSnapshot:
+) -> PaymentState:
     """Refund part or all of a payment; 409 if that is more than is left to refund."""
     try:
         payment, refunded = await payments.refund(
@@ -182,4 +182,4 @@ async def refund_payment(
         raise
     if not refunded:
         response.headers["Idempotent-Replayed"] = "true"
-    return snapshot_of(payment)
+    return public_state(payment)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from contracts.payments import PaymentSnapshot
+from contracts.payments import PaymentState
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError, WithJsonSchema
 from servicekit import absent_or, problem_responses
@@ -17,7 +17,7 @@ from payments.api import PaymentsDep
 from payments.commands import PaymentNotFound
 from payments.domain import Payment
 from payments.history import NoSuchVersion, NotYetReceived
-from payments.publications import snapshot_of
+from payments.publications import public_state
 
 # Time travel. A version is a positive count of events (bounded so that Redis's COUNT takes it);
 # a moment is an RFC 3339 date-time with its offset (no bare date, no Unix seconds), checked in
@@ -58,7 +58,7 @@ async def get_payment(
         Query(description="RFC 3339 date-time, e.g. 2026-11-26T10:00:00Z: the state then"),
         WithJsonSchema(DATE_TIME),
     ] = None,
-) -> PaymentSnapshot:
+) -> PaymentState:
     """The payment's state, rebuilt by folding its events: now (from the latest snapshot and
     the events after it), after its ``version``-th event, or as it was ``at`` a moment."""
     pid = str(payment_id)
@@ -76,7 +76,7 @@ async def get_payment(
         raise HTTPException(404, f"payment {payment_id} not found") from exc
     except (NoSuchVersion, NotYetReceived) as exc:
         raise HTTPException(404, str(exc)) from exc
-    return snapshot_of(payment)
+    return public_state(payment)
 
 
 def moment(text: str) -> datetime:

@@ -8,7 +8,8 @@ Event sourcing in three parts:
 
 The events here are the newest version of each (payments.upcasters brings older stored ones up
 to date before they get here), and the state can be written down as a snapshot and read back
-(:func:`state_of`, :func:`from_state`): a cache of the fold, tagged with :data:`STATE_SCHEMA`.
+(:func:`to_snapshot`, :func:`from_snapshot`): a cache of the fold, tagged with
+:data:`SNAPSHOT_SCHEMA`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Payment:
     refunded_amount: int
     status: PaymentStatus
     version: int  # the number of events folded so far
-    method: PaymentMethod | None = None  # since state schema 2
+    method: PaymentMethod | None = None  # since snapshot schema 2
 
     @property
     def refundable(self) -> int:
@@ -122,16 +123,16 @@ def fold(events: list[PaymentEvent]) -> Payment | None:
 
 # The shape of Payment as a snapshot stores it. A release that changes Payment's fields bumps
 # it, and snapshots of the older shape are ignored (then replaced), never misread.
-STATE_SCHEMA = 2  # 2: method
+SNAPSHOT_SCHEMA = 2  # 2: method
 
 
-def state_of(payment: Payment) -> dict[str, Any]:
+def to_snapshot(payment: Payment) -> dict[str, Any]:
     """The state as JSON-ready data, for a snapshot."""
     return asdict(payment)
 
 
-def from_state(state: dict[str, Any]) -> Payment:
-    """The state a snapshot of :data:`STATE_SCHEMA` holds."""
+def from_snapshot(state: dict[str, Any]) -> Payment:
+    """The state a snapshot of :data:`SNAPSHOT_SCHEMA` holds."""
     method = state["method"]
     return Payment(
         **{

@@ -25,7 +25,7 @@ from eventkit import (
 )
 
 from payments import domain
-from payments.domain import STATE_SCHEMA, Payment, PaymentEvent
+from payments.domain import SNAPSHOT_SCHEMA, Payment, PaymentEvent
 from payments.upcasters import UPCASTERS
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,15 @@ class History:
         if self.snapshots is None or self.every == 0:
             return fold(await self.events(payment_id))
         stream = stream_of(payment_id)
-        snapshot, tail = await read_from_snapshot(self.store, self.snapshots, stream, STATE_SCHEMA)
+        snapshot, tail = await read_from_snapshot(
+            self.store, self.snapshots, stream, SNAPSHOT_SCHEMA
+        )
         if snapshot is None and not tail:
             raise PaymentNotFound(payment_id)
         start = None
         if snapshot is not None:
             try:
-                start = domain.from_state(snapshot.state)
+                start = domain.from_snapshot(snapshot.state)
             except (KeyError, TypeError, ValueError) as exc:  # a cache: a miss, not an error
                 log.warning("ignoring the unreadable snapshot of %s: %r", payment_id, exc)
                 snapshot, tail = None, await self.store.read(stream)
@@ -131,7 +133,7 @@ class History:
 
     async def _keep(self, stream: str, payment: Payment, position: str) -> None:
         assert self.snapshots is not None
-        snapshot = Snapshot(payment.version, position, STATE_SCHEMA, domain.state_of(payment))
+        snapshot = Snapshot(payment.version, position, SNAPSHOT_SCHEMA, domain.to_snapshot(payment))
         try:
             await self.snapshots.save(stream, snapshot)
         except Exception as exc:  # a cache: never the command's failure

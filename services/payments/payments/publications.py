@@ -18,7 +18,7 @@ from contracts.payments import (
     STATE,
     STATE_SCHEMA,
     PaymentNotice,
-    PaymentSnapshot,
+    PaymentState,
     event_stream,
 )
 from eventkit import Event, Partitions, Publication
@@ -27,9 +27,9 @@ from pydantic import BaseModel
 from payments.domain import Payment
 
 
-def snapshot_of(payment: Payment) -> PaymentSnapshot:
+def public_state(payment: Payment) -> PaymentState:
     """The payment's public state, read off the domain state (the contract names its fields)."""
-    return PaymentSnapshot.model_validate(payment, from_attributes=True)
+    return PaymentState.model_validate(payment, from_attributes=True)
 
 
 def publications(fact: Event, state: Payment, partitions: Partitions) -> list[Publication]:
@@ -37,7 +37,7 @@ def publications(fact: Event, state: Payment, partitions: Partitions) -> list[Pu
     on the streams of the payment's partition (the one its event-store stream is in)."""
     partition = partitions.of(event_stream(state.payment_id))
     notice = _public(fact, PaymentNotice(payment_id=state.payment_id), NOTICE_SCHEMA)
-    snapshot = _public(fact, snapshot_of(state), STATE_SCHEMA)
+    snapshot = _public(fact, public_state(state), STATE_SCHEMA)
     return [
         Publication(partitions.key(NAMESPACE, partition, NOTIFICATIONS), notice),
         Publication(partitions.key(NAMESPACE, partition, STATE), snapshot),
