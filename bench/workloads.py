@@ -19,7 +19,8 @@ from contracts.payments import (
     PaymentState,
     PaymentStatus,
 )
-from eventkit import Client, Event, Partitions, connect, parse_data
+from eventkit import Client, Event, connect, parse_data
+from eventkit.partitions import Partitions
 from faststream.redis.parser import BinaryMessageFormatV1
 from orders.read_model import RedisPaymentCache
 from redis.asyncio import Redis

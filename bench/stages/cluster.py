@@ -16,7 +16,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from contracts import payments as contract
-from eventkit import Client, Partitions, connect, dead_letter_stream
+from eventkit import Client, connect, dead_letter_stream
+from eventkit.partitions import Partitions
 from orders.read_model import NAMESPACE as ORDERS
 from orders.read_model import cached_key
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from contracts import payments as contract
 from contracts.payments import STATE_STREAM
-from eventkit import Client, Partitions, connect, dead_letter_stream
+from eventkit import Client, connect, dead_letter_stream
+from eventkit.partitions import Partitions
 from orders.read_model import cached_key
 from orders.rebuild import rebuild
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from eventkit.envelope import Event
-from eventkit.partitions import Partitions, check_one_slot
+from eventkit.partitions import Partitions
 
 __all__ = [
     "EventStore",
@@ -29,9 +29,9 @@ __all__ = [
     "StoredEvent",
     "StreamDamaged",
     "VersionConflict",
-    "check_one_slot",
     "entry_fields",
     "key_of",
+    "public_key",
 ]
 
 
@@ -57,7 +57,13 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class Publication:
-    stream: str  # the public stream's full key, e.g. "{payments}:state"
+    """A public event to write with an append. ``stream`` names the public stream within the
+    store's namespace ("state"); the store writes it beside the aggregate's stream (its key
+    carries the same hash tag: ``{payments}:state``, or ``{payments-2}:state`` when the store
+    spreads aggregates over partitions), so that one atomic step can write both. Where that
+    is is the store's business, not the caller's."""
+
+    stream: str
     event: Event
 
 
@@ -72,9 +78,10 @@ class EventStore(Protocol):
         publish: Sequence[Publication] = (),
     ) -> int:
         """Append ``events`` to the aggregate's ``stream`` if its version is still
-        ``expected_version``, and publish ``publish`` in the same atomic step; return the new
-        version. :class:`VersionConflict` if the stream moved on (unless these very events are
-        what moved it: a retried append whose reply was lost)."""
+        ``expected_version``, and publish ``publish`` (beside the aggregate's stream) in the
+        same atomic step; return the new version. :class:`VersionConflict` if the stream
+        moved on (unless these very events are what moved it: a retried append whose reply
+        was lost)."""
         ...
 
     async def read(
@@ -111,9 +118,23 @@ class EventStore(Protocol):
 def key_of(namespace: str, stream: str, partitions: Partitions = Partitions()) -> str:
     """An aggregate's key: stream ``payment-42`` in ``payments`` is ``{payments}:payment-42``
     (one partition) or ``{payments-2}:payment-42`` (its partition of several)."""
+    _a_name(stream)
+    return partitions.key_of(namespace, stream)
+
+
+def public_key(
+    namespace: str, stream: str, publication: str, partitions: Partitions = Partitions()
+) -> str:
+    """Where a publication named ``publication`` of the aggregate ``stream`` is written: in the
+    aggregate's partition, ``{payments}:state`` or ``{payments-2}:state``."""
+    _a_name(publication)
+    return partitions.key(namespace, partitions.of(_a_name(stream)), publication)
+
+
+def _a_name(stream: str) -> str:
     if "{" in stream or "}" in stream:
         raise ValueError(f"stream {stream!r}: pass the name within the namespace, not a key")
-    return partitions.key_of(namespace, stream)
+    return stream
 
 
 def entry_fields(event: Event, version: int) -> dict[str, str]:

@@ -6,9 +6,10 @@ at all.
 
 Key names and Redis Cluster: a script may only touch keys in one hash slot. An aggregate's
 stream carries its partition's hash tag (eventkit.partitions: ``{payments}:payment-42`` with one
-partition, ``{payments-2}:payment-42`` with several), and the caller publishes to that
-partition's streams (``{payments-2}:state``): the script stays in one slot, and the
-partitions spread the namespace over the cluster's primaries.
+partition, ``{payments-2}:payment-42`` with several), and the store writes its publications to
+that partition's public streams (``{payments-2}:state``): the script stays in one slot, the
+partitions spread the namespace over the cluster's primaries, and the caller names a public
+stream ("state") without knowing about either.
 
 Durability: with replication required (eventkit.replication), an append answers only once
 enough replicas confirmed it (WAIT); otherwise :class:`~eventkit.replication.NotReplicated`,
@@ -33,12 +34,12 @@ from eventkit.event_store import (
     StoredEvent,
     StreamDamaged,
     VersionConflict,
-    check_one_slot,
     entry_fields,
     key_of,
+    public_key,
 )
 from eventkit.event_store_scripts import APPEND_AND_PUBLISH, HOLDS
-from eventkit.partitions import Partitions
+from eventkit.partitions import Partitions, check_one_slot
 from eventkit.replication import ReplicatedWrites, Replication
 
 
@@ -73,6 +74,10 @@ class RedisEventStore:
     def key(self, stream: str) -> str:
         return key_of(self.namespace, stream, self.partitions)
 
+    def public_key(self, stream: str, publication: str) -> str:
+        """The key a publication named ``publication`` of ``stream`` is written to."""
+        return public_key(self.namespace, stream, publication, self.partitions)
+
     async def aclose(self) -> None:
         """Close the connections of its own (to cluster nodes, for WAIT); not the client's."""
         await self._writes.aclose()
@@ -85,14 +90,15 @@ class RedisEventStore:
         publish: Sequence[Publication] = (),
     ) -> int:
         """Append ``events`` to the aggregate's ``stream`` (a name such as ``payment-42``) and
-        publish ``publish`` (full keys), atomically; return the new version.
+        publish ``publish`` beside it, atomically; return the new version.
 
         Traced: the events carry the current trace context, and each publication gets a
         PRODUCER span whose context it carries (eventkit.tracing)."""
         events = [tracing.carried(event) for event in events]
+        keyed = [Publication(self.public_key(stream, p.stream), p.event) for p in publish]
         with contextlib.ExitStack() as spans:
-            sent = [spans.enter_context(tracing.sending(p.stream, p.event)) for p in publish]
-            traced = [Publication(p.stream, e) for p, (e, _) in zip(publish, sent, strict=True)]
+            sent = [spans.enter_context(tracing.sending(p.stream, p.event)) for p in keyed]
+            traced = [Publication(p.stream, e) for p, (e, _) in zip(keyed, sent, strict=True)]
             ok, version, *entry_ids = await self._run(stream, events, expected_version, traced)
             for (_, span), entry_id in zip(sent, entry_ids, strict=False):  # none on a conflict
                 span.set_attribute("messaging.message.id", entry_id.decode())
@@ -114,10 +120,10 @@ class RedisEventStore:
         expected_version: int,
         publish: Sequence[Publication],
     ) -> list[Any]:
-        """One call of the script: [1, the new version, each publication's entry id], or
-        [0, the version found]."""
+        """One call of the script (``publish`` by their keys): [1, the new version, each
+        publication's entry id], or [0, the version found]."""
         keys = [self.key(stream), *dict.fromkeys(p.stream for p in publish)]
-        check_one_slot(keys)
+        check_one_slot(keys)  # by construction; a cheap guard against a future change
         args: list[str | int] = [
             expected_version,
             self.retention.retain,

@@ -25,9 +25,10 @@ from eventkit.event_store import (
     StoredEvent,
     StreamDamaged,
     VersionConflict,
-    check_one_slot,
     key_of,
+    public_key,
 )
+from eventkit.partitions import Partitions
 from eventkit.snapshots import Snapshot
 from eventkit.testing_queue import InMemoryWorkQueue as InMemoryWorkQueue  # re-exported
 
@@ -109,8 +110,13 @@ class InMemoryEventStore:
     """The event store's contract, in memory. An append has no await inside, so it is atomic
     under asyncio exactly as the Redis script is atomic in Redis."""
 
-    def __init__(self, namespace: str, streams: InMemoryStreams | None = None) -> None:
-        self.namespace = namespace
+    def __init__(
+        self,
+        namespace: str,
+        streams: InMemoryStreams | None = None,
+        partitions: Partitions = Partitions(),
+    ) -> None:
+        self.namespace, self.partitions = namespace, partitions
         self.streams = streams or InMemoryStreams()
 
     async def append(
@@ -120,8 +126,8 @@ class InMemoryEventStore:
         expected_version: int,
         publish: Sequence[Publication] = (),
     ) -> int:
-        key = key_of(self.namespace, stream)
-        check_one_slot([key, *(p.stream for p in publish)])
+        key = key_of(self.namespace, stream, self.partitions)
+        keys = [public_key(self.namespace, stream, p.stream, self.partitions) for p in publish]
         stored = self.streams.entries(key)
         if len(stored) != expected_version:
             already = [event for _, event in stored[expected_version:]][: len(events)]
@@ -130,8 +136,8 @@ class InMemoryEventStore:
             raise VersionConflict(stream, expected_version, len(stored))
         for event in events:
             self.streams.add(key, event)
-        for publication in publish:
-            self.streams.add(publication.stream, publication.event)
+        for publication_key, publication in zip(keys, publish, strict=True):
+            self.streams.add(publication_key, publication.event)
         return expected_version + len(events)
 
     async def confirm(self, stream: str) -> None:
@@ -162,7 +168,7 @@ class InMemoryEventStore:
         return len(self._stored(stream))
 
     def _stored(self, stream: str) -> list[StoredEvent]:
-        entries = self.streams.entries(key_of(self.namespace, stream))
+        entries = self.streams.entries(key_of(self.namespace, stream, self.partitions))
         return [
             StoredEvent(version, position, event)
             for version, (position, event) in enumerate(entries, start=1)

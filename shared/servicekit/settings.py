@@ -9,7 +9,8 @@ import re
 import socket
 from typing import Literal
 
-from eventkit import Client, ConsumerOptions, Partitions, Replication, connect, read_secret
+from eventkit import Client, ConsumerOptions, Replication, connect, read_secret
+from eventkit.partitions import Partitions
 from pydantic import Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 

@@ -19,6 +19,7 @@ from eventkit import (
     StreamDamaged,
     VersionConflict,
 )
+from eventkit.partitions import Partitions
 from eventkit.testing import InMemoryEventStore
 
 from tests.contracts.conftest import IMPLEMENTATIONS
@@ -36,11 +37,13 @@ class Subject:
     namespace: str
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def subject(request: pytest.FixtureRequest, uid: str) -> Subject:
+PARTITIONS = Partitions(3)
+
+
+def make_subject(request: pytest.FixtureRequest, uid: str, partitions: Partitions) -> Subject:
     namespace = f"t{uid}"
     if request.param == "memory":
-        memory = InMemoryEventStore(namespace)
+        memory = InMemoryEventStore(namespace, partitions=partitions)
 
         async def in_memory(key: str) -> list[Event]:
             return memory.streams.events(key)
@@ -51,7 +54,18 @@ def subject(request: pytest.FixtureRequest, uid: str) -> Subject:
     async def in_redis(key: str) -> list[Event]:
         return [Event.from_fields(fields) for _, fields in await redis.xrange(key)]
 
-    return Subject(RedisEventStore(redis, namespace), in_redis, namespace)
+    return Subject(RedisEventStore(redis, namespace, partitions=partitions), in_redis, namespace)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def subject(request: pytest.FixtureRequest, uid: str) -> Subject:
+    return make_subject(request, uid, Partitions())
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def partitioned(request: pytest.FixtureRequest, uid: str) -> Subject:
+    """The subject, its aggregates spread over three partitions."""
+    return make_subject(request, uid, PARTITIONS)
 
 
 async def test_append_then_read_in_order_with_versions(subject: Subject) -> None:
@@ -84,20 +98,39 @@ async def test_concurrent_appends_at_one_version_have_one_winner(subject: Subjec
 
 
 async def test_append_and_publish_are_one_step(subject: Subject) -> None:
-    public = f"{{{subject.namespace}}}:public"
+    public = f"{{{subject.namespace}}}:public"  # named "public", written beside the aggregate
     stored, announced = fact("a"), fact("a")
-    await subject.store.append("a", [stored], 0, [Publication(public, announced)])
+    await subject.store.append("a", [stored], 0, [Publication("public", announced)])
     assert await subject.events_of(public) == [announced]
     # A conflicting append publishes nothing either.
     with pytest.raises(VersionConflict):
-        await subject.store.append("a", [fact("a")], 0, [Publication(public, fact("a"))])
+        await subject.store.append("a", [fact("a")], 0, [Publication("public", fact("a"))])
     assert await subject.events_of(public) == [announced]
 
 
-async def test_keys_outside_the_hash_tag_are_refused(subject: Subject) -> None:
-    with pytest.raises(ValueError, match="different hash slots"):
-        await subject.store.append("a", [fact("a")], 0, [Publication("elsewhere", fact("a"))])
+async def test_a_publication_named_by_a_key_is_refused(subject: Subject) -> None:
+    """The store decides where a publication goes (beside the aggregate, in its hash slot): a
+    caller that names a key, of whatever slot, is refused before anything is written."""
+    for key in (f"{{{subject.namespace}}}:public", "{elsewhere}:public"):
+        with pytest.raises(ValueError, match="not a key"):
+            await subject.store.append("a", [fact("a")], 0, [Publication(key, fact("a"))])
     assert await subject.store.read("a") == []
+
+
+async def test_with_partitions_a_publication_goes_to_its_aggregates_partition(
+    partitioned: Subject,
+) -> None:
+    """The caller names the public stream; the store writes it under the tag of the
+    aggregate's partition, as it writes the aggregate's own stream."""
+    namespace, partitions = partitioned.namespace, PARTITIONS
+    published: dict[int, list[Event]] = {p: [] for p in partitions}
+    for n in range(12):
+        stream, event = f"a{n}", fact(f"a{n}")
+        await partitioned.store.append(stream, [fact(stream)], 0, [Publication("public", event)])
+        published[partitions.of(stream)].append(event)
+    assert sum(1 for events in published.values() if events) > 1  # more than one was used
+    for p, events in published.items():
+        assert await partitioned.events_of(partitions.key(namespace, p, "public")) == events
 
 
 async def test_a_stream_name_that_is_a_key_is_refused(subject: Subject) -> None:

@@ -17,7 +17,8 @@ import pytest
 import redis
 from console.cursor import format_cursor, parse_cursor
 from console.streams import followed
-from eventkit import Event, Partitions
+from eventkit import Event
+from eventkit.partitions import Partitions
 
 from tests.helpers import Stack, eventually_async, sse
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from console.cursor import EntryId, parse_cursor
 from console.streams import followed, groups
-from eventkit import Partitions
+from eventkit.partitions import Partitions
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 

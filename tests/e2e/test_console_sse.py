@@ -24,7 +24,8 @@ import redis
 from console.cursor import EntryId, parse_cursor
 from console.feed import READ_CONCURRENCY, RECENT
 from console.streams import followed
-from eventkit import Event, Partitions
+from eventkit import Event
+from eventkit.partitions import Partitions
 
 from tests.helpers import Stack, eventually_async, sse
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from contracts.payments import event_stream
-from eventkit import Partitions
+from eventkit.partitions import Partitions
 from pytest_docker.plugin import get_docker_services
 
 from tests.helpers.compose import CLUSTER_FILE, COMPOSE_FILE, USER_SETTINGS

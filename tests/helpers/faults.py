@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 from contracts import payments
 from contracts.payments import event_stream
-from eventkit import Partitions, dead_letter_stream
+from eventkit import dead_letter_stream
 from eventkit.event_store import key_of
+from eventkit.partitions import Partitions
 from notifications import read_model as notifications_model
 from orders import read_model as orders_model
 

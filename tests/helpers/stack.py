@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.payments import event_stream
-from eventkit import Partitions
+from eventkit.partitions import Partitions
 
 from harness import Admin, RedisCluster, RedisServer, ServiceProcess, eventually
 from tests.helpers.client import OPERATOR_TOKEN, SystemClient

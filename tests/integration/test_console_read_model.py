@@ -18,8 +18,9 @@ from console.domain import CardState, GroupReading
 from console.read_model import read_group
 from console.snapshot import progress
 from console.streams import Group, groups
-from eventkit import Event, Partitions, connect
+from eventkit import Event, connect
 from eventkit.deadletter import dead_letter
+from eventkit.partitions import Partitions
 from redis.asyncio import Redis
 
 from tests.helpers import RedisServer

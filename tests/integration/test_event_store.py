@@ -37,7 +37,7 @@ async def test_a_wrong_type_key_fails_before_anything_is_written(
     public = f"{{t{uid}}}:public"
     await redis.set(public, "not a stream")
     with pytest.raises(Exception, match="WRONGTYPE"):
-        await store.append("a", [fact("a")], 0, [Publication(public, fact("a"))])
+        await store.append("a", [fact("a")], 0, [Publication("public", fact("a"))])
     assert await store.read("a") == []  # validate first, write last
 
 
@@ -125,7 +125,7 @@ async def test_a_public_stream_that_can_take_no_entry_refuses_the_append_before_
     public = f"{{t{uid}}}:public"
     await redis.xadd(public, {"by": "hand"}, id="18446744073709551615-18446744073709551615")
     with pytest.raises(StreamDamaged, match="holds the largest entry id there is"):
-        await store.append("a", [fact("a")], 0, [Publication(public, fact("a"))])
+        await store.append("a", [fact("a")], 0, [Publication("public", fact("a"))])
     assert await store.read("a") == []  # nothing stored: stored ⇔ published
 
 
@@ -134,8 +134,10 @@ def retained(redis: Redis, uid: str, retention: Retention) -> RedisEventStore:
 
 
 async def publish(store: RedisEventStore, public: str, count: int, start: int = 0) -> None:
+    """``count`` appends, each publishing on ``public`` (the key of the store's stream "p")."""
+    assert public == f"{{{store.namespace}}}:p"
     for n in range(start, start + count):
-        await store.append(f"a{n}", [fact(f"a{n}")], 0, [Publication(public, fact(f"a{n}"))])
+        await store.append(f"a{n}", [fact(f"a{n}")], 0, [Publication("p", fact(f"a{n}"))])
 
 
 async def test_retention_keeps_what_a_group_has_not_acknowledged_and_trims_it_once_acked(

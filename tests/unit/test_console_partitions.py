@@ -14,7 +14,8 @@ from console.domain import CardState, GroupReading, PendingEntry
 from console.reader import item_of
 from console.snapshot import GroupProgress, Snapshot, combine, progress
 from console.streams import followed
-from eventkit import Event, Partitions
+from eventkit import Event
+from eventkit.partitions import Partitions
 
 from tests.helpers.factories import group_reading
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 from console.streams import followed, groups
-from eventkit import Partitions, dead_letter_stream
+from eventkit import dead_letter_stream
+from eventkit.partitions import Partitions
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.payments import NAMESPACE, NOTIFICATIONS, STATE
-from eventkit import Partitions, dead_letter_stream
+from eventkit import dead_letter_stream
+from eventkit.partitions import Partitions
 
 # The lanes: what the page shows side by side, whatever the number of partitions.
 STATE_LANE = "state"  # fat events: event-carried state transfer

@@ -47,7 +47,7 @@ def build_handlers(
     (a replica that lags behind the primary answers 404 for a moment): the event waits that
     long before a 404 counts as the event's failure. ``contacts``: where customers' addresses
     are (None: nobody has one, every notification is ``no_contact``). ``limit``: call backs in
-    flight at once, shared by the tables of several partitions (default: ``concurrency``)."""
+    flight at once, which several handler tables may share (default: ``concurrency``)."""
     limit = limit or asyncio.Semaphore(concurrency)  # across runs
 
     async def record_with_mail(notes: list[Notification]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from itertools import chain
 
 from contracts.payments import event_stream
-from eventkit import Partitions
+from eventkit.partitions import Partitions
 
 from notifications.domain import Notification
 from notifications.ports import NotificationReader

@@ -14,16 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from eventkit import (
-    Client,
-    Message,
-    Partitions,
-    RedisWorkQueue,
-    ReplicatedWrites,
-    Replication,
-    WorkQueue,
-)
-from eventkit.partitions import check_one_slot
+from eventkit import Client, Message, RedisWorkQueue, ReplicatedWrites, Replication, WorkQueue
+from eventkit.partitions import Partitions, check_one_slot
 
 from notifications.domain import Notification
 from notifications.mail import MailJob

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from contracts.payments import PaymentState, event_stream
-from eventkit import Partitions
+from eventkit.partitions import Partitions
 
 from orders.ports import PaymentCache, RevenueReader
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventkit import Client, Partitions, Projection, ProjectionRunner
+from eventkit import Client, Projection, ProjectionRunner
+from eventkit.partitions import Partitions
 from redis.exceptions import ResponseError
 
 from orders import revenue

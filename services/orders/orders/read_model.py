@@ -23,7 +23,8 @@ import json
 from collections.abc import Sequence
 
 from contracts.payments import PaymentState
-from eventkit import Client, Partitions, ReplicatedWrites, Replication
+from eventkit import Client, ReplicatedWrites, Replication
+from eventkit.partitions import Partitions
 
 from orders.domain import PlacedOrder
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts import payments as contract
-from eventkit import Client, Partitions, replay
+from eventkit import Client, replay
+from eventkit.partitions import Partitions
 from pydantic_core import from_json
 
 from orders.handlers import build_handlers

@@ -26,16 +26,8 @@ from datetime import date
 
 from contracts import payments as contract
 from contracts.payments import STATE_STREAM, PaymentState
-from eventkit import (
-    BEGINNING,
-    Batch,
-    Client,
-    Event,
-    Partitions,
-    commit_script,
-    committed,
-    parse_data,
-)
+from eventkit import BEGINNING, Batch, Client, Event, commit_script, committed, parse_data
+from eventkit.partitions import Partitions
 
 from orders.domain import Counted
 from orders.read_model import NAMESPACE, TAG

@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
                 metrics.RETENTION_CEILING.labels(stream).set(settings.stream_maxlen)
         snapshots = overrides.snapshots or RedisSnapshotStore(redis, NAMESPACE, partitions)
         store_in_use = overrides.event_store or store
-        payments = Payments(store_in_use, snapshots, settings.snapshot_every, partitions)
+        payments = Payments(store_in_use, snapshots, settings.snapshot_every)
         try:
             yield {"redis": redis, "payments": payments}  # becomes request.state
         finally:

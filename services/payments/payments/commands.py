@@ -13,15 +13,7 @@ import uuid
 from datetime import datetime
 
 from contracts.payments import PaymentMethod
-from eventkit import (
-    Event,
-    EventStore,
-    Partitions,
-    Publication,
-    SnapshotStore,
-    StoredEvent,
-    VersionConflict,
-)
+from eventkit import Event, EventStore, Publication, SnapshotStore, StoredEvent, VersionConflict
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
@@ -62,11 +54,9 @@ class Payments:
         store: EventStore,
         snapshots: SnapshotStore | None = None,
         snapshot_every: int = 0,
-        partitions: Partitions = Partitions(),
     ) -> None:
         self.store = store
         self.past = History(store, snapshots, snapshot_every)
-        self.partitions = partitions
 
     async def history(
         self, payment_id: str, from_version: int = 1, to_version: int | None = None
@@ -194,7 +184,7 @@ class Payments:
             conversation = facts[0].id if facts else None  # the decision's first fact's
             fact = fact_of(event, state.payment_id, origin, event_id, conversation)
             facts.append(fact)
-            publish += publications(fact, state, self.partitions)
+            publish += publications(fact, state)
         assert state is not None, "a decision returns at least one event"
         expected = payment.version if payment else 0
         await self.store.append(stream_of(state.payment_id), facts, expected, publish)

@@ -6,22 +6,21 @@
 
 Both keep the fact's type, subject and time, and get ids of their own; each names the schema of
 its ``data`` (``dataschema``: the contract's current version). They are written by the same
-script call that stores the fact (eventkit.event_store), so neither exists without it.
+script call that stores the fact (eventkit.event_store), so neither exists without it; the store
+also decides where (the streams beside the payment's own, whatever the deployment).
 """
 
 from __future__ import annotations
 
 from contracts.payments import (
-    NAMESPACE,
     NOTICE_SCHEMA,
     NOTIFICATIONS,
     STATE,
     STATE_SCHEMA,
     PaymentNotice,
     PaymentState,
-    event_stream,
 )
-from eventkit import Event, Partitions, Publication
+from eventkit import Event, Publication
 from pydantic import BaseModel
 
 from payments.domain import Payment
@@ -32,16 +31,11 @@ def public_state(payment: Payment) -> PaymentState:
     return PaymentState.model_validate(payment, from_attributes=True)
 
 
-def publications(fact: Event, state: Payment, partitions: Partitions) -> list[Publication]:
-    """The thin and the state-carrying event for ``fact``, which left the payment in ``state``,
-    on the streams of the payment's partition (the one its event-store stream is in)."""
-    partition = partitions.of(event_stream(state.payment_id))
+def publications(fact: Event, state: Payment) -> list[Publication]:
+    """The thin and the state-carrying event for ``fact``, which left the payment in ``state``."""
     notice = _public(fact, PaymentNotice(payment_id=state.payment_id), NOTICE_SCHEMA)
-    snapshot = _public(fact, public_state(state), STATE_SCHEMA)
-    return [
-        Publication(partitions.key(NAMESPACE, partition, NOTIFICATIONS), notice),
-        Publication(partitions.key(NAMESPACE, partition, STATE), snapshot),
-    ]
+    carried = _public(fact, public_state(state), STATE_SCHEMA)
+    return [Publication(NOTIFICATIONS, notice), Publication(STATE, carried)]
 
 
 def _public(fact: Event, data: BaseModel, schema: str) -> Event:

@@ -1,0 +1,28 @@
+"""The code's layout keeps its promises to a reader: the pattern code is about the patterns."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PATTERN_FILES = ("domain.py", "handlers.py", "commands.py", "publications.py")
+
+
+@pytest.mark.parametrize("service", ["payments", "orders", "notifications"])
+def test_the_pattern_code_never_mentions_partitions(service: str) -> None:
+    """Partitioning is a deployment concern (eventkit.partitions, the composition roots, the
+    adapters): a reader of the pattern learns nothing about it there. import-linter keeps the
+    imports out; this keeps out the word, in code and comments alike."""
+    package = ROOT / "services" / service / service
+    files = [package / name for name in PATTERN_FILES if (package / name).exists()]
+    assert files, f"no pattern files in {package}"
+    mentions = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search("partition", line, re.IGNORECASE)
+    ]
+    assert mentions == []
