@@ -24,9 +24,10 @@ from typing import Any
 
 import uvloop
 
-from bench import report
-from bench.figures import FIGURES, Bench, Params
+from bench import figures, report
+from bench.figures import FIGURES
 from bench.procs import stop_all
+from bench.session import Bench, Params
 from bench.wrk import WrkMissing, wrk_binary, wrk_version
 
 HERE = Path(__file__).parent
@@ -192,7 +193,7 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
         await bench.start()
         redis_info = await bench.redis.info("server")
         wrk = await wrk_version() if "post" in params.figures else "not used"
-        await bench.run()
+        await figures.run(bench)
     finally:
         await bench.close()
     elapsed = time.monotonic() - started

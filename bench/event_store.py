@@ -22,8 +22,9 @@ from typing import Any
 
 from eventkit import Event, RedisEventStore, RedisSnapshotStore
 from payments import domain
-from payments.commands import Payments, stream_of
-from payments.upcasters import UPCASTERS
+from payments.commands import Payments
+from payments.history import stream_of
+from payments.history.upcasters import UPCASTERS
 from redis.asyncio import Redis
 
 EVENTS = 10_000
@@ -75,12 +76,12 @@ async def measure(redis: Redis) -> dict[str, Any]:
     with_snapshots = Payments(store, RedisSnapshotStore(redis, "payments"), EVERY)
     without = Payments(store)
     snapshot_state, full_state = await with_snapshots.get(pid), await without.get(pid)
-    newest = await with_snapshots.history(pid, EVENTS - 9)
+    newest = await with_snapshots.events(pid, EVENTS - 9)
     whole = (await store.read(stream_of(pid)))[-10:]
     return {
         "read_10k_snapshot_ms": await median_ms(lambda: with_snapshots.get(pid)),
         "read_10k_full_ms": await median_ms(lambda: without.get(pid)),
-        "range_tail_ms": await median_ms(lambda: with_snapshots.history(pid, EVENTS - 9)),
+        "range_tail_ms": await median_ms(lambda: with_snapshots.events(pid, EVENTS - 9)),
         "range_full_ms": await median_ms(lambda: store.read(stream_of(pid))),
         "same_state": snapshot_state == full_state and full_state.version == EVENTS,
         "same_range": [s.version for s in newest] == [s.version for s in whole],

@@ -135,13 +135,18 @@ class RedisCluster:
             client.close()
 
     def replica_of(self, primary: RedisServer) -> RedisServer:
-        """A replica of ``primary`` (with ``replicas=1``, its only one)."""
-        admin = primary.client(decode_responses=True)
-        try:
-            own_id = admin.execute_command("CLUSTER", "MYID")
-            lines = admin.execute_command("CLUSTER", "REPLICAS", own_id)
-        finally:
-            admin.close()
+        """A replica of ``primary`` (with ``replicas=1``, its only one). Right after a
+        failover the new primary may not list its replica yet (gossip): asked until it does."""
+
+        def replicas() -> list[str]:
+            admin = primary.client(decode_responses=True)
+            try:
+                own_id = admin.execute_command("CLUSTER", "MYID")
+                return list(admin.execute_command("CLUSTER", "REPLICAS", own_id))
+            finally:
+                admin.close()
+
+        lines = eventually(replicas, timeout=10, what=f"a replica of {primary.port} listed")
         address = str(lines[0]).split()[1]  # "<id> 127.0.0.1:<port>@<bus port> slave …"
         return self.node_at(int(address.split("@")[0].rsplit(":", 1)[1]))
 

@@ -1,2 +1,2 @@
 """The figures, one module per stage: each starts what it measures, runs its repetitions and
-records its samples on the :class:`bench.figures.Bench` it is given."""
+records its samples on the :class:`bench.session.Bench` it is given."""

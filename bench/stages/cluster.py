@@ -27,7 +27,7 @@ from bench.stages.state import drain_orders
 from harness import RedisCluster
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 PARTITIONS = Partitions(3)
 MODE = {"REDIS_MODE": "cluster", "STREAM_PARTITIONS": str(PARTITIONS.count)}

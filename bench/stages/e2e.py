@@ -20,7 +20,7 @@ from bench.keyspace import KeyspaceListener
 from bench.procs import Proc, wait_healthy
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 
 async def run(bench: Bench) -> None:

@@ -17,7 +17,7 @@ from bench.drains import Drain, paused_drain
 from bench.procs import Proc
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 GROUP = "notifications"
 

@@ -14,7 +14,7 @@ from bench import workloads
 from bench.drains import time_drain
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 # (figure, the peer's arguments, what the progress line calls it)
 PEERS = (

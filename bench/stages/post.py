@@ -22,7 +22,7 @@ from bench.wrk import CONNECTIONS, WrkResult, run_wrk
 from harness.otlp import Receiver
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 
 def tracing_env(receiver: Receiver) -> dict[str, str]:

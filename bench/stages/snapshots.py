@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bench import event_store
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 
 async def run(bench: Bench) -> None:

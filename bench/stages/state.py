@@ -26,7 +26,7 @@ from bench.stages.post import sampled_env, tracing_env
 from harness.otlp import Receiver
 
 if TYPE_CHECKING:
-    from bench.figures import Bench
+    from bench.session import Bench
 
 GROUP = "orders"
 

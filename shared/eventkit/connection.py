@@ -23,6 +23,7 @@ Errors come in three kinds, and every caller treats each kind the same way:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, overload
 
@@ -54,6 +55,11 @@ TRANSIENT_REPLIES = frozenset(
         "UNBLOCKED",  # a blocking read on a primary that just became a replica (failover)
         "MOVED",  # a slot's new primary, to a client of one node (a cluster client follows it)
         "ASK",  # a slot being migrated, likewise
+        # A new primary (a failover) has none of our scripts. redis-py's Script loads it on
+        # NOSCRIPT for EVALSHA; in a pipeline it loads them before the pipeline, which may then
+        # run on another node: the retry loads them there (found by make chaos: a mail worker
+        # stopped on it).
+        "NOSCRIPT",
     }
 )
 # Error replies that will not pass without an operator.
@@ -74,7 +80,19 @@ def _code(exc: BaseException) -> str:
     """The error reply's code: redis-py keeps it apart for the codes it maps to a class of its
     own (OOM → OutOfMemoryError, with the code cut from the message), in the message for the
     others (NOREPLICAS, MISCONF, BUSY …)."""
-    return getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0].upper()
+    return getattr(exc, "status_code", None) or _message(exc).split(" ", 1)[0].upper()
+
+
+# redis-py's pipeline rewrites a command's error reply as "Command # 2 (WAIT 1 100) of pipeline
+# caused error: ('UNBLOCKED force unblock …',)": the reply is in the repr of its old args.
+_IN_PIPELINE = re.compile(r"^Command # \d+ \(.*\) of pipeline caused error: \(['\"](.*)", re.DOTALL)
+
+
+def _message(exc: BaseException) -> str:
+    """The error reply as Redis sent it, also when a pipeline carried the command."""
+    text = str(exc)
+    found = _IN_PIPELINE.match(text)
+    return found.group(1) if found else text
 
 
 def _reply_under(exc: exceptions.RedisClusterException) -> BaseException | None:
@@ -106,7 +124,7 @@ def misconfigured(exc: BaseException) -> bool:
     if isinstance(exc, exceptions.NoPermissionError):
         return True
     if isinstance(exc, exceptions.ResponseError):
-        message = str(exc)
+        message = _message(exc)
         return (
             _code(exc) in MISCONFIGURED_REPLIES
             or message.startswith("unknown command")

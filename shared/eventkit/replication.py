@@ -18,6 +18,7 @@ it to disk (appendfsync), which WAIT does not wait for.
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,9 +59,14 @@ class NotReplicated(Exception):
 class ReplicatedWrites:
     """Runs a write script, then WAITs on its connection, when replication is required."""
 
+    # A cluster lists its replicas a moment after it says ok: how long to trust a layout that
+    # shows none before reading it again.
+    look_again_s = 5.0
+
     def __init__(self, redis: Client, replication: Replication) -> None:
         self.redis, self.replication = redis, replication
         self._required: int | None = replication.replicas
+        self._looked_at = 0.0  # when the layout was last read for replicas (monotonic)
         self._nodes: dict[str, Redis] = {}  # node "host:port" → a plain client of it
 
     async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -68,7 +74,7 @@ class ReplicatedWrites:
         required = await self.required()
         if not required:
             return await script(keys=keys, args=args)
-        reply, confirmed = await self._with_wait(keys[0], script, keys, args)
+        reply, confirmed = await self._with_wait(required, keys[0], script, keys, args)
         if confirmed < required:
             raise NotReplicated(keys[0], confirmed, required, self.replication.timeout_ms)
         return reply
@@ -82,25 +88,45 @@ class ReplicatedWrites:
         if not required:
             return
         key = f"{tag}:{MARK}"
-        _, confirmed = await self._with_wait(key, None, [key], [])
+        _, confirmed = await self._with_wait(required, key, None, [key], [])
         if confirmed < required:
             raise NotReplicated(key, confirmed, required, self.replication.timeout_ms)
 
     async def required(self) -> int:
-        """The confirmations a write needs; unset: 1 if the cluster has replicas, else none."""
-        if self._required is None:
-            if isinstance(self.redis, RedisCluster):
-                await self.redis.initialize()  # learns the nodes; does nothing if it knows them
-                replicas = [n for n in self.redis.get_nodes() if n.server_type == "replica"]
-                self._required = 1 if replicas else 0
-            else:
-                self._required = 0  # a single Redis: replicas, if any, are set explicitly
-        return self._required
+        """The confirmations a write needs: as configured; unset, 1 once the cluster has shown
+        a replica (then for good: a replica lost must show as writes not confirmed, not as
+        writes nobody waits for), none on a single Redis (replicas, if any, are set
+        explicitly). A cluster client that learnt the layout right after the cluster formed
+        may see no replica yet: with none seen, the layout is read again at most every
+        ``look_again_s`` (failed before: a service started with the cluster never waited)."""
+        if self._required is not None:
+            return self._required
+        if not isinstance(self.redis, RedisCluster):
+            self._required = 0
+            return 0
+        await self.redis.initialize()  # learns the nodes; does nothing if it knows them
+        if not self._replica_seen() and time.monotonic() - self._looked_at >= self.look_again_s:
+            self._looked_at = time.monotonic()
+            await self._relearn()
+        if self._replica_seen():
+            self._required = 1
+            return 1
+        return 0
+
+    def _replica_seen(self) -> bool:
+        assert isinstance(self.redis, RedisCluster)
+        return any(n.server_type == "replica" for n in self.redis.get_nodes())
 
     async def _with_wait(
-        self, key: str, script: AsyncScript | None, keys: Sequence[str], args: Sequence[Any]
+        self,
+        required: int,
+        key: str,
+        script: AsyncScript | None,
+        keys: Sequence[str],
+        args: Sequence[Any],
     ) -> tuple[Any, int]:
-        """[the write, WAIT] in one pipeline on the connection of ``key``'s primary."""
+        """[the write, WAIT for ``required`` replicas] in one pipeline on the connection of
+        ``key``'s primary."""
         client = await self._client_for(key)
         try:
             async with client.pipeline(transaction=False) as pipe:
@@ -108,11 +134,11 @@ class ReplicatedWrites:
                     pipe.incrby(key, 1)
                 else:
                     await script(keys=keys, args=args, client=pipe)  # buffered, NOSCRIPT-safe
-                pipe.execute_command("WAIT", self._required, self.replication.timeout_ms)
+                pipe.execute_command("WAIT", required, self.replication.timeout_ms)
                 reply, confirmed = await pipe.execute()
         except (exceptions.AskError, exceptions.ConnectionError, exceptions.TimeoutError):
             # The node no longer serves the slot (MOVED after a failover) or is gone.
-            await self._relearn(key)
+            await self._relearn()
             raise
         return reply, int(confirmed)
 
@@ -126,13 +152,14 @@ class ReplicatedWrites:
             client = self._nodes[node.name] = _node_client(self.redis, node.host, node.port)
         return client
 
-    async def _relearn(self, key: str) -> None:
-        """Let the cluster client find the slot's new primary, so that a retry goes there: a
-        command it routes follows MOVED itself and re-reads the layout after losing a node."""
+    async def _relearn(self) -> None:
+        """Let the cluster client re-read the layout (CLUSTER SLOTS), so that a retry goes to
+        the slot's new primary. No command on a key: the service's user may not be allowed
+        any but its write there (the mark key: INCRBY only)."""
         if isinstance(self.redis, Redis):
             return
         try:
-            await self.redis.exists(key)
+            await self.redis.nodes_manager.initialize()
         except (exceptions.RedisError, exceptions.RedisClusterException) as exc:
             if not unavailable(exc):
                 raise

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 from contracts.payments import NOTIFICATION_STREAM
 from eventkit import Event, dead_letter_stream
-from payments.commands import IDEMPOTENCY_NAMESPACE
+from payments.idempotency import IDEMPOTENCY_NAMESPACE
 
 from tests.helpers import Stack, check_exactly_once, eventually
 

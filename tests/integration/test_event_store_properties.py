@@ -17,8 +17,10 @@ from eventkit import Event, RedisEventStore, VersionConflict, connect
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from payments.commands import Payments, stream_of
+from payments.commands import Payments, ReceivePayment, RefundPayment
 from payments.domain import RefundExceedsBalance
+from payments.history import stream_of
+from payments.idempotency import receive_once, refund_once
 
 from tests.helpers import RedisServer
 
@@ -47,7 +49,9 @@ class EventStoreMachine(RuleBasedStateMachine):
 
     @rule(target=payments, amount=amounts)
     def receive(self, amount: int) -> str:
-        payment, created = self.run(self.service.create("o", "c", amount, "EUR"))
+        payment, created = self.run(
+            receive_once(self.service, ReceivePayment("o", "c", amount, "EUR"), None)
+        )
         assert created
         self.model[payment.payment_id] = {"amount": amount, "refunds": []}
         return str(payment.payment_id)
@@ -57,7 +61,7 @@ class EventStoreMachine(RuleBasedStateMachine):
         model = self.model[payment_id]
         left = model["amount"] - sum(model["refunds"])
         try:
-            self.run(self.service.refund(payment_id, amount, None))
+            self.run(refund_once(self.service, RefundPayment(payment_id, amount, None), None))
         except RefundExceedsBalance:
             assert amount > left
         else:
@@ -67,7 +71,9 @@ class EventStoreMachine(RuleBasedStateMachine):
     @rule(payment_id=payments, refunds=st.lists(amounts, min_size=2, max_size=6))
     def concurrent_refunds(self, payment_id: str, refunds: list[int]) -> None:
         async def all_at_once() -> list[Any]:
-            calls = (self.service.refund(payment_id, a, None) for a in refunds)
+            calls = (
+                refund_once(self.service, RefundPayment(payment_id, a, None), None) for a in refunds
+            )
             return await asyncio.gather(*calls, return_exceptions=True)
 
         for amount, result in zip(refunds, self.run(all_at_once()), strict=True):

@@ -15,8 +15,9 @@ import pytest
 from contracts.payments import PaymentMethod
 from eventkit import RedisEventStore, RedisSnapshotStore, StoredEvent
 from payments import domain
-from payments.commands import Payments, stream_of
-from payments.facts import fact_of
+from payments.commands import Payments, RefundPayment
+from payments.history import stream_of
+from payments.publications import fact_of
 from redis.asyncio import Redis
 
 REFUNDS = 10_000
@@ -61,7 +62,7 @@ async def test_a_long_stream_is_read_from_its_snapshot(redis: Redis, long_paymen
     assert snapshot is not None
     assert (snapshot.version, snapshot.schema) == (REFUNDS + 1, domain.SNAPSHOT_SCHEMA)
     for _ in range(EVERY + 5):  # more refunds through the command: a snapshot at each 100th
-        await payments.refund(long_payment, 1, None)
+        await payments.refund(RefundPayment(long_payment, 1, None))
     store.returned = 0
     payment = await payments.get(long_payment)
     assert payment.version == REFUNDS + EVERY + 6
@@ -106,6 +107,6 @@ async def test_time_travel_and_ranges_read_only_what_they_return(
     assert (await payments.get_version(long_payment, 3)).refunded_amount == 2
     assert store.returned == 3
     store.returned = 0
-    tail = await payments.history(long_payment, REFUNDS - 8, REFUNDS + 1)  # the newest ten
+    tail = await payments.events(long_payment, REFUNDS - 8, REFUNDS + 1)  # the newest ten
     assert [s.version for s in tail] == list(range(REFUNDS - 8, REFUNDS + 2))
     assert store.returned == 10  # read backwards from the end, not from version 1

@@ -28,7 +28,8 @@ from orders.projections import rebuild as rebuild_projection
 from orders.read_model import RedisPaymentCache
 from orders.rebuild import rebuild as rebuild_cache
 from orders.revenue import RedisRevenue
-from payments.commands import Payments, stream_of
+from payments.commands import Payments, ReceivePayment, RefundPayment
+from payments.history import stream_of
 from payments.publications import public_state
 from redis.asyncio import Redis
 
@@ -79,7 +80,7 @@ async def test_version_1_events_are_read_folded_rebuilt_and_published_by_the_new
     payments = Payments(store, RedisSnapshotStore(redis, "payments"), snapshot_every=2)
 
     # Read and folded: upcast to version 2, no method.
-    [received] = await payments.history(old)
+    [received] = await payments.events(old)
     assert received.event.dataschema == "urn:schema:payments.PaymentReceived:v2"
     assert received.event.data["method"] is None
     assert (await payments.get(old)).method is None
@@ -87,9 +88,11 @@ async def test_version_1_events_are_read_folded_rebuilt_and_published_by_the_new
     assert b"dataschema" not in raw  # stored events are never rewritten
 
     # Published by the new code: a refund of the old payment, a new payment with a method.
-    refunded, _ = await payments.refund(old, 500, "late")
+    refunded = await payments.refund(RefundPayment(old, 500, "late"))
     assert (refunded.version, refunded.refunded_amount, refunded.method) == (2, 500, None)
-    new, _ = await payments.create("o-2", "c-2", 1000, "EUR", method=PaymentMethod.CARD)
+    new = await payments.receive(
+        ReceivePayment("o-2", "c-2", 1000, "EUR", method=PaymentMethod.CARD)
+    )
     state = await redis.xrange(STATE_STREAM)
     v2 = STATE_SCHEMA.encode()
     assert [f.get(b"dataschema") for _, f in state] == [None, v2, v2]  # side by side

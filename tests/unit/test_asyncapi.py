@@ -52,9 +52,10 @@ from notifications.read_model import MAIL_QUEUE, RedisNotificationStore
 from orders import bootstrap as orders_bootstrap
 from orders import handlers as orders_handlers
 from payments import domain
-from payments.commands import Payments, stream_of
+from payments.commands import Payments, ReceivePayment, RefundPayment
 from payments.config import Settings as PaymentsSettings
-from payments.upcasters import UPCASTERS
+from payments.history import stream_of
+from payments.history.upcasters import UPCASTERS
 from pydantic import BaseModel
 from servicekit import ConsumerSettings, ServiceSettings
 
@@ -500,9 +501,9 @@ def test_dead_letter_example_is_a_real_entry(doc: Schema) -> None:
 async def test_what_payments_writes_is_what_the_document_says(doc: Schema) -> None:
     store = InMemoryEventStore(STORE_NAMESPACE)
     payments = Payments(store)
-    payment, _ = await payments.create("ord-1001", "cust-42", 2500, "EUR")
-    await payments.refund(payment.payment_id, 500, "damaged in transit")
-    await payments.refund(payment.payment_id, 2000, None)
+    payment = await payments.receive(ReceivePayment("ord-1001", "cust-42", 2500, "EUR"))
+    await payments.refund(RefundPayment(payment.payment_id, 500, "damaged in transit"))
+    await payments.refund(RefundPayment(payment.payment_id, 2000, None))
 
     channels = {
         public.NOTIFICATION_STREAM: NOTIFICATIONS,

@@ -10,7 +10,8 @@ from eventkit.testing import InMemoryEventStore, InMemoryStreams
 from notifications.handlers import build_handlers as notification_handlers
 from orders.domain import OrderStatus, PlacedOrder, settle
 from orders.handlers import build_handlers as order_handlers
-from payments.commands import PaymentNotFound, Payments
+from payments.commands import Payments, ReceivePayment, RefundPayment
+from payments.history import PaymentNotFound
 from payments.publications import public_state
 
 from tests.helpers.fakes import (
@@ -37,8 +38,8 @@ async def test_a_payment_and_a_refund_reach_orders_and_notifications() -> None:
     client = FakePaymentsClient(call_back)
 
     await orders.place(PlacedOrder("o-1", "c-1", total=1000, currency="EUR"))
-    payment, _ = await payments.create("o-1", "c-1", 1000, "EUR")
-    await payments.refund(payment.payment_id, 250, "damaged")
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 1000, "EUR"))
+    await payments.refund(RefundPayment(payment.payment_id, 250, "damaged"))
 
     # Event-carried state transfer: orders settles from its copy, never asking payments.
     assert await streams.deliver(STATE_STREAM, "orders", order_handlers(cache)) == 2

@@ -12,13 +12,14 @@ from eventkit.testing import InMemoryEventStore
 from payments import domain
 from payments.commands import (
     MAX_ATTEMPTS,
-    IdempotencyKeyReused,
-    PaymentNotFound,
     Payments,
+    ReceivePayment,
+    RefundPayment,
     TooMuchContention,
-    stream_of,
 )
 from payments.domain import RefundExceedsBalance
+from payments.history import PaymentNotFound, stream_of
+from payments.idempotency import IdempotencyKeyReused, receive_once, refund_once
 from payments.publications import public_state
 
 
@@ -30,7 +31,9 @@ def store() -> InMemoryEventStore:
 async def test_a_payment_is_stored_and_published_as_a_thin_and_a_fat_event(
     store: InMemoryEventStore,
 ) -> None:
-    payment, created = await Payments(store).create("o-1", "c-1", 2500, "EUR")
+    payment, created = await receive_once(
+        Payments(store), ReceivePayment("o-1", "c-1", 2500, "EUR"), None
+    )
     assert created
     [stored] = await store.read(stream_of(payment.payment_id))
     assert (stored.version, stored.event.type) == (1, public.PAYMENT_RECEIVED)
@@ -63,29 +66,35 @@ async def test_the_same_idempotency_key_gets_the_first_answer_and_changes_nothin
     store: InMemoryEventStore,
 ) -> None:
     payments = Payments(store)
-    first, created = await payments.create("o-1", "c-1", 100, "EUR", "key-1")
-    again, created_again = await payments.create("o-1", "c-1", 100, "EUR", "key-1")
+    first, created = await receive_once(payments, ReceivePayment("o-1", "c-1", 100, "EUR"), "key-1")
+    again, created_again = await receive_once(
+        payments, ReceivePayment("o-1", "c-1", 100, "EUR"), "key-1"
+    )
     assert (created, created_again) == (True, False)
     assert again == first
     assert len(store.streams.events(public.STATE_STREAM)) == 1
     with pytest.raises(IdempotencyKeyReused, match="'key-1' was used for a different request"):
-        await payments.create("o-1", "c-1", 999, "EUR", "key-1")
+        await receive_once(payments, ReceivePayment("o-1", "c-1", 999, "EUR"), "key-1")
 
 
 async def test_a_retried_refund_answers_the_state_right_after_it_not_the_current_one(
     store: InMemoryEventStore,
 ) -> None:
     payments = Payments(store)
-    payment, _ = await payments.create("o-1", "c-1", 1000, "EUR")
-    after_first, refunded = await payments.refund(payment.payment_id, 300, "damaged", "r-1")
-    await payments.refund(payment.payment_id, 200, None)
-    again, refunded_again = await payments.refund(payment.payment_id, 300, "damaged", "r-1")
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 1000, "EUR"))
+    after_first, refunded = await refund_once(
+        payments, RefundPayment(payment.payment_id, 300, "damaged"), "r-1"
+    )
+    await payments.refund(RefundPayment(payment.payment_id, 200, None))
+    again, refunded_again = await refund_once(
+        payments, RefundPayment(payment.payment_id, 300, "damaged"), "r-1"
+    )
     assert (refunded, refunded_again) == (True, False)
     assert again == after_first
     assert (again.version, again.refunded_amount) == (2, 300)
     assert (await payments.get(payment.payment_id)).refunded_amount == 500
     with pytest.raises(IdempotencyKeyReused):
-        await payments.refund(payment.payment_id, 301, "damaged", "r-1")
+        await refund_once(payments, RefundPayment(payment.payment_id, 301, "damaged"), "r-1")
 
 
 class RacingStore(InMemoryEventStore):
@@ -115,25 +124,25 @@ class RacingStore(InMemoryEventStore):
 async def test_a_refund_that_loses_the_race_decides_again_on_the_new_state() -> None:
     store = RacingStore(rivals=2, amount=100)
     payments = Payments(store)
-    payment, _ = await payments.create("o-1", "c-1", 1000, "EUR")
-    state, _ = await payments.refund(payment.payment_id, 300, None)
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 1000, "EUR"))
+    state, _ = await refund_once(payments, RefundPayment(payment.payment_id, 300, None), None)
     assert (state.version, state.refunded_amount) == (4, 500)  # two rivals, then ours
     assert store.appends == 1 + 3  # the create, two conflicts, the winner
 
 
 async def test_a_refund_whose_rival_took_the_balance_is_refused_after_the_retry() -> None:
     payments = Payments(RacingStore(rivals=1, amount=900))
-    payment, _ = await payments.create("o-1", "c-1", 1000, "EUR")
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 1000, "EUR"))
     with pytest.raises(RefundExceedsBalance, match="only 100 of the payment's 1000 EUR"):
-        await payments.refund(payment.payment_id, 300, None)
+        await refund_once(payments, RefundPayment(payment.payment_id, 300, None), None)
 
 
 async def test_a_payment_that_keeps_changing_gives_up_after_the_attempt_limit() -> None:
     store = RacingStore(rivals=MAX_ATTEMPTS, amount=1)
     payments = Payments(store)
-    payment, _ = await payments.create("o-1", "c-1", 10_000, "EUR")
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 10_000, "EUR"))
     with pytest.raises(TooMuchContention):
-        await payments.refund(payment.payment_id, 1, None)
+        await refund_once(payments, RefundPayment(payment.payment_id, 1, None), None)
     assert store.appends == 1 + MAX_ATTEMPTS
 
 
@@ -143,7 +152,7 @@ async def test_a_conflict_on_a_fresh_payment_id_is_not_hidden(store: InMemoryEve
             raise VersionConflict(stream, 0, 1)
 
     with pytest.raises(VersionConflict):
-        await Payments(AlwaysTaken("payments")).create("o-1", "c-1", 1, "EUR")
+        await Payments(AlwaysTaken("payments")).receive(ReceivePayment("o-1", "c-1", 1, "EUR"))
 
 
 async def test_an_unknown_payment_is_not_found(store: InMemoryEventStore) -> None:
@@ -151,7 +160,7 @@ async def test_an_unknown_payment_is_not_found(store: InMemoryEventStore) -> Non
     with pytest.raises(PaymentNotFound):
         await payments.get("nope")
     with pytest.raises(PaymentNotFound):
-        await payments.refund("nope", 1, None)
+        await payments.refund(RefundPayment("nope", 1, None))
 
 
 def test_stored_and_published_types_are_the_contracts_names() -> None:
@@ -189,15 +198,17 @@ async def test_concurrent_refunds_with_one_key_make_one_refund(
     store = SameKeyRace(rival_amount)
     store.raced = True  # not for the payment itself
     payments = Payments(store)
-    payment, _ = await payments.create("o-1", "c-1", 1000, "EUR")
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 1000, "EUR"))
     store.raced = False
     if answer == "reused":  # same key, another body: never a made-up state
         with pytest.raises(IdempotencyKeyReused):
-            await payments.refund(payment.payment_id, 300, "damaged", "r-1")
+            await refund_once(payments, RefundPayment(payment.payment_id, 300, "damaged"), "r-1")
     else:  # same key, same body: the answer of the one that landed, marked as a replay
-        state, refunded_now = await payments.refund(payment.payment_id, 300, None, "r-1")
+        state, refunded_now = await refund_once(
+            payments, RefundPayment(payment.payment_id, 300, None), "r-1"
+        )
         assert (refunded_now, state.refunded_amount, state.version) == (False, 300, 2)
-    history = await payments.history(payment.payment_id)
+    history = await payments.events(payment.payment_id)
     assert [s.event.data.get("amount") for s in history] == [1000, rival_amount]  # one refund
 
 
@@ -208,7 +219,9 @@ async def test_concurrent_payments_with_one_key_make_one_payment(
     payments = Payments(SameKeyRace(rival_amount))
     if answer == "reused":
         with pytest.raises(IdempotencyKeyReused):
-            await payments.create("o-1", "c-1", 1000, "EUR", "k-1")
+            await receive_once(payments, ReceivePayment("o-1", "c-1", 1000, "EUR"), "k-1")
     else:
-        state, created = await payments.create("o-1", "c-1", 1000, "EUR", "k-1")
+        state, created = await receive_once(
+            payments, ReceivePayment("o-1", "c-1", 1000, "EUR"), "k-1"
+        )
         assert (created, state.amount, state.version) == (False, 1000, 1)

@@ -14,8 +14,9 @@ from eventkit.testing import InMemoryEventStore, InMemorySnapshotStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from payments import domain
-from payments.commands import PaymentNotFound, Payments, stream_of
-from payments.history import NoSuchVersion, NotYetReceived
+from payments.commands import Payments, ReceivePayment, RefundPayment
+from payments.history import NoSuchVersion, NotYetReceived, PaymentNotFound, stream_of
+from payments.idempotency import refund_once
 
 
 class CountingStore(InMemoryEventStore):
@@ -37,9 +38,11 @@ class BrokenSnapshots(InMemorySnapshotStore):
 
 
 async def refunded_n_times(payments: Payments, n: int) -> str:
-    payment, _ = await payments.create("o-1", "c-1", 10_000, "EUR", method=PaymentMethod.CARD)
+    payment = await payments.receive(
+        ReceivePayment("o-1", "c-1", 10_000, "EUR", method=PaymentMethod.CARD)
+    )
     for _ in range(n):
-        await payments.refund(payment.payment_id, 1, None)
+        await payments.refund(RefundPayment(payment.payment_id, 1, None))
     return payment.payment_id
 
 
@@ -73,11 +76,11 @@ async def test_the_state_at_a_moment_is_the_history_stored_by_then() -> None:
 async def test_the_history_by_version_range() -> None:
     payments = Payments(InMemoryEventStore("payments"))
     pid = await refunded_n_times(payments, 5)
-    assert [s.version for s in await payments.history(pid, 2, 4)] == [2, 3, 4]
-    assert [s.version for s in await payments.history(pid, 5)] == [5, 6]
-    assert [s.version for s in await payments.history(pid, 6, 99)] == [6]
+    assert [s.version for s in await payments.events(pid, 2, 4)] == [2, 3, 4]
+    assert [s.version for s in await payments.events(pid, 5)] == [5, 6]
+    assert [s.version for s in await payments.events(pid, 6, 99)] == [6]
     with pytest.raises(NoSuchVersion, match="no version 7: the payment has 6 events"):
-        await payments.history(pid, 7)
+        await payments.events(pid, 7)
 
 
 async def test_a_read_folds_only_the_events_after_the_latest_snapshot() -> None:
@@ -131,12 +134,16 @@ async def test_a_snapshot_that_cannot_be_written_fails_no_command() -> None:
 async def test_a_keyed_refund_is_found_however_far_behind_the_snapshot() -> None:
     snapshots = InMemorySnapshotStore()
     payments = Payments(InMemoryEventStore("payments"), snapshots, snapshot_every=3)
-    payment, _ = await payments.create("o-1", "c-1", 100, "EUR")
-    first, refunded = await payments.refund(payment.payment_id, 1, None, "key-1")
+    payment = await payments.receive(ReceivePayment("o-1", "c-1", 100, "EUR"))
+    first, refunded = await refund_once(
+        payments, RefundPayment(payment.payment_id, 1, None), "key-1"
+    )
     assert refunded
     for _ in range(7):
-        await payments.refund(payment.payment_id, 1, None)
-    again, refunded = await payments.refund(payment.payment_id, 1, None, "key-1")
+        await payments.refund(RefundPayment(payment.payment_id, 1, None))
+    again, refunded = await refund_once(
+        payments, RefundPayment(payment.payment_id, 1, None), "key-1"
+    )
     assert (refunded, again) == (False, first)
     assert (await payments.get(payment.payment_id)).refunded_amount == 8
 
@@ -187,9 +194,11 @@ async def test_reads_through_snapshots_equal_full_folds_at_every_step(
     store = InMemoryEventStore("payments")
     with_snapshots = Payments(store, InMemorySnapshotStore(), snapshot_every=every)
     without = Payments(store)
-    payment, _ = await with_snapshots.create("o-1", "c-1", amount, "EUR", method=method)
+    payment = await with_snapshots.receive(
+        ReceivePayment("o-1", "c-1", amount, "EUR", method=method)
+    )
     pid = payment.payment_id
     for refund in refunds:
         if refund <= (await without.get(pid)).refundable:
-            await with_snapshots.refund(pid, refund, None)
+            await with_snapshots.refund(RefundPayment(pid, refund, None))
         assert await with_snapshots.get(pid) == await without.get(pid)

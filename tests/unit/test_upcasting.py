@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from eventkit import Event, InvalidEvent, StreamEntry, Upcasters, schema_of, schema_uri
 from eventkit.__main__ import describe
-from payments.upcasters import UPCASTERS
+from payments.history.upcasters import UPCASTERS
 
 
 def event(data: dict[str, Any], dataschema: str | None = None, kind: str = "Happened") -> Event:

@@ -1,11 +1,11 @@
 """HTTP API of payments, the command side: receive and refund (the reading side, state and
-history, is api_history.py)."""
+history, is history/api.py)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentState
 from eventkit import NotReplicated
@@ -14,15 +14,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from servicekit import JsonInteger, absent_or, problem, problem_responses
 
-from payments.commands import (
-    IdempotencyKeyReused,
-    Origin,
-    PaymentNotFound,
-    Payments,
-    TooMuchContention,
-)
+from payments.commands import Payments, ReceivePayment, RefundPayment, TooMuchContention
 from payments.domain import RefundExceedsBalance
-from payments.publications import public_state
+from payments.history import PaymentNotFound
+from payments.idempotency import IdempotencyKeyReused, receive_once, refund_once
+from payments.publications import Origin, public_state
 
 log = logging.getLogger(__name__)
 
@@ -127,23 +123,16 @@ async def create_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentState:
     """Receive a payment: stores PaymentReceived and publishes it on both public streams."""
-    new_id = str(uuid4()) if idempotency_key is None else None
+    command = ReceivePayment(
+        body.order_id, body.customer_id, body.amount, body.currency, body.method
+    )
     try:
-        payment, created = await payments.create(
-            body.order_id,
-            body.customer_id,
-            body.amount,
-            body.currency,
-            idempotency_key,
-            body.method,
-            origin,
-            new_id,
-        )
+        payment, created = await receive_once(payments, command, idempotency_key, origin)
     except IdempotencyKeyReused as exc:
         raise HTTPException(422, str(exc)) from exc
     except NotReplicated as exc:
-        if new_id is not None:  # no key to retry with: say where it is, so nobody pays twice
-            exc.location = f"/payments/{new_id}"
+        if idempotency_key is None:  # no key to retry with: say where it is, so nobody pays twice
+            exc.location = f"/payments/{command.payment_id}"
         raise
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -165,9 +154,8 @@ async def refund_payment(
 ) -> PaymentState:
     """Refund part or all of a payment; 409 if that is more than is left to refund."""
     try:
-        payment, refunded = await payments.refund(
-            str(payment_id), body.amount, body.reason, idempotency_key, origin
-        )
+        command = RefundPayment(str(payment_id), body.amount, body.reason)
+        payment, refunded = await refund_once(payments, command, idempotency_key, origin)
     except PaymentNotFound as exc:
         raise HTTPException(404, f"payment {payment_id} not found") from exc
     except RefundExceedsBalance as exc:

@@ -1,4 +1,5 @@
-"""Composition root: builds the app and wires Redis, the event store and the commands together.
+"""Composition root: builds the app and wires Redis, the event store (adapters.py) and the
+commands together.
 
 ``create_app(settings, overrides)``: a test can put its own adapters in place (``Overrides``)
 instead of patching modules.
@@ -11,24 +12,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from contracts import payments as contract
-from contracts.payments import NAMESPACE
-from eventkit import (
-    EventStore,
-    InvalidEvent,
-    RedisEventStore,
-    RedisSnapshotStore,
-    Retention,
-    SnapshotStore,
-    StreamDamaged,
-    metrics,
-)
+from eventkit import InvalidEvent, StreamDamaged
 from fastapi import FastAPI
 from servicekit import service_app
 
-from payments import api, api_history
+from payments import adapters, api
 from payments.commands import Payments
 from payments.config import Settings
+from payments.history import api as history_api
+from payments.ports import EventStore, SnapshotStore
 
 
 @dataclass(frozen=True)
@@ -46,21 +38,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         redis = settings.connect("payments")
-        partitions = settings.partitions()
-        store = RedisEventStore(
-            redis,
-            NAMESPACE,
-            retention=Retention(settings.stream_retain, settings.stream_maxlen),
-            partitions=partitions,
-            replication=settings.replication(),
-        )
-        for p in partitions:  # what the alert StreamNearRetentionCeiling compares lags with
-            for name in (contract.NOTIFICATIONS, contract.STATE):
-                stream = partitions.key(contract.NAMESPACE, p, name)
-                metrics.RETENTION_CEILING.labels(stream).set(settings.stream_maxlen)
-        snapshots = overrides.snapshots or RedisSnapshotStore(redis, NAMESPACE, partitions)
-        store_in_use = overrides.event_store or store
-        payments = Payments(store_in_use, snapshots, settings.snapshot_every)
+        store = adapters.event_store(redis, settings)
+        snapshots = overrides.snapshots or adapters.snapshot_store(redis, settings)
+        payments = Payments(overrides.event_store or store, snapshots, settings.snapshot_every)
         try:
             yield {"redis": redis, "payments": payments}  # becomes request.state
         finally:
@@ -72,7 +52,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         summary="Event-sourced payments; publishes PaymentReceived and PaymentRefunded.",
         lifespan=lifespan,
         request_timeout_s=settings.request_timeout_s,
-        routers=[api.router, api_history.router],
+        routers=[api.router, history_api.router],
     )
     app.add_exception_handler(StreamDamaged, api.damaged)
     app.add_exception_handler(InvalidEvent, api.unreadable)

@@ -1,172 +1,98 @@
-"""The command side of payments: load a payment's events, fold, decide, append + publish.
+"""The command side of payments: receive and refund, event sourced.
 
-It depends on the event store's port (eventkit.EventStore), so unit tests run it against
-eventkit.testing.InMemoryEventStore and the service runs it against Redis. Reading a payment
-(its events, its state now or at any point before, from a snapshot when there is one) is
-payments.history's.
+Each command is four steps — **load** the payment's events, **fold** them into its state,
+**decide** (domain.py: the rules, which return new events), **append** the decision's events
+with their publications (publications.py), in one atomic step that succeeds only if nobody
+appended since the load. That is all of ``Payments.receive`` and ``Payments.refund``.
+
+What a real service adds around them is kept beside them, each named for what it adds:
+
+- :func:`retry_on_conflict`: another writer appended first (VersionConflict), so load and
+  decide again, on the state that now is;
+- idempotency.py: the same request twice makes one payment or one refund, and gets the first
+  answer again;
+- durability on replicas is the event store's (eventkit.replication: its append waits for
+  them, ``confirm`` for an answer read back instead of written).
+
+The service depends on the event store's port (ports.py), so unit tests run it against
+eventkit.testing's in-memory store and the service runs it against Redis (adapters.py).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from contracts.payments import PaymentMethod
-from eventkit import Event, EventStore, Publication, SnapshotStore, StoredEvent, VersionConflict
+from eventkit import Event, Publication, StoredEvent, VersionConflict
 
 from payments import domain
 from payments.domain import Payment, PaymentEvent
-from payments.facts import Origin, fact_of
-from payments.history import History, PaymentNotFound, decode, fold, stream_of
-from payments.publications import publications
-
-__all__ = [
-    "IdempotencyKeyReused",
-    "Origin",
-    "PaymentNotFound",
-    "Payments",
-    "TooMuchContention",
-    "stream_of",
-]
+from payments.history import History, fold, stream_of
+from payments.ports import EventStore, SnapshotStore
+from payments.publications import Origin, fact_of, publications
 
 log = logging.getLogger(__name__)
 
-# Bounds the retries of a decision that keeps losing the race to concurrent writers. Each round
-# lets at least one writer win, so N concurrent writers need at most N rounds.
-MAX_ATTEMPTS = 64
 
-# Payment ids derived from an Idempotency-Key live in their own UUID namespace.
-IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c7c1e-3f5a-4d2b-9a53-1c0f2d4e8b77")
+@dataclass(frozen=True)
+class ReceivePayment:
+    order_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    method: PaymentMethod | None = None
+    payment_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-class IdempotencyKeyReused(Exception):
-    pass
-
-
-class TooMuchContention(Exception):
-    pass
+@dataclass(frozen=True)
+class RefundPayment:
+    payment_id: str
+    amount: int
+    reason: str | None = None
 
 
 class Payments:
     def __init__(
-        self,
-        store: EventStore,
-        snapshots: SnapshotStore | None = None,
-        snapshot_every: int = 0,
+        self, store: EventStore, snapshots: SnapshotStore | None = None, snapshot_every: int = 0
     ) -> None:
         self.store = store
-        self.past = History(store, snapshots, snapshot_every)
+        self.history = History(store, snapshots, snapshot_every)
 
-    async def history(
-        self, payment_id: str, from_version: int = 1, to_version: int | None = None
-    ) -> list[StoredEvent]:
-        return await self.past.events(payment_id, from_version, to_version)
+    # ---- The commands: load → fold → decide → append ----------------------------------------
 
-    async def get(self, payment_id: str) -> Payment:
-        return await self.past.now(payment_id)
+    async def receive(self, command: ReceivePayment, origin: Origin = Origin()) -> Payment:
+        """A new payment: nothing to load or fold, and its stream must still be empty."""
+        events = domain.receive(  # decide
+            command.payment_id,
+            command.order_id,
+            command.customer_id,
+            command.amount,
+            command.currency,
+            command.method,
+        )
+        return await self._append(None, events, origin)  # append, expecting version 0
 
-    async def get_version(self, payment_id: str, version: int) -> Payment:
-        return await self.past.at_version(payment_id, version)
+    async def refund(self, command: RefundPayment, origin: Origin = Origin()) -> Payment:
+        snapshot, tail = await self.history.load(command.payment_id)  # load
+        payment = fold(tail, snapshot)  # fold
+        return await self.refund_from(payment, command, origin)  # decide and append
 
-    async def get_at(self, payment_id: str, moment: datetime) -> Payment:
-        return await self.past.at(payment_id, moment)
-
-    async def create(
+    async def refund_from(
         self,
-        order_id: str,
-        customer_id: str,
-        amount: int,
-        currency: str,
-        idempotency_key: str | None = None,
-        method: PaymentMethod | None = None,
+        payment: Payment,
+        command: RefundPayment,
         origin: Origin = Origin(),
-        new_id: str | None = None,
-    ) -> tuple[Payment, bool]:
-        """Receive a payment; return it and whether it was created now (False: a retry).
-
-        With an Idempotency-Key the payment id is derived from the key, so a retried request
-        collides with the first one in the event store itself (expected version 0): no extra
-        key to keep in step, and no window where the payment exists but the key does not.
-        Without one, the id is ``new_id`` (the caller's, when it must be able to say where the
-        payment is should the append not be confirmed) or a new uuid4.
-        Demo shortcut: keys are global here; with authenticated clients, derive the id from
-        (client, key) instead.
-        """
-        if idempotency_key is None:
-            payment_id = new_id or str(uuid.uuid4())
-        else:
-            payment_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
-        events = domain.receive(payment_id, order_id, customer_id, amount, currency, method)
-        try:
-            payment = await self._append(None, events, origin)
-        except VersionConflict:
-            if idempotency_key is None:
-                raise  # a fresh uuid4 cannot collide: something is badly wrong
-        else:
-            log.info(
-                "payment %s received: %s for order %s",
-                payment_id,
-                f"{amount} {currency}",
-                order_id,
-                extra={"subject": payment_id},
-            )
-            return payment, True
-        stored = await self.history(payment_id, 1, 1)  # the payment's first event is the one
-        outcome = _first_outcome(stored, stored[0], events[0], idempotency_key)
-        # The first attempt may have been answered 503 (stored, not yet on a replica): the
-        # answer repeated now must be as durable as a first answer.
-        await self.store.confirm(stream_of(payment_id))
-        return outcome, False
-
-    async def refund(
-        self,
-        payment_id: str,
-        amount: int,
-        reason: str | None,
-        idempotency_key: str | None = None,
-        origin: Origin = Origin(),
-    ) -> tuple[Payment, bool]:
-        """Refund; return the state and whether it was refunded now (False: a retry).
-
-        On a concurrent change, re-read and decide again: the rule may now say no. With an
-        Idempotency-Key the refund event's id is derived from the key, so a retry finds the
-        refund it already made in the payment's history instead of refunding twice. That
-        refund may be anywhere in the history, so a keyed refund reads all of it; one without
-        a key starts from the latest snapshot. (Production alternative for long streams: an
-        index of event ids beside the stream, written by the append script.)
-        """
-        event_id = None
-        if idempotency_key is not None:
-            event_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{payment_id}/{idempotency_key}"))
-        for _ in range(MAX_ATTEMPTS):
-            if event_id is None:
-                payment = await self.get(payment_id)  # from a snapshot, if there is one
-            else:  # the key's refund may be anywhere in the history: read all of it
-                stored = await self.history(payment_id)
-                earlier = next((s for s in stored if s.event.id == event_id), None)
-                if earlier is not None:
-                    wanted = domain.PaymentRefunded(
-                        payment_id=payment_id, amount=amount, reason=reason
-                    )
-                    outcome = _first_outcome(stored, earlier, wanted, idempotency_key)
-                    await self.store.confirm(stream_of(payment_id))  # as durable as a first answer
-                    return outcome, False
-                payment = fold(stored)
-            events = domain.refund(payment, amount, reason)
-            try:
-                refunded = await self._append(payment, events, origin, event_id)
-            except VersionConflict:
-                continue
-            log.info(
-                "payment %s refunded: %d (v%d)",
-                payment_id,
-                amount,
-                refunded.version,
-                extra={"subject": payment_id},
-            )
-            return refunded, True
-        raise TooMuchContention(f"payment {payment_id} is changing too fast, try again")
+        event_id: str | None = None,
+    ) -> Payment:
+        """Decide on ``payment`` as loaded, and append: a change since is a VersionConflict.
+        ``event_id``: the refund event's id, when a retry must be able to find it."""
+        events = domain.refund(payment, command.amount, command.reason)  # decide
+        return await self._append(payment, events, origin, event_id)  # append
 
     async def _append(
         self,
@@ -175,7 +101,8 @@ class Payments:
         origin: Origin,
         event_id: str | None = None,
     ) -> Payment:
-        """Store ``events`` with their publications (publications.py), in one atomic step."""
+        """Store ``events`` and publish them, if the payment is still at ``payment.version``
+        (0 for a new one); VersionConflict if not. Returns the state after them."""
         facts: list[Event] = []
         publish: list[Publication] = []
         state = payment
@@ -188,14 +115,48 @@ class Payments:
         assert state is not None, "a decision returns at least one event"
         expected = payment.version if payment else 0
         await self.store.append(stream_of(state.payment_id), facts, expected, publish)
-        await self.past.appended(expected, state)  # a snapshot, if one is due (best effort)
+        await self.history.appended(expected, state)  # a snapshot, if one is due (best effort)
+        log.info("payment %s: %s, now v%d", state.payment_id, facts[-1].type, state.version)
         return state
 
+    # ---- Reads (history/) --------------------------------------------------------------------
 
-def _first_outcome(
-    stored: list[StoredEvent], earlier: StoredEvent, wanted: PaymentEvent, key: str | None
-) -> Payment:
-    """The answer to a retried request: the state right after the event it made back then."""
-    if decode(earlier) != wanted:
-        raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
-    return fold(stored[: earlier.version])
+    async def get(self, payment_id: str) -> Payment:
+        return await self.history.now(payment_id)
+
+    async def get_version(self, payment_id: str, version: int) -> Payment:
+        return await self.history.at_version(payment_id, version)
+
+    async def get_at(self, payment_id: str, moment: datetime) -> Payment:
+        return await self.history.at(payment_id, moment)
+
+    async def events(
+        self, payment_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        return await self.history.events(payment_id, from_version, to_version)
+
+
+# ---- Beside the commands: a conflict means "decide again" -----------------------------------
+
+# Bounds the retries of a decision that keeps losing the race to concurrent writers. Each round
+# lets at least one writer win, so N concurrent writers need at most N rounds.
+MAX_ATTEMPTS = 64
+
+
+class TooMuchContention(Exception):
+    pass
+
+
+T = TypeVar("T")
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], payment_id: str) -> T:
+    """``attempt()`` (a load → fold → decide → append) until no other writer came first; the
+    rule may say no on the new state (RefundExceedsBalance). TooMuchContention after
+    MAX_ATTEMPTS."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return await attempt()
+        except VersionConflict:
+            continue
+    raise TooMuchContention(f"payment {payment_id} is changing too fast, try again")

@@ -6,9 +6,9 @@ Event sourcing in three parts:
 - **state** is not stored: it is rebuilt by folding the events from the left (:func:`fold`);
 - **decisions** (:func:`receive`, :func:`refund`) look at the state and return new events.
 
-The events here are the newest version of each (payments.upcasters brings older stored ones up
-to date before they get here), and the state can be written down as a snapshot and read back
-(:func:`to_snapshot`, :func:`from_snapshot`): a cache of the fold, tagged with
+The events here are the newest version of each (payments.history.upcasters brings older
+stored ones up to date before they get here), and the state can be written down as a snapshot
+and read back (:func:`to_snapshot`, :func:`from_snapshot`): a cache of the fold, tagged with
 :data:`SNAPSHOT_SCHEMA`.
 """
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 class PaymentReceived(BaseModel):
     """Version 2: ``method`` added. Required here, None when not known: version 1 events have
-    none, and their upcaster says so explicitly (payments.upcasters)."""
+    none, and their upcaster says so explicitly (payments.history.upcasters)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     payment_id: Id

@@ -1,7 +1,7 @@
 """A payment's history, and its state at any point of it: now, after version N, at a moment.
 
-Every read goes through the upcasters (payments.upcasters), so what it returns, and what the
-fold sees, is the newest version of each event, however old the stored one is.
+Every read goes through the upcasters (upcasters.py), so what it returns, and what the fold
+sees, is the newest version of each event, however old the stored one is.
 
 The state now is folded from the latest snapshot and the events after it (eventkit.snapshots)
 when snapshots are on (``snapshot_every`` > 0): the cost of a read is the tail, not the whole
@@ -26,7 +26,7 @@ from eventkit import (
 
 from payments import domain
 from payments.domain import SNAPSHOT_SCHEMA, Payment, PaymentEvent
-from payments.upcasters import UPCASTERS
+from payments.history.upcasters import UPCASTERS
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,14 @@ class History:
             await self._raise_past_the_end(payment_id, from_version)
         return [replace(s, event=UPCASTERS.upcast(s.event)) for s in stored]
 
-    async def now(self, payment_id: str) -> Payment:
-        """The state after its newest event: from the latest snapshot, if there is one."""
+    async def load(self, payment_id: str) -> tuple[Payment | None, list[StoredEvent]]:
+        """What a fold of the payment starts from: the state its latest snapshot holds (None
+        without one) and the events after it, each at its newest version. PaymentNotFound if
+        it has no events. A tail of ``snapshot_every`` events or more (no snapshot yet, one of
+        an older schema, or one far behind) is folded into a new snapshot first: the next
+        load is short."""
         if self.snapshots is None or self.every == 0:
-            return fold(await self.events(payment_id))
+            return None, await self.events(payment_id)
         stream = stream_of(payment_id)
         snapshot, tail = await read_from_snapshot(
             self.store, self.snapshots, stream, SNAPSHOT_SCHEMA
@@ -94,12 +98,18 @@ class History:
                 start = domain.from_snapshot(snapshot.state)
             except (KeyError, TypeError, ValueError) as exc:  # a cache: a miss, not an error
                 log.warning("ignoring the unreadable snapshot of %s: %r", payment_id, exc)
-                snapshot, tail = None, await self.store.read(stream)
+                tail = await self.store.read(stream)
         upcast = [replace(s, event=UPCASTERS.upcast(s.event)) for s in tail]
-        payment = fold(upcast, start)
-        if len(tail) >= self.every:  # none yet, one of an older schema, or far behind: renew
-            await self._keep(stream, payment, tail[-1].position)
-        return payment
+        if len(upcast) < self.every:
+            return start, upcast
+        renewed = fold(upcast, start)
+        await self._keep(stream, renewed, upcast[-1].position)
+        return renewed, []
+
+    async def now(self, payment_id: str) -> Payment:
+        """The state after its newest event: from the latest snapshot, if there is one."""
+        start, tail = await self.load(payment_id)
+        return fold(tail, start)
 
     async def at_version(self, payment_id: str, version: int) -> Payment:
         """The state right after its ``version``-th event."""

@@ -1,5 +1,5 @@
 """HTTP API of payments, the reading side: a payment's state now, after any version or at any
-moment of its history (time travel), and its events by version range (payments.history)."""
+moment of its history (time travel), and its events by version range (reads.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationErr
 from servicekit import absent_or, problem_responses
 
 from payments.api import PaymentsDep
-from payments.commands import PaymentNotFound
 from payments.domain import Payment
-from payments.history import NoSuchVersion, NotYetReceived
+from payments.history.reads import NoSuchVersion, NotYetReceived, PaymentNotFound
 from payments.publications import public_state
 
 # Time travel. A version is a positive count of events (bounded so that Redis's COUNT takes it);
@@ -106,7 +105,7 @@ async def get_payment_events(
     if to_version is not None and to_version < from_version:
         raise HTTPException(422, f"to_version {to_version} is before from_version {from_version}")
     try:
-        stored = await payments.history(str(payment_id), from_version, to_version)
+        stored = await payments.events(str(payment_id), from_version, to_version)
     except PaymentNotFound as exc:
         raise HTTPException(404, f"payment {payment_id} not found") from exc
     except NoSuchVersion as exc:
