@@ -69,6 +69,7 @@ async def test_pages_beyond_the_limit_are_refused_with_retry_after_until_one_clo
         live = await client.get(f"{console}/live", timeout=2)
         assert live.status_code == 200
         assert (await client.get(f"{console}/stats")).json()["refused"] >= 1
+
     # The pages closed: their places are free again, once the console has seen them go.
     async def admitted() -> bool:
         async with sse.stream(client, console) as page:
