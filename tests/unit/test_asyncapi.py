@@ -1,16 +1,17 @@
 """docs/asyncapi.yaml stays in step with the code: streams, envelope, event types, schemas, and
 the mail queue (its keys, its element, its settings).
 
-The data schemas in the document are copies of what the pydantic models generate; these tests
-compare them after inlining ``$ref``s and dropping annotations (title, description, examples),
-so adding, removing or changing a field or a constraint in a model fails here until the
-document says the same. What payments really writes is validated against the document too.
+The data schemas are the files in docs/schemas/ (``make schemas`` writes them from the pydantic
+models), which the document references; these tests compare them with what the models generate
+after inlining ``$ref``s and dropping annotations (title, description, examples), so adding,
+removing or changing a field or a constraint in a model fails here until the document says the
+same. What payments really writes is validated against the document too.
 
 Each message has a version of its data (``x-schema-version``, and the ``dataschema`` its
 entries carry): the newest is what the model generates; an older one is the newest without the
 fields added since (``ADDED``), and the code still reads it (examples of both are checked).
 
-The document is also validated against the official AsyncAPI 3.0.0 JSON schema, kept in
+The document is also validated against the official AsyncAPI 3.1.0 JSON schema, kept in
 ``docs/schemas`` (no Python package ships it).
 """
 
@@ -61,7 +62,10 @@ from servicekit import ConsumerSettings, ServiceSettings
 Schema = dict[str, Any]
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
-DOC_URI = "urn:asyncapi"  # the document's base URI when its schemas are used by jsonschema
+# The document's base URI when its schemas are used by jsonschema: its references to the schema
+# files (``schemas/….json``) are relative to it, as they are to the file.
+DOC_URI = DOC_PATH.as_uri()
+SCHEMAS = DOC_PATH.parent / "schemas"
 STORE_NAMESPACE = "payments"  # as payments.bootstrap creates its event store
 
 NOTIFICATIONS = "paymentNotifications"
@@ -93,7 +97,7 @@ GROUPS = {
     notifications_bootstrap.GROUP: (public.NOTIFICATION_STREAM, NOTIFICATIONS_HANDLERS),
 }
 
-ANNOTATIONS = {"title", "description", "examples"}
+ANNOTATIONS = {"title", "description", "examples", "$schema", "$id", "$comment"}
 PARAMETER = re.compile(r"\{([^{}]+)\}")
 
 
@@ -107,8 +111,13 @@ def doc() -> Schema:
 
 
 def resolve(doc: Schema, ref: str) -> Any:
-    """The node a local reference (``#/a/b``) points to."""
-    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    """The node a reference points to: in the document (``#/a/b``), or a whole schema file of
+    docs/schemas/ (``schemas/payments.PaymentNotice.v1.json``: they hold no references)."""
+    if not ref.startswith("#"):
+        path = DOC_PATH.parent / ref
+        assert path.parent == SCHEMAS, f"not a file of docs/schemas/: {ref}"
+        return json.loads(path.read_text(encoding="utf-8"))
+    assert ref.startswith("#/"), f"a pointer into the document: {ref}"
     node: Any = doc
     for part in ref[2:].split("/"):
         key = part.replace("~1", "/").replace("~0", "~")
@@ -210,7 +219,13 @@ def validate(doc: Schema, pointer: str, instance: Any) -> None:
     referencing = pytest.importorskip("referencing")
     from referencing.jsonschema import DRAFT7
 
-    registry = referencing.Registry().with_resource(DOC_URI, DRAFT7.create_resource(doc))
+    files = [
+        (path.as_uri(), DRAFT7.create_resource(json.loads(path.read_text(encoding="utf-8"))))
+        for path in SCHEMAS.glob("*.json")
+    ]
+    registry = referencing.Registry().with_resources(
+        [(DOC_URI, DRAFT7.create_resource(doc)), *files]
+    )
     validator = jsonschema.Draft7Validator({"$ref": DOC_URI + pointer}, registry=registry)
     validator.validate(instance)
 
@@ -272,7 +287,7 @@ def test_document_is_asyncapi_3(doc: Schema) -> None:
 
 
 def test_document_validates_against_the_official_asyncapi_schema(doc: Schema) -> None:
-    path = Path(__file__).parents[2] / "docs" / "schemas" / "asyncapi-3.0.0.json"
+    path = Path(__file__).parents[2] / "docs" / "schemas" / "asyncapi-3.1.0.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     assert schema["properties"]["asyncapi"]["const"] == doc["asyncapi"]
     jsonschema.Draft7Validator(schema).validate(doc)
@@ -447,8 +462,8 @@ def test_version_1_is_version_2_without_what_it_added(
 
 
 def test_payment_status_lists_every_status(doc: Schema) -> None:
-    status = doc["components"]["schemas"]["PaymentStatus"]
-    assert status["enum"] == [s.value for s in public.PaymentStatus]
+    state = doc_schema(doc, "#/components/schemas/PaymentSnapshot")
+    assert state["properties"]["status"]["enum"] == [s.value for s in public.PaymentStatus]
 
 
 @pytest.mark.parametrize("channel", list(DATA_MODELS))
