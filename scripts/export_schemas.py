@@ -135,10 +135,11 @@ def differences(directory: Path) -> list[str]:
 
 
 def write(directory: Path) -> None:
-    for name, document in documents().items():
+    wanted = documents()
+    for name, document in wanted.items():
         (directory / name).write_text(render(document), encoding="utf-8")
     for path in directory.glob("*.json"):
-        if VERSIONED.search(path.name) and path.name not in documents():
+        if VERSIONED.search(path.name) and path.name not in wanted:
             path.unlink()  # a version no producer names any more
 
 
