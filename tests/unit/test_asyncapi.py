@@ -9,7 +9,8 @@ same. What payments really writes is validated against the document too.
 
 Each message has a version of its data (``x-schema-version``, and the ``dataschema`` its
 entries carry): the newest is what the model generates; an older one is the newest without the
-fields added since (``ADDED``), and the code still reads it (examples of both are checked).
+fields added since (contracts.payments.STREAM_DATA, payments.upcasters.STORED_DATA), and the
+code still reads it (examples of both are checked).
 
 The document is also validated against the official AsyncAPI 3.1.0 JSON schema, kept in
 ``docs/schemas`` (no Python package ships it).
@@ -31,6 +32,7 @@ import jsonschema
 import pytest
 import yaml
 from contracts import payments as public
+from contracts.schemas import DataSchema
 from eventkit import (
     DeadLetter,
     Event,
@@ -55,7 +57,7 @@ from orders import handlers as orders_handlers
 from payments import domain
 from payments.commands import Payments, stream_of
 from payments.config import Settings as PaymentsSettings
-from payments.upcasters import UPCASTERS
+from payments.upcasters import STORED_DATA, UPCASTERS
 from pydantic import BaseModel
 from servicekit import ConsumerSettings, ServiceSettings
 
@@ -77,15 +79,14 @@ PUBLIC_CHANNELS = (NOTIFICATIONS, STATE)
 # newest version (the state's model reads every version: a tolerant reader; the event store's
 # older versions are upcast first).
 DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
-    NOTIFICATIONS: lambda _type: public.PaymentNotice,
-    STATE: lambda _type: public.PaymentSnapshot,
+    NOTIFICATIONS: lambda _type: public.STREAM_DATA[public.NOTIFICATION_STREAM].model,
+    STATE: lambda _type: public.STREAM_DATA[public.STATE_STREAM].model,
     EVENT_STORE: lambda event_type: domain.EVENT_CLASSES[event_type],
 }
-# The fields each version of a schema added: version n of a schema is the newest without the
-# fields added after n.
-ADDED: dict[str, dict[int, set[str]]] = {
-    "PaymentSnapshot": {2: {"method"}},
-    "PaymentReceived": {2: {"method"}},
+# Each model's versions (the fields each added): version n is the newest without those added
+# after n.
+VERSIONS: dict[type[BaseModel], DataSchema] = {
+    data.model: data for data in [*public.STREAM_DATA.values(), *STORED_DATA.values()]
 }
 
 # Consumer group (named after the service it belongs to) → the stream it reads, and the event
@@ -172,9 +173,9 @@ def schema_version(message: Schema) -> int:
     return version
 
 
-def older(schema: Schema, name: str, version: int) -> Schema:
-    """``schema`` (the newest version of ``name``) as it was in ``version``."""
-    added = set().union(*(f for v, f in ADDED.get(name, {}).items() if v > version))
+def older(schema: Schema, model: type[BaseModel], version: int) -> Schema:
+    """``schema`` (what ``model``, the newest version, generates) as it was in ``version``."""
+    added = VERSIONS[model].later(version)
     properties = {k: v for k, v in schema["properties"].items() if k not in added}
     out = {**schema, "properties": properties}
     if "required" in schema:
@@ -435,8 +436,8 @@ def test_event_store_fields_are_the_envelope_plus_version(doc: Schema) -> None:
 @pytest.mark.parametrize(
     ("name", "model"),
     [
-        ("PaymentNotice", public.PaymentNotice),
-        ("PaymentSnapshot", public.PaymentSnapshot),
+        ("PaymentNotice", public.STREAM_DATA[public.NOTIFICATION_STREAM].model),
+        ("PaymentSnapshot", public.STREAM_DATA[public.STATE_STREAM].model),
         ("PaymentReceivedData", domain.PaymentReceived),
         ("PaymentRefundedData", domain.PaymentRefunded),
     ],
@@ -450,7 +451,7 @@ def test_data_schema_is_what_the_model_generates(
 @pytest.mark.parametrize(
     ("name", "model"),
     [
-        ("PaymentSnapshotV1", public.PaymentSnapshot),
+        ("PaymentSnapshotV1", public.STREAM_DATA[public.STATE_STREAM].model),
         ("PaymentReceivedDataV1", domain.PaymentReceived),
     ],
 )
@@ -458,7 +459,7 @@ def test_version_1_is_version_2_without_what_it_added(
     doc: Schema, name: str, model: type[BaseModel]
 ) -> None:
     schema = model_schema(model)
-    assert doc_schema(doc, f"#/components/schemas/{name}") == older(schema, model.__name__, 1)
+    assert doc_schema(doc, f"#/components/schemas/{name}") == older(schema, model, 1)
 
 
 def test_payment_status_lists_every_status(doc: Schema) -> None:
@@ -470,7 +471,7 @@ def test_payment_status_lists_every_status(doc: Schema) -> None:
 def test_each_message_decodes_data_with_the_right_model(doc: Schema, channel: str) -> None:
     for pointer, message in channel_messages(doc, channel).values():
         model = DATA_MODELS[channel](cloudevents_type(message))
-        expected = older(model_schema(model), model.__name__, schema_version(message))
+        expected = older(model_schema(model), model, schema_version(message))
         assert doc_schema(doc, data_schema_pointer(pointer, message)) == expected
 
 
