@@ -16,7 +16,7 @@ NEED_REDIS = @command -v redis-server >/dev/null || { \
 	echo "redis-server is not installed; on Debian/Ubuntu:  sudo apt-get install -y redis-server"; \
 	exit 1; }
 
-.PHONY: help install test test-quick soak lint format run demo up down bench
+.PHONY: help install test test-quick soak lint format schemas run demo up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ lint: install ## ruff (lint + format check), mypy, import contracts, the offline
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+schemas: install ## write docs/schemas/ (a JSON Schema per event data version, the envelope, the catalog) from the code
+	$(PY) -m scripts.export_schemas
 
 run: install ## run Redis (unless REDIS_URL answers) and the services as local processes
 	$(PY) scripts/run_local.py

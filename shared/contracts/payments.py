@@ -35,6 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from contracts.schemas import DataSchema
+
 SOURCE = "payments"
 # Partitioned names (eventkit.partitions): with P partitions the streams are
 # Partitions(P).key(NAMESPACE, p, STATE) — "{payments}:state" for P = 1, "{payments-2}:state" —
@@ -141,3 +143,14 @@ class PaymentState(BaseModel):
         if self.refunded_amount > self.amount:
             raise ValueError(f"refunded_amount {self.refunded_amount} exceeds amount {self.amount}")
         return self
+
+
+# The data each public stream carries, every event type alike: the one place a model is tied to
+# the schema name consumers see in ``dataschema`` (and docs/schemas/ in file names). An entry
+# without ``dataschema`` holds version 1 of its stream's schema.
+STREAM_DATA: dict[str, DataSchema] = {
+    NOTIFICATION_STREAM: DataSchema("payments.PaymentNotice", PaymentNotice),
+    STATE_STREAM: DataSchema(
+        "payments.PaymentSnapshot", PaymentState, added={2: frozenset({"method"})}
+    ),
+}

@@ -1,16 +1,18 @@
 """docs/asyncapi.yaml stays in step with the code: streams, envelope, event types, schemas, and
 the mail queue (its keys, its element, its settings).
 
-The data schemas in the document are copies of what the pydantic models generate; these tests
-compare them after inlining ``$ref``s and dropping annotations (title, description, examples),
-so adding, removing or changing a field or a constraint in a model fails here until the
-document says the same. What payments really writes is validated against the document too.
+The data schemas are the files in docs/schemas/ (``make schemas`` writes them from the pydantic
+models), which the document references; these tests compare them with what the models generate
+after inlining ``$ref``s and dropping annotations (title, description, examples), so adding,
+removing or changing a field or a constraint in a model fails here until the document says the
+same. What payments really writes is validated against the document too.
 
 Each message has a version of its data (``x-schema-version``, and the ``dataschema`` its
 entries carry): the newest is what the model generates; an older one is the newest without the
-fields added since (``ADDED``), and the code still reads it (examples of both are checked).
+fields added since (contracts.payments.STREAM_DATA, payments.history.upcasters.STORED_DATA), and the
+code still reads it (examples of both are checked).
 
-The document is also validated against the official AsyncAPI 3.0.0 JSON schema, kept in
+The document is also validated against the official AsyncAPI 3.1.0 JSON schema, kept in
 ``docs/schemas`` (no Python package ships it).
 """
 
@@ -30,6 +32,7 @@ import jsonschema
 import pytest
 import yaml
 from contracts import payments as public
+from contracts.schemas import DataSchema
 from eventkit import (
     DeadLetter,
     Event,
@@ -55,14 +58,17 @@ from payments import domain
 from payments.commands import Payments, ReceivePayment, RefundPayment
 from payments.config import Settings as PaymentsSettings
 from payments.history import stream_of
-from payments.history.upcasters import UPCASTERS
+from payments.history.upcasters import STORED_DATA, UPCASTERS
 from pydantic import BaseModel
 from servicekit import ConsumerSettings, ServiceSettings
 
 Schema = dict[str, Any]
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
-DOC_URI = "urn:asyncapi"  # the document's base URI when its schemas are used by jsonschema
+# The document's base URI when its schemas are used by jsonschema: its references to the schema
+# files (``schemas/….json``) are relative to it, as they are to the file.
+DOC_URI = DOC_PATH.as_uri()
+SCHEMAS = DOC_PATH.parent / "schemas"
 STORE_NAMESPACE = "payments"  # as payments.bootstrap creates its event store
 
 NOTIFICATIONS = "paymentNotifications"
@@ -74,15 +80,14 @@ PUBLIC_CHANNELS = (NOTIFICATIONS, STATE)
 # newest version (the state's model reads every version: a tolerant reader; the event store's
 # older versions are upcast first).
 DATA_MODELS: dict[str, Callable[[str], type[BaseModel]]] = {
-    NOTIFICATIONS: lambda _type: public.PaymentNotice,
-    STATE: lambda _type: public.PaymentState,
+    NOTIFICATIONS: lambda _type: public.STREAM_DATA[public.NOTIFICATION_STREAM].model,
+    STATE: lambda _type: public.STREAM_DATA[public.STATE_STREAM].model,
     EVENT_STORE: lambda event_type: domain.EVENT_CLASSES[event_type],
 }
-# The fields each version of a schema added: version n of a schema is the newest without the
-# fields added after n.
-ADDED: dict[str, dict[int, set[str]]] = {
-    "PaymentState": {2: {"method"}},
-    "PaymentReceived": {2: {"method"}},
+# Each model's versions (the fields each added): version n is the newest without those added
+# after n.
+VERSIONS: dict[type[BaseModel], DataSchema] = {
+    data.model: data for data in [*public.STREAM_DATA.values(), *STORED_DATA.values()]
 }
 
 # Consumer group (named after the service it belongs to) → the stream it reads, and the event
@@ -94,7 +99,7 @@ GROUPS = {
     notifications_bootstrap.GROUP: (public.NOTIFICATION_STREAM, NOTIFICATIONS_HANDLERS),
 }
 
-ANNOTATIONS = {"title", "description", "examples"}
+ANNOTATIONS = {"title", "description", "examples", "$schema", "$id", "$comment"}
 PARAMETER = re.compile(r"\{([^{}]+)\}")
 
 
@@ -108,8 +113,13 @@ def doc() -> Schema:
 
 
 def resolve(doc: Schema, ref: str) -> Any:
-    """The node a local reference (``#/a/b``) points to."""
-    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    """The node a reference points to: in the document (``#/a/b``), or a whole schema file of
+    docs/schemas/ (``schemas/payments.PaymentNotice.v1.json``: they hold no references)."""
+    if not ref.startswith("#"):
+        path = DOC_PATH.parent / ref
+        assert path.parent == SCHEMAS, f"not a file of docs/schemas/: {ref}"
+        return json.loads(path.read_text(encoding="utf-8"))
+    assert ref.startswith("#/"), f"a pointer into the document: {ref}"
     node: Any = doc
     for part in ref[2:].split("/"):
         key = part.replace("~1", "/").replace("~0", "~")
@@ -164,9 +174,9 @@ def schema_version(message: Schema) -> int:
     return version
 
 
-def older(schema: Schema, name: str, version: int) -> Schema:
-    """``schema`` (the newest version of ``name``) as it was in ``version``."""
-    added = set().union(*(f for v, f in ADDED.get(name, {}).items() if v > version))
+def older(schema: Schema, model: type[BaseModel], version: int) -> Schema:
+    """``schema`` (what ``model``, the newest version, generates) as it was in ``version``."""
+    added = VERSIONS[model].later(version)
     properties = {k: v for k, v in schema["properties"].items() if k not in added}
     out = {**schema, "properties": properties}
     if "required" in schema:
@@ -211,7 +221,13 @@ def validate(doc: Schema, pointer: str, instance: Any) -> None:
     referencing = pytest.importorskip("referencing")
     from referencing.jsonschema import DRAFT7
 
-    registry = referencing.Registry().with_resource(DOC_URI, DRAFT7.create_resource(doc))
+    files = [
+        (path.as_uri(), DRAFT7.create_resource(json.loads(path.read_text(encoding="utf-8"))))
+        for path in SCHEMAS.glob("*.json")
+    ]
+    registry = referencing.Registry().with_resources(
+        [(DOC_URI, DRAFT7.create_resource(doc)), *files]
+    )
     validator = jsonschema.Draft7Validator({"$ref": DOC_URI + pointer}, registry=registry)
     validator.validate(instance)
 
@@ -273,7 +289,7 @@ def test_document_is_asyncapi_3(doc: Schema) -> None:
 
 
 def test_document_validates_against_the_official_asyncapi_schema(doc: Schema) -> None:
-    path = Path(__file__).parents[2] / "docs" / "schemas" / "asyncapi-3.0.0.json"
+    path = Path(__file__).parents[2] / "docs" / "schemas" / "asyncapi-3.1.0.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     assert schema["properties"]["asyncapi"]["const"] == doc["asyncapi"]
     jsonschema.Draft7Validator(schema).validate(doc)
@@ -421,8 +437,8 @@ def test_event_store_fields_are_the_envelope_plus_version(doc: Schema) -> None:
 @pytest.mark.parametrize(
     ("name", "model"),
     [
-        ("PaymentNotice", public.PaymentNotice),
-        ("PaymentState", public.PaymentState),
+        ("PaymentNotice", public.STREAM_DATA[public.NOTIFICATION_STREAM].model),
+        ("PaymentState", public.STREAM_DATA[public.STATE_STREAM].model),
         ("PaymentReceivedData", domain.PaymentReceived),
         ("PaymentRefundedData", domain.PaymentRefunded),
     ],
@@ -436,7 +452,7 @@ def test_data_schema_is_what_the_model_generates(
 @pytest.mark.parametrize(
     ("name", "model"),
     [
-        ("PaymentStateV1", public.PaymentState),
+        ("PaymentStateV1", public.STREAM_DATA[public.STATE_STREAM].model),
         ("PaymentReceivedDataV1", domain.PaymentReceived),
     ],
 )
@@ -444,19 +460,19 @@ def test_version_1_is_version_2_without_what_it_added(
     doc: Schema, name: str, model: type[BaseModel]
 ) -> None:
     schema = model_schema(model)
-    assert doc_schema(doc, f"#/components/schemas/{name}") == older(schema, model.__name__, 1)
+    assert doc_schema(doc, f"#/components/schemas/{name}") == older(schema, model, 1)
 
 
 def test_payment_status_lists_every_status(doc: Schema) -> None:
-    status = doc["components"]["schemas"]["PaymentStatus"]
-    assert status["enum"] == [s.value for s in public.PaymentStatus]
+    state = doc_schema(doc, "#/components/schemas/PaymentState")
+    assert state["properties"]["status"]["enum"] == [s.value for s in public.PaymentStatus]
 
 
 @pytest.mark.parametrize("channel", list(DATA_MODELS))
 def test_each_message_decodes_data_with_the_right_model(doc: Schema, channel: str) -> None:
     for pointer, message in channel_messages(doc, channel).values():
         model = DATA_MODELS[channel](cloudevents_type(message))
-        expected = older(model_schema(model), model.__name__, schema_version(message))
+        expected = older(model_schema(model), model, schema_version(message))
         assert doc_schema(doc, data_schema_pointer(pointer, message)) == expected
 
 
