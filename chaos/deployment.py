@@ -1,0 +1,231 @@
+"""The system a run attacks, started by the run and stopped by it, whatever happens.
+
+Standalone: one redis-server (AOF, ``appendfsync always``, the project's ACL) and each service
+as a real process (``python -m <service>``) whose Redis connection goes through a proxy of the
+run's own (chaos.network), so that the network between a service and Redis can fail on its
+own; notifications' call back to payments goes through one too. ``--cluster``: the local
+six-node Redis Cluster (harness.RedisCluster); every node announces a proxy's port
+(``cluster-announce-port``), so every client's connection to a node goes through that node's
+proxy. The mail goes to the run's SMTP server (chaos.mailbox).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from chaos.mailbox import Mailbox
+from chaos.network import Network, Proxy
+from harness import RedisCluster, RedisServer, ServiceProcess, eventually
+
+SERVICES = ("payments", "orders", "notifications", "mailer")
+OPERATOR_TOKEN = "operator-token-of-the-chaos-run"
+# Quick recovery (the tests' settings), and mail that outlives any SMTP outage of a run: a
+# mail given up on would be the nemesis's doing, not the system's.
+ENV = {
+    "CONSUMER_BLOCK_MS": "200",
+    "CLAIM_IDLE_MS": "3000",
+    "CLAIM_EVERY_S": "0.5",
+    "RETRY_DELAY_S": "0.2",
+    "CALLBACK_TIMEOUT_S": "1.0",
+    "MAIL_VISIBILITY_TIMEOUT_S": "3",
+    "MAIL_RETRY_BASE_S": "0.2",
+    "MAIL_RETRY_CAP_S": "1",
+    "MAIL_MAX_ATTEMPTS": "100",
+    "SMTP_TIMEOUT_S": "2",
+    "OPERATOR_TOKEN": OPERATOR_TOKEN,
+    "LOG_LEVEL": "warning",
+}
+
+
+class Deployment:
+    def __init__(self, directory: Path, *, cluster: bool = False, seed: int = 0) -> None:
+        self.directory, self.cluster, self.seed = directory, cluster, seed
+        self.net = Network()
+        self.mailbox = Mailbox()
+        self.backend: RedisServer | RedisCluster = (
+            RedisCluster(directory / "cluster") if cluster else
+            RedisServer(directory / "redis", appendonly=True, acl=True)
+        )  # fmt: skip
+        self.processes: dict[str, ServiceProcess] = {}
+        self.down: set[str] = set()  # processes the nemesis killed: not yet back on purpose
+        self.exits: list[dict[str, Any]] = []  # processes that exited by themselves
+
+    # ---- Redis -----------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[RedisServer]:
+        return self.backend.nodes if isinstance(self.backend, RedisCluster) else [self.backend]
+
+    def node_name(self, node: RedisServer) -> str:
+        return f"redis-{self.nodes.index(node)}" if self.cluster else "redis"
+
+    def node(self, name: str) -> RedisServer:
+        return next(n for n in self.nodes if self.node_name(n) == name)
+
+    def admin(self) -> Any:
+        """A synchronous admin client of the run's Redis (for the faults stream and the
+        final state); on the cluster it finds the nodes through their proxies."""
+        if isinstance(self.backend, RedisCluster):
+            return redis.RedisCluster.from_url(self._url("admin"), socket_timeout=5)
+        return redis.Redis.from_url(self._url("admin"), socket_timeout=5)
+
+    def _url(self, user: str, port: int | None = None) -> str:
+        node = next((n for n in self.nodes if _running(n)), self.nodes[0])
+        return f"redis://{user}:{node.passwords[user]}@127.0.0.1:{port or node.port}/0"
+
+    def announce(self, node: RedisServer) -> None:
+        """Cluster: the node tells everyone its proxy's port (again after a restart)."""
+        client = node.client()
+        try:
+            client.config_set("cluster-announce-port", self.proxy_of(node).port)
+        finally:
+            client.close()
+
+    def proxy_of(self, node: RedisServer) -> Proxy:
+        return self.net.proxies[self.node_name(node)]
+
+    def restart_node(self, node: RedisServer) -> None:
+        node.start()
+        if self.cluster:
+            self.announce(node)
+
+    # ---- start and stop --------------------------------------------------------------------
+
+    def start(self) -> Deployment:
+        self.backend.start()
+        self.mailbox.up()
+        if isinstance(self.backend, RedisCluster):
+            for node in self.nodes:
+                self.net.proxy(self.node_name(node), node.port, self.seed)
+                self.announce(node)
+            eventually(self._announced, timeout=30, what="every node known by its proxy")
+        else:
+            for service in ("payments", "orders", "notifications"):
+                self.net.proxy(f"redis:{service}", self.backend.port, self.seed)
+        logs = self.directory / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        payments = ServiceProcess("payments", env={}, log_dir=logs)
+        callback = self.net.proxy("callback", payments.port, self.seed)
+        for name in SERVICES:
+            module = "notifications" if name == "mailer" else name
+            user = module
+            env = {**ENV, "REDIS_URL": self._service_url(user), "CONSUMER_NAME": name}
+            env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.mailbox.port)}
+            env["PAYMENTS_URL"] = f"http://127.0.0.1:{callback.port}"
+            if self.cluster:
+                env["REDIS_MODE"] = "cluster"
+            args = ("mail-worker",) if name == "mailer" else ()
+            port = payments.port if name == "payments" else None
+            self.processes[name] = ServiceProcess(
+                module, env=env, log_dir=logs, name=name, args=args, port=port
+            ).start(wait=False)
+        for name, process in self.processes.items():
+            if name != "mailer":
+                process.wait_health(200, timeout=60)
+        return self
+
+    def _service_url(self, user: str) -> str:
+        if self.cluster:
+            return self._url(user, self.proxy_of(self.nodes[0]).port)
+        return self._url(user, self.net.proxies[f"redis:{user}"].port)
+
+    def _announced(self) -> bool:
+        client = self.nodes[0].client(decode_responses=True)
+        try:
+            text = str(client.execute_command("CLUSTER", "NODES"))
+        finally:
+            client.close()
+        ports = {f":{p.port}@" for p in self.net.proxies.values()}
+        return sum(any(p in line for p in ports) for line in text.splitlines()) == 6
+
+    def stop(self) -> None:
+        """Heal and stop everything this run started; each step even if another failed."""
+        for step in (self._stop_services, self.net.close, self.mailbox.down, self._stop_redis):
+            try:
+                step()
+            except Exception as exc:  # stopping must go on: report, never leave a process
+                print(f"chaos: while stopping: {type(exc).__name__}: {exc}")
+
+    def _stop_services(self) -> None:
+        for process in self.processes.values():
+            try:
+                process.stop(timeout=10)
+            except Exception:
+                if process.process is not None and process.process.poll() is None:
+                    process.process.kill()
+
+    def _stop_redis(self) -> None:
+        for node in self.nodes:
+            if node.process is not None:
+                node.process.send_signal(signal.SIGCONT)
+        self.backend.stop()
+
+    def pids(self) -> list[int]:
+        """Every process this run started (services and redis-servers)."""
+        found = [p.process.pid for p in self.processes.values() if p.process is not None]
+        return found + [n.process.pid for n in self.nodes if n.process is not None]
+
+    # ---- service processes -----------------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        self.down.add(name)
+        self.processes[name].kill()
+
+    def restart(self, name: str) -> None:
+        old = self.processes[name]
+        env = {k: v for k, v in old.env.items() if k not in ("HOST", "PORT")}
+        process = ServiceProcess(
+            old.module, env=env, log_dir=old.log_path.parent, name=name, args=old.args,
+            port=old.port,
+        )  # fmt: skip
+        self.processes[name] = process.start(wait=False)
+        self.down.discard(name)
+
+    def supervise(self, now: float) -> list[str]:
+        """Restart a process that exited by itself (as a supervisor would), and say which."""
+        exited = []
+        for name, process in list(self.processes.items()):
+            if name not in self.down and process.exited:
+                assert process.process is not None
+                tail = process.log()[-1500:]
+                code = process.process.returncode
+                self.exits.append({"name": name, "at": now, "code": code, "log": tail})
+                exited.append(name)
+                self.restart(name)
+        return exited
+
+    def healthy(self) -> bool:
+        import httpx
+
+        for name, process in self.processes.items():
+            if name == "mailer":
+                if process.exited:
+                    return False
+                continue
+            try:
+                if httpx.get(f"{process.url}/health", timeout=2).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+        return True
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+
+def _running(node: RedisServer) -> bool:
+    return node.process is not None and node.process.poll() is None
+
+
+def wait(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
