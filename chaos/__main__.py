@@ -4,7 +4,7 @@ python -m chaos run --seed 1 --duration 60            # standalone Redis (exit 1
 python -m chaos run --seed 3 --cluster                # the six-node Redis Cluster
 python -m chaos check --self-test                     # the checker must catch planted anomalies
 python -m chaos check .chaos/<run>                    # judge a run's saved history and state again
-python -m chaos matrix --seeds 1-20 --duration 30     # seeds × {standalone, cluster}: a table
+python -m chaos matrix --seeds 1-20 --duration 30     # seeds x {standalone, cluster}: a table
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from chaos.run import Options, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     go = commands.add_parser("run", help="one run: start, attack, heal, check, report")
     go.add_argument("--seed", type=int, default=1)
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     judge = commands.add_parser("check", help="the checker alone")
     judge.add_argument("run_dir", nargs="?", type=Path)
     judge.add_argument("--self-test", action="store_true")
-    table = commands.add_parser("matrix", help="seeds × deployments; a results table")
+    table = commands.add_parser("matrix", help="seeds x deployments; a results table")
     table.add_argument("--seeds", default="1-20", help="e.g. 1-20 or 1,4,9")
     table.add_argument("--duration", type=float, default=30.0)
     table.add_argument("--deployments", default="standalone,cluster")

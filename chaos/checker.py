@@ -49,11 +49,13 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
     first = events[0]["data"] if events else {}
     refunds = [e for e in events if e["type"] == REFUNDED]
     return {
-        "version": len(events), "amount": first.get("amount", 0),
+        "version": len(events),
+        "amount": first.get("amount", 0),
         "refunded_amount": sum(e["data"]["amount"] for e in refunds),
-        "order_id": first.get("order_id"), "customer_id": first.get("customer_id"),
+        "order_id": first.get("order_id"),
+        "customer_id": first.get("customer_id"),
         "currency": first.get("currency"),
-    }  # fmt: skip
+    }
 
 
 def _effects(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> list[Anomaly]:
@@ -76,28 +78,39 @@ def _effects(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -
         if acked and not stored:
             found.append(Anomaly("lost-effect", f"{intent}: acknowledged, not stored", acked))
         if len(stored) > 1:
-            found.append(Anomaly("duplicate-effect", f"{intent}: stored {len(stored)} times "
-                                 f"({ids})", ops))  # fmt: skip
+            found.append(
+                Anomaly("duplicate-effect", f"{intent}: stored {len(stored)} times ({ids})", ops)
+            )
         if stored and all(op["outcome"] == "fail" for op in ops if op["op"] == ops[0]["op"]):
             found.append(Anomaly("phantom-effect", f"{intent}: refused, yet stored {ids}", ops))
         for op in acked:
             pid = op["answer"].get("payment_id") if isinstance(op["answer"], dict) else None
             if stored and pid not in {p for p, _ in stored}:
-                found.append(Anomaly("wrong-answer", f"{intent}: answered {pid}, stored "
-                                     f"{[p for p, _ in stored]}", [op]))  # fmt: skip
+                found.append(
+                    Anomaly(
+                        "wrong-answer",
+                        f"{intent}: answered {pid}, stored {[p for p, _ in stored]}",
+                        [op],
+                    )
+                )
     for correlation, events in made.items():
         if correlation not in intents:
-            found.append(Anomaly("phantom-effect", f"stored by no request: {correlation}",
-                                 [e["id"] for _, e in events]))  # fmt: skip
+            found.append(
+                Anomaly(
+                    "phantom-effect",
+                    f"stored by no request: {correlation}",
+                    [e["id"] for _, e in events],
+                )
+            )
     contacts = state.get("contacts", {})
     for intent, ops in intents.items():
-        if ops[0]["op"] == "set_contact" and any(op["outcome"] == "ok" for op in ops):
-            if not contacts.get(ops[0]["args"]["customer_id"]):
-                found.append(Anomaly("lost-effect", f"{intent}: contact set, not kept", ops))
+        contact_set = ops[0]["op"] == "set_contact" and any(op["outcome"] == "ok" for op in ops)
+        if contact_set and not contacts.get(ops[0]["args"]["customer_id"]):
+            found.append(Anomaly("lost-effect", f"{intent}: contact set, not kept", ops))
     for op in history:
-        if op["op"] == "create_order" and op["outcome"] == "ok":
-            if state["orders"].get(op["answer"]["order_id"]) is None:
-                found.append(Anomaly("lost-effect", "order acknowledged, not kept", [op]))
+        placed = op["op"] == "create_order" and op["outcome"] == "ok"
+        if placed and state["orders"].get(op["answer"]["order_id"]) is None:
+            found.append(Anomaly("lost-effect", "order acknowledged, not kept", [op]))
     return found
 
 
@@ -108,15 +121,30 @@ def _published(history: Any, state: dict[str, Any], folds: Any) -> list[Anomaly]
         causes = Counter(e["causationid"] for e in entries)
         for fact_id, (pid, event) in facts.items():
             if causes[fact_id] == 0:
-                found.append(Anomaly("unpublished", f"{pid} v{event['version']} ({event['type']}) "
-                                     f"not on {stream}", [fact_id]))  # fmt: skip
+                found.append(
+                    Anomaly(
+                        "unpublished",
+                        f"{pid} v{event['version']} ({event['type']}) not on {stream}",
+                        [fact_id],
+                    )
+                )
             elif causes[fact_id] > 1:
-                found.append(Anomaly("duplicate-publication", f"{pid} v{event['version']} "
-                                     f"{causes[fact_id]} times on {stream}", [fact_id]))  # fmt: skip
+                found.append(
+                    Anomaly(
+                        "duplicate-publication",
+                        f"{pid} v{event['version']} {causes[fact_id]} times on {stream}",
+                        [fact_id],
+                    )
+                )
         for entry in entries:
             if entry["causationid"] not in facts:
-                found.append(Anomaly("published-not-stored", f"{entry['subject']} on {stream}: "
-                                     "no stored event caused it", [entry["id"]]))  # fmt: skip
+                found.append(
+                    Anomaly(
+                        "published-not-stored",
+                        f"{entry['subject']} on {stream}: no stored event caused it",
+                        [entry["id"]],
+                    )
+                )
     return found
 
 
@@ -126,8 +154,9 @@ def _copies(history: Any, state: dict[str, Any], folds: dict[str, Any]) -> list[
         copy = state["copies"].get(pid)
         fields = ("version", "amount", "refunded_amount", "order_id")
         if copy is None or any(copy.get(f) != truth[f] for f in fields):
-            found.append(Anomaly("stale-copy", f"{pid}: orders has {copy}, the events make "
-                                 f"{truth}", [pid]))  # fmt: skip
+            found.append(
+                Anomaly("stale-copy", f"{pid}: orders has {copy}, the events make {truth}", [pid])
+            )
     expected: Counter[str] = Counter()
     for events in state["facts"].values():
         for e in events:
@@ -135,8 +164,9 @@ def _copies(history: Any, state: dict[str, Any], folds: dict[str, Any]) -> list[
             expected[datetime.fromisoformat(e["time"]).date().isoformat()] += amount
     revenue = {d: v for d, v in state["revenue"].items() if v}
     if revenue != {d: v for d, v in expected.items() if v}:
-        found.append(Anomaly("revenue-wrong", f"revenue {revenue}, the events make "
-                             f"{dict(expected)}"))  # fmt: skip
+        found.append(
+            Anomaly("revenue-wrong", f"revenue {revenue}, the events make {dict(expected)}")
+        )
     return found
 
 
@@ -165,8 +195,12 @@ def _orders(history: Any, state: dict[str, Any], folds: dict[str, Any]) -> list[
         mine = [p for p in by_order[order_id] if p["currency"] == order["currency"]]
         status, paid = settle(order["total"], mine)
         if (order["status"], order["paid_amount"]) != (status, paid):
-            found.append(Anomaly("order-wrong", f"order {order_id}: {order['status']} "
-                                 f"{order['paid_amount']}, its payments make {status} {paid}",
-                                 [order_id]))  # fmt: skip
+            found.append(
+                Anomaly(
+                    "order-wrong",
+                    f"order {order_id}: {order['status']} "
+                    f"{order['paid_amount']}, its payments make {status} {paid}",
+                    [order_id],
+                )
+            )
     return found
-

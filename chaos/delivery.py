@@ -15,7 +15,9 @@ def message_id(notification_id: str) -> str:
     return f"<{notification_id}@{MAIL_DOMAIN}>"
 
 
-def notifications(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> list[Anomaly]:
+def notifications(
+    history: list[dict[str, Any]], state: dict[str, Any], folds: Any
+) -> list[Anomaly]:
     found = []
     thin: dict[str, list[str]] = defaultdict(list)
     for entry in state["published"]["notifications"]:
@@ -30,7 +32,9 @@ def notifications(history: list[dict[str, Any]], state: dict[str, Any], folds: A
             found.append(Anomaly("lost-notification", f"{pid}: no notification of {nid}", [nid]))
         for nid, times in got.items():
             if times > 1:
-                found.append(Anomaly("duplicate-notification", f"{pid}: {nid} {times} times", [nid]))
+                found.append(
+                    Anomaly("duplicate-notification", f"{pid}: {nid} {times} times", [nid])
+                )
             if nid not in thin[pid]:
                 found.append(Anomaly("phantom-notification", f"{pid}: {nid} is no event", [nid]))
         first = next((e for e in events if e["type"] == RECEIVED), None)
@@ -40,13 +44,23 @@ def notifications(history: list[dict[str, Any]], state: dict[str, Any], folds: A
             if delivery == "sent" and message_id(nid) not in mails:
                 found.append(Anomaly("lost-mail", f"{pid}: {nid} says sent, no such mail", [nid]))
             elif delivery in ("queued", "failed"):
-                found.append(Anomaly("mail-not-sent", f"{pid}: {nid} {delivery} after "
-                                     f"{note.get('attempts')} attempts", [nid]))  # fmt: skip
+                found.append(
+                    Anomaly(
+                        "mail-not-sent",
+                        f"{pid}: {nid} {delivery} after {note.get('attempts')} attempts",
+                        [nid],
+                    )
+                )
             elif delivery == "no_contact":
                 acked = contact_at.get(note["customer_id"])
                 if acked is not None and intent_at is not None and acked < intent_at:
-                    found.append(Anomaly("missing-contact", f"{pid}: {nid} no_contact, though "
-                                         f"the contact was set at {acked}", [nid]))  # fmt: skip
+                    found.append(
+                        Anomaly(
+                            "missing-contact",
+                            f"{pid}: {nid} no_contact, though the contact was set at {acked}",
+                            [nid],
+                        )
+                    )
     return found
 
 
@@ -66,11 +80,21 @@ def health(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> 
         status = op.get("status") or 0
         allowed = status == 503 and (op.get("retry_after") or op.get("location"))
         if status >= 500 and not allowed:
-            found.append(Anomaly("server-error", f"{op['op']} answered {status}: "
-                                 f"{str(op.get('answer'))[:200]}", [op]))  # fmt: skip
+            found.append(
+                Anomaly(
+                    "server-error",
+                    f"{op['op']} answered {status}: {str(op.get('answer'))[:200]}",
+                    [op],
+                )
+            )
     for exit_ in state.get("exits", []):
-        found.append(Anomaly("process-exited", f"{exit_['name']} exited with {exit_['code']} at "
-                             f"{exit_['at']}s: {exit_['log'][-600:]}"))  # fmt: skip
+        found.append(
+            Anomaly(
+                "process-exited",
+                f"{exit_['name']} exited with {exit_['code']} at "
+                f"{exit_['at']}s: {exit_['log'][-600:]}",
+            )
+        )
     for name, process in state.get("processes", {}).items():
         if not process["alive"]:
             found.append(Anomaly("process-died", f"{name} is not running at the end"))
@@ -78,8 +102,13 @@ def health(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> 
         found.append(Anomaly("process-died", "a service does not answer /health 200 at the end"))
     for group in state["groups"]:
         if group["pending"] or group["behind"]:
-            found.append(Anomaly("left-pending", f"group {group['group']} on {group['stream']}: "
-                                 f"{group['pending']} pending, behind: {group['behind']}"))  # fmt: skip
+            found.append(
+                Anomaly(
+                    "left-pending",
+                    f"group {group['group']} on {group['stream']}: "
+                    f"{group['pending']} pending, behind: {group['behind']}",
+                )
+            )
     for stream, count in state["dead_letters"].items():
         if count:
             found.append(Anomaly("dead-lettered", f"{count} entries in {stream}"))

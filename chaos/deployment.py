@@ -48,12 +48,14 @@ class Deployment:
         self.net = Network()
         self.mailbox = Mailbox()
         self.backend: RedisServer | RedisCluster = (
-            RedisCluster(directory / "cluster") if cluster else
-            RedisServer(directory / "redis", appendonly=True, acl=True)
-        )  # fmt: skip
+            RedisCluster(directory / "cluster")
+            if cluster
+            else RedisServer(directory / "redis", appendonly=True, acl=True)
+        )
         self.processes: dict[str, ServiceProcess] = {}
         self.down: set[str] = set()  # processes the nemesis killed: not yet back on purpose
         self.exits: list[dict[str, Any]] = []  # processes that exited by themselves
+        self.started: set[int] = set()  # the pid of every process the run started
 
     # ---- Redis -----------------------------------------------------------------------------
 
@@ -91,6 +93,7 @@ class Deployment:
 
     def restart_node(self, node: RedisServer) -> None:
         node.start()
+        self.note()
         if self.cluster:
             self.announce(node)
 
@@ -98,6 +101,7 @@ class Deployment:
 
     def start(self) -> Deployment:
         self.backend.start()
+        self.note()
         self.mailbox.up()
         if isinstance(self.backend, RedisCluster):
             for node in self.nodes:
@@ -124,6 +128,7 @@ class Deployment:
             self.processes[name] = ServiceProcess(
                 module, env=env, log_dir=logs, name=name, args=args, port=port
             ).start(wait=False)
+        self.note()
         for name, process in self.processes.items():
             if name != "mailer":
                 process.wait_health(200, timeout=60)
@@ -145,6 +150,7 @@ class Deployment:
 
     def stop(self) -> None:
         """Heal and stop everything this run started; each step even if another failed."""
+        self.note()
         for step in (self._stop_services, self.net.close, self.mailbox.down, self._stop_redis):
             try:
                 step()
@@ -165,10 +171,10 @@ class Deployment:
                 node.process.send_signal(signal.SIGCONT)
         self.backend.stop()
 
-    def pids(self) -> list[int]:
-        """Every process this run started (services and redis-servers)."""
-        found = [p.process.pid for p in self.processes.values() if p.process is not None]
-        return found + [n.process.pid for n in self.nodes if n.process is not None]
+    def note(self) -> None:
+        """Remember the pids of the processes running now (services and redis-servers)."""
+        self.started |= {p.process.pid for p in self.processes.values() if p.process is not None}
+        self.started |= {n.process.pid for n in self.nodes if n.process is not None}
 
     # ---- service processes -----------------------------------------------------------------
 
@@ -180,11 +186,16 @@ class Deployment:
         old = self.processes[name]
         env = {k: v for k, v in old.env.items() if k not in ("HOST", "PORT")}
         process = ServiceProcess(
-            old.module, env=env, log_dir=old.log_path.parent, name=name, args=old.args,
+            old.module,
+            env=env,
+            log_dir=old.log_path.parent,
+            name=name,
+            args=old.args,
             port=old.port,
-        )  # fmt: skip
+        )
         self.processes[name] = process.start(wait=False)
         self.down.discard(name)
+        self.note()
 
     def supervise(self, now: float) -> list[str]:
         """Restart a process that exited by itself (as a supervisor would), and say which."""

@@ -35,8 +35,9 @@ class Announcer:
 
     def tell(self, kind: str, fault: Fault, target: str, detail: dict[str, Any]) -> None:
         data = {"run": self.run, "seed": self.seed, "kind": fault.kind, "target": target}
-        self.events.put(Event(source="chaos", type=kind, subject=target, data=data | {
-            "detail": detail}))  # fmt: skip
+        self.events.put(
+            Event(source="chaos", type=kind, subject=target, data=data | {"detail": detail})
+        )
 
     def close(self, timeout: float = 15) -> None:
         self.events.put(None)
@@ -80,8 +81,15 @@ class Faults:
             _, target, start = self.active.pop(id(fault))
         self._heal(fault, target)
         end = self.clock.now()
-        self.log.write({"kind": fault.kind, "target": target, "start": start, "end": end,
-                        "planned": fault.to_dict()})  # fmt: skip
+        self.log.write(
+            {
+                "kind": fault.kind,
+                "target": target,
+                "start": start,
+                "end": end,
+                "planned": fault.to_dict(),
+            }
+        )
         self.tell.tell(HEALED, fault, target, {"seconds": round(end - start, 3)})
 
     def heal_all(self) -> None:
@@ -146,8 +154,9 @@ class Faults:
     def _primary(self, k: int) -> RedisServer:
         backend = self.deployment.backend
         assert isinstance(backend, RedisCluster)
-        primaries = sorted((n for n in backend.running() if backend.role(n) == "master"),
-                           key=lambda n: n.port)  # fmt: skip
+        primaries = sorted(
+            (n for n in backend.running() if backend.role(n) == "master"), key=lambda n: n.port
+        )
         return primaries[k % len(primaries)]
 
     def _failover(self, primary: RedisServer) -> RedisServer:
@@ -159,8 +168,9 @@ class Faults:
             node_id = own.execute_command("CLUSTER", "MYID")
         finally:
             own.close()
-        replica = next(n for n in backend.running() if backend.role(n) == "slave"
-                       and _primary_id(n) == node_id)  # fmt: skip
+        replica = next(
+            n for n in backend.running() if backend.role(n) == "slave" and _primary_id(n) == node_id
+        )
         backend.failover(replica)
         return replica
 

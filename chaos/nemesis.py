@@ -18,14 +18,31 @@ SERVICES = ("payments", "orders", "notifications", "mailer")
 REDIS_USERS = ("payments", "orders", "notifications")
 # kind -> weight. Instant kinds (cut, failover) have no duration: the fault is one event.
 STANDALONE = {
-    "kill": 3, "pause": 2, "redis-kill": 2, "redis-pause": 1, "partition": 2,
-    "partition-refuse": 1, "latency": 2, "drop": 2, "cut": 1, "smtp-down": 1,
+    "kill": 3,
+    "pause": 2,
+    "redis-kill": 2,
+    "redis-pause": 1,
+    "partition": 2,
+    "partition-refuse": 1,
+    "latency": 2,
+    "drop": 2,
+    "cut": 1,
+    "smtp-down": 1,
     "slow-callback": 1,
-}  # fmt: skip
+}
 CLUSTER = {
-    "kill": 3, "pause": 2, "primary-kill": 2, "failover": 2, "node-pause": 1, "partition": 2,
-    "latency": 2, "drop": 2, "cut": 1, "smtp-down": 1, "slow-callback": 1,
-}  # fmt: skip
+    "kill": 3,
+    "pause": 2,
+    "primary-kill": 2,
+    "failover": 2,
+    "node-pause": 1,
+    "partition": 2,
+    "latency": 2,
+    "drop": 2,
+    "cut": 1,
+    "smtp-down": 1,
+    "slow-callback": 1,
+}
 INSTANT = {"cut", "failover"}
 ON_REDIS = {"redis-kill", "redis-pause", "primary-kill", "failover", "node-pause"}
 NODES = 6

@@ -31,32 +31,48 @@ def recovery(faults: list[dict[str, Any]], history: list[dict[str, Any]]) -> lis
     times = []
     for fault in faults:
         hit = HIT.get(fault["target"], WRITES)
-        after = [op["complete"] for op in history if op["op"] in hit and op["outcome"] == "ok"
-                 and op["invoke"] >= fault["end"]]  # fmt: skip
+        after = [
+            op["complete"]
+            for op in history
+            if op["op"] in hit and op["outcome"] == "ok" and op["invoke"] >= fault["end"]
+        ]
         if after:
             times.append(round(min(after) - fault["end"], 3))
     return times
 
 
-def summarise(name: str, options: Any, history: list[dict[str, Any]],
-              faults: list[dict[str, Any]], state: dict[str, Any], anomalies: list[Anomaly],
-              directory: Path) -> dict[str, Any]:  # fmt: skip
+def summarise(
+    name: str,
+    options: Any,
+    history: list[dict[str, Any]],
+    faults: list[dict[str, Any]],
+    state: dict[str, Any],
+    anomalies: list[Anomaly],
+    directory: Path,
+) -> dict[str, Any]:
     outcomes = Counter(op["outcome"] for op in history)
     span = max((op["complete"] or 0 for op in history), default=0) or 1
     times = recovery(faults, history)
     summary = {
-        "run": name, "seed": options.seed, "deployment": "cluster" if options.cluster else
-        "standalone", "duration_s": options.duration, "ops": len(history),
-        "ops_per_s": round(len(history) / span, 1), "outcomes": dict(outcomes),
-        "unknown": outcomes.get("unknown", 0), "payments_stored": len(state["facts"]),
+        "run": name,
+        "seed": options.seed,
+        "deployment": "cluster" if options.cluster else "standalone",
+        "duration_s": options.duration,
+        "ops": len(history),
+        "ops_per_s": round(len(history) / span, 1),
+        "outcomes": dict(outcomes),
+        "unknown": outcomes.get("unknown", 0),
+        "payments_stored": len(state["facts"]),
         "events_stored": sum(len(e) for e in state["facts"].values()),
-        "faults": len(faults), "faults_by_kind": dict(Counter(f["kind"] for f in faults)),
+        "faults": len(faults),
+        "faults_by_kind": dict(Counter(f["kind"] for f in faults)),
         "recovery_p50_s": round(statistics.median(times), 2) if times else None,
         "recovery_max_s": max(times) if times else None,
-        "duplicate_mails": duplicate_mails(state), "mails": sum(state["mails"].values()),
+        "duplicate_mails": duplicate_mails(state),
+        "mails": sum(state["mails"].values()),
         "anomalies": len(anomalies),
         "anomalies_by_kind": dict(Counter(a.kind for a in anomalies)),
-    }  # fmt: skip
+    }
     (directory / "summary.json").write_text(json.dumps(summary, indent=1))
     (directory / "anomalies.json").write_text(
         json.dumps([a.to_dict() for a in anomalies], indent=1, default=str)

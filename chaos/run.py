@@ -18,7 +18,7 @@ from typing import Any
 
 from chaos import report
 from chaos.checker import check
-from chaos.deployment import Deployment
+from chaos.deployment import Deployment, wait
 from chaos.faults import Announcer, Faults
 from chaos.history import Clock, Recorder
 from chaos.nemesis import Fault, schedule
@@ -70,8 +70,9 @@ async def run(options: Options) -> dict[str, Any]:
         print("chaos: workload done, faults healed; waiting for the system to settle", flush=True)
         state, anomalies = await _quiesce(deployment, history.records)
         (directory / "state.json").write_text(json.dumps(state, default=str))
-        summary = report.summarise(name, options, history.records, fault_log.records, state,
-                                   anomalies, directory)  # fmt: skip
+        summary = report.summarise(
+            name, options, history.records, fault_log.records, state, anomalies, directory
+        )
         return summary
     finally:
         if faults is not None:
@@ -79,6 +80,7 @@ async def run(options: Options) -> dict[str, Any]:
         if announcer is not None:
             announcer.close(timeout=5)
         deployment.stop()
+        (directory / "pids.json").write_text(json.dumps(sorted(deployment.started)))
         history.close()
         fault_log.close()
 
@@ -88,8 +90,15 @@ def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
 
 
-async def _load(options: Options, name: str, deployment: Deployment, history: Recorder,
-                clock: Clock, faults: Faults, plan: list[Fault]) -> None:  # fmt: skip
+async def _load(
+    options: Options,
+    name: str,
+    deployment: Deployment,
+    history: Recorder,
+    clock: Clock,
+    faults: Faults,
+    plan: list[Fault],
+) -> None:
     urls = Urls(*(deployment.url(s) for s in ("payments", "orders", "notifications")))
     stop = asyncio.Event()
     clients = [Client(n, name, options.seed, urls, history, clock) for n in range(options.clients)]
@@ -134,8 +143,7 @@ async def _quiesce(deployment: Deployment, history: list[dict[str, Any]]) -> tup
     """Read and check the state until it is clean or QUIESCE_S passed: consumers, mail and
     projections catch up after the last fault; what is still wrong then is an anomaly."""
     deadline = time.monotonic() + QUIESCE_S
-    while not await asyncio.to_thread(deployment.healthy) and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
+    await asyncio.to_thread(wait, deployment.healthy, QUIESCE_S / 2)
     while True:
         await asyncio.to_thread(deployment.supervise, -1.0)
         state = await read_state(deployment, history)

@@ -37,8 +37,14 @@ def read_redis(admin: Any) -> dict[str, Any]:
         newest = admin.xinfo_stream(stream)["last-generated-id"]
         for info in admin.xinfo_groups(stream):
             if info["name"].decode() == group:
-                groups.append({"stream": stream, "group": group, "pending": info["pending"],
-                               "behind": info["last-delivered-id"] != newest})  # fmt: skip
+                groups.append(
+                    {
+                        "stream": stream,
+                        "group": group,
+                        "pending": info["pending"],
+                        "behind": info["last-delivered-id"] != newest,
+                    }
+                )
     dead = {f"{s}:dead-letters:{g}": admin.xlen(f"{s}:dead-letters:{g}") for g, s in GROUPS.items()}
     return {"facts": facts, "published": published, "groups": groups, "dead_letters": dead}
 
@@ -46,15 +52,21 @@ def read_redis(admin: Any) -> dict[str, Any]:
 def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
     f = {k.decode(): v.decode() for k, v in fields.items()}
     return {
-        "entry": entry_id.decode(), "id": f.get("id"), "type": f.get("type"),
-        "subject": f.get("subject"), "time": f.get("time"), "version": f.get("version"),
-        "correlationid": f.get("correlationid"), "causationid": f.get("causationid"),
+        "entry": entry_id.decode(),
+        "id": f.get("id"),
+        "type": f.get("type"),
+        "subject": f.get("subject"),
+        "time": f.get("time"),
+        "version": f.get("version"),
+        "correlationid": f.get("correlationid"),
+        "causationid": f.get("causationid"),
         "data": json.loads(f.get("data", "null")),
-    }  # fmt: skip
+    }
 
 
-async def read_services(deployment: Deployment, history: list[dict[str, Any]],
-                        payment_ids: list[str]) -> dict[str, Any]:  # fmt: skip
+async def read_services(
+    deployment: Deployment, history: list[dict[str, Any]], payment_ids: list[str]
+) -> dict[str, Any]:
     orders_url, notes_url = deployment.url("orders"), deployment.url("notifications")
     order_ids = sorted(_order_ids(history))
     customers = sorted({op["args"]["customer_id"] for op in history if op["op"] == "set_contact"})
@@ -66,17 +78,27 @@ async def read_services(deployment: Deployment, history: list[dict[str, Any]],
                 response = await http.get(url, params=params)
             return response.json() if response.status_code == 200 else None
 
-        copies = await asyncio.gather(*(get(f"{orders_url}/cache/payments/{p}") for p in payment_ids))
+        copies = await asyncio.gather(
+            *(get(f"{orders_url}/cache/payments/{p}") for p in payment_ids)
+        )
         notes = await asyncio.gather(
-            *(get(f"{notes_url}/notifications", payment_id=p, limit="100") for p in payment_ids))
+            *(get(f"{notes_url}/notifications", payment_id=p, limit="100") for p in payment_ids)
+        )
         orders = await asyncio.gather(*(get(f"{orders_url}/orders/{o}") for o in order_ids))
         contacts = await asyncio.gather(
-            *(get(f"{notes_url}/customers/{c}/contact") for c in customers))
+            *(get(f"{notes_url}/customers/{c}/contact") for c in customers)
+        )
         today = datetime.now(UTC).date()
-        first, last = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=1)).isoformat()
+        first, last = (
+            (today - timedelta(days=1)).isoformat(),
+            (today + timedelta(days=1)).isoformat(),
+        )
         revenue = await get(f"{orders_url}/revenue", currency="EUR", **{"from": first, "to": last})
-        failed = (await http.get(f"{notes_url}/mail/failed",
-                                 headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})).json()  # fmt: skip
+        failed = (
+            await http.get(
+                f"{notes_url}/mail/failed", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+            )
+        ).json()
     return {
         "copies": dict(zip(payment_ids, copies, strict=True)),
         "notifications": dict(zip(payment_ids, notes, strict=True)),
@@ -107,9 +129,7 @@ async def read_state(deployment: Deployment, history: list[dict[str, Any]]) -> d
         admin.close()
     state |= await read_services(deployment, history, sorted(state["facts"]))
     state["mails"] = deployment.mailbox.message_ids()
-    state["processes"] = {
-        name: {"alive": not p.exited} for name, p in deployment.processes.items()
-    }
+    state["processes"] = {name: {"alive": not p.exited} for name, p in deployment.processes.items()}
     state["healthy"] = await asyncio.to_thread(deployment.healthy)
     state["exits"] = list(deployment.exits)
     return state

@@ -68,16 +68,26 @@ class Client:
             if payment is not None and self.rng.random() < 0.4:
                 await self.refund(payment["payment_id"], self.rng.randrange(1, amount // 2 + 1))
             if payment is not None:
-                await self.call("read_payment", "", "GET",
-                                f"{self.urls.payments}/payments/{payment['payment_id']}")  # fmt: skip
+                await self.call(
+                    "read_payment",
+                    "",
+                    "GET",
+                    f"{self.urls.payments}/payments/{payment['payment_id']}",
+                )
         await self.call("read_order", "", "GET", f"{self.urls.orders}/orders/{order_id}")
 
     async def set_contact(self, customer: str) -> None:
         intent, url = self.intent("contact"), f"{self.urls.notifications}/customers/{customer}"
         body = {"email": f"{customer}@example.com"}
         for _ in range(10):  # a PUT is safe to repeat
-            op = await self.call("set_contact", intent, "PUT", f"{url}/contact", json=body,
-                                 args={"customer_id": customer, **body})  # fmt: skip
+            op = await self.call(
+                "set_contact",
+                intent,
+                "PUT",
+                f"{url}/contact",
+                json=body,
+                args={"customer_id": customer, **body},
+            )
             if op.outcome != UNKNOWN:
                 return
             await asyncio.sleep(self.wait_s(op))
@@ -85,8 +95,9 @@ class Client:
     async def place_order(self, customer: str, total: int) -> str | None:
         intent = self.intent("order")
         body = {"customer_id": customer, "total": total, "currency": "EUR"}
-        op = await self.call("create_order", intent, "POST", f"{self.urls.orders}/orders",
-                             json=body, args=body)  # fmt: skip
+        op = await self.call(
+            "create_order", intent, "POST", f"{self.urls.orders}/orders", json=body, args=body
+        )
         if op.outcome == OK:
             return str(op.answer["order_id"])
         if op.location:  # stored, not yet confirmed: it is there
@@ -134,9 +145,17 @@ class Client:
             return min(float(op.retry_after), 2.0)
         return 0.3 + self.rng.random() * 0.4
 
-    async def call(self, what: str, intent: str, method: str, url: str, *,
-                   json: Any = None, key: str | None = None,
-                   args: dict[str, Any] | None = None) -> Op:  # fmt: skip
+    async def call(
+        self,
+        what: str,
+        intent: str,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        args: dict[str, Any] | None = None,
+    ) -> Op:
         headers = {"X-Correlation-ID": intent} if intent else {}
         if key is not None:
             headers["Idempotency-Key"] = key
