@@ -61,9 +61,11 @@ def test_a_short_seeded_run_finds_no_anomaly_and_leaves_nothing_running(tmp_path
 def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
     run = chaos(tmp_path, "--seed", "3", "--duration", "120", "--rate", "0.5")
     try:
-        history: Path = eventually(
+        found = eventually(
             lambda: next(tmp_path.glob("*/history.jsonl"), None), timeout=120, what="a run"
         )
+        assert found is not None
+        history = found
         eventually(lambda: len(history.read_text().splitlines()) > 200, timeout=60, what="load")
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=120)
