@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from chaos.anomaly import RECEIVED, REFUNDED, Anomaly, intents_of
+from chaos.anomaly import RECEIVED, REFUNDED, Anomaly, fold, intents_of, settle
 from chaos.delivery import health, notifications
 
 WRITES = {"pay": RECEIVED, "refund": REFUNDED}
@@ -42,20 +42,6 @@ def check(history: list[dict[str, Any]], state: dict[str, Any]) -> list[Anomaly]
     for part in (_effects, _published, _copies, _orders, notifications, health):
         found += part(history, state, folds)
     return found
-
-
-def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """A payment from its events, as far as the checker needs it (its own left fold)."""
-    first = events[0]["data"] if events else {}
-    refunds = [e for e in events if e["type"] == REFUNDED]
-    return {
-        "version": len(events),
-        "amount": first.get("amount", 0),
-        "refunded_amount": sum(e["data"]["amount"] for e in refunds),
-        "order_id": first.get("order_id"),
-        "customer_id": first.get("customer_id"),
-        "currency": first.get("currency"),
-    }
 
 
 def _effects(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> list[Anomaly]:
@@ -168,20 +154,6 @@ def _copies(history: Any, state: dict[str, Any], folds: dict[str, Any]) -> list[
             Anomaly("revenue-wrong", f"revenue {revenue}, the events make {dict(expected)}")
         )
     return found
-
-
-def settle(total: int, payments: list[dict[str, Any]]) -> tuple[str, int]:
-    """orders' rule for an order's status, from its payments (README, orders)."""
-    received = sum(p["amount"] for p in payments)
-    refunded = sum(p["refunded_amount"] for p in payments)
-    paid = received - refunded
-    if received == 0:
-        return "pending_payment", paid
-    if refunded == 0:
-        return ("paid" if paid >= total else "partially_paid"), paid
-    if paid == 0:
-        return "refunded", paid
-    return ("paid" if paid >= total else "partially_refunded"), paid
 
 
 def _orders(history: Any, state: dict[str, Any], folds: dict[str, Any]) -> list[Anomaly]:

@@ -12,7 +12,6 @@ proxy. The mail goes to the run's SMTP server (chaos.mailbox).
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import redis
 
 from chaos.mailbox import Mailbox
 from chaos.network import Network, Proxy
+from chaos.supervisor import Supervisor
 from harness import RedisCluster, RedisServer, ServiceProcess, eventually
 
 SERVICES = ("payments", "orders", "notifications", "mailer")
@@ -42,7 +42,7 @@ ENV = {
 }
 
 
-class Deployment:
+class Deployment(Supervisor):
     def __init__(self, directory: Path, *, cluster: bool = False, seed: int = 0) -> None:
         self.directory, self.cluster, self.seed = directory, cluster, seed
         self.net = Network()
@@ -171,72 +171,6 @@ class Deployment:
                 node.process.send_signal(signal.SIGCONT)
         self.backend.stop()
 
-    def note(self) -> None:
-        """Remember the pids of the processes running now (services and redis-servers)."""
-        self.started |= {p.process.pid for p in self.processes.values() if p.process is not None}
-        self.started |= {n.process.pid for n in self.nodes if n.process is not None}
-
-    # ---- service processes -----------------------------------------------------------------
-
-    def kill(self, name: str) -> None:
-        self.down.add(name)
-        self.processes[name].kill()
-
-    def restart(self, name: str) -> None:
-        old = self.processes[name]
-        env = {k: v for k, v in old.env.items() if k not in ("HOST", "PORT")}
-        process = ServiceProcess(
-            old.module,
-            env=env,
-            log_dir=old.log_path.parent,
-            name=name,
-            args=old.args,
-            port=old.port,
-        )
-        self.processes[name] = process.start(wait=False)
-        self.down.discard(name)
-        self.note()
-
-    def supervise(self, now: float) -> list[str]:
-        """Restart a process that exited by itself (as a supervisor would), and say which."""
-        exited = []
-        for name, process in list(self.processes.items()):
-            if name not in self.down and process.exited:
-                assert process.process is not None
-                tail = process.log()[-1500:]
-                code = process.process.returncode
-                self.exits.append({"name": name, "at": now, "code": code, "log": tail})
-                exited.append(name)
-                self.restart(name)
-        return exited
-
-    def healthy(self) -> bool:
-        import httpx
-
-        for name, process in self.processes.items():
-            if name == "mailer":
-                if process.exited:
-                    return False
-                continue
-            try:
-                if httpx.get(f"{process.url}/health", timeout=2).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-        return True
-
-    def url(self, service: str) -> str:
-        return self.processes[service].url
-
 
 def _running(node: RedisServer) -> bool:
     return node.process is not None and node.process.poll() is None
-
-
-def wait(check: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False

@@ -49,6 +49,7 @@ def summarise(
     state: dict[str, Any],
     anomalies: list[Anomaly],
     directory: Path,
+    published: int = 0,
 ) -> dict[str, Any]:
     outcomes = Counter(op["outcome"] for op in history)
     span = max((op["complete"] or 0 for op in history), default=0) or 1
@@ -70,6 +71,7 @@ def summarise(
         "recovery_max_s": max(times) if times else None,
         "duplicate_mails": duplicate_mails(state),
         "mails": sum(state["mails"].values()),
+        "fault_events_published": published,
         "anomalies": len(anomalies),
         "anomalies_by_kind": dict(Counter(a.kind for a in anomalies)),
     }

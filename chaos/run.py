@@ -18,11 +18,12 @@ from typing import Any
 
 from chaos import report
 from chaos.checker import check
-from chaos.deployment import Deployment, wait
+from chaos.deployment import Deployment
 from chaos.faults import Announcer, Faults
 from chaos.history import Clock, Recorder
 from chaos.nemesis import Fault, schedule
 from chaos.state import read_state
+from chaos.supervisor import wait
 from chaos.workload import Client, Urls
 
 QUIESCE_S = 90.0  # after the faults healed: how long the system gets to settle everything
@@ -70,8 +71,16 @@ async def run(options: Options) -> dict[str, Any]:
         print("chaos: workload done, faults healed; waiting for the system to settle", flush=True)
         state, anomalies = await _quiesce(deployment, history.records)
         (directory / "state.json").write_text(json.dumps(state, default=str))
+        announcer.close(timeout=15)  # every fault event written before the count
         summary = report.summarise(
-            name, options, history.records, fault_log.records, state, anomalies, directory
+            name,
+            options,
+            history.records,
+            fault_log.records,
+            state,
+            anomalies,
+            directory,
+            announcer.published,
         )
         return summary
     finally:

@@ -130,6 +130,9 @@ async def read_state(deployment: Deployment, history: list[dict[str, Any]]) -> d
     state |= await read_services(deployment, history, sorted(state["facts"]))
     state["mails"] = deployment.mailbox.message_ids()
     state["processes"] = {name: {"alive": not p.exited} for name, p in deployment.processes.items()}
+    for node in deployment.nodes:  # a Redis the nemesis killed must be back too
+        running = node.process is not None and node.process.poll() is None
+        state["processes"][deployment.node_name(node)] = {"alive": running}
     state["healthy"] = await asyncio.to_thread(deployment.healthy)
     state["exits"] = list(deployment.exits)
     return state

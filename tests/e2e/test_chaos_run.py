@@ -49,6 +49,8 @@ def test_a_short_seeded_run_finds_no_anomaly_and_leaves_nothing_running(tmp_path
     assert summary["faults"] == len(schedule(8, 25, 0.4, cluster=False)), summary
     assert summary["faults_by_kind"]["redis-kill"] == 1, summary
     assert summary["ops"] > 100, summary
+    # FaultInjected and FaultHealed of each, on {chaos}:faults (the console's fault lane)
+    assert summary["fault_events_published"] == 2 * summary["faults"], summary
     assert "anomalies   0" in output
     pids = json.loads((directory / "pids.json").read_text())
     assert len(pids) >= 5  # redis-server and four service processes, at least

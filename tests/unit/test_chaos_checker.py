@@ -8,10 +8,11 @@ import pytest
 
 from chaos import selftest
 from chaos.checker import check
+from chaos.sample import clean
 
 
 def test_a_clean_run_reports_no_anomaly() -> None:
-    history, state = selftest.clean()
+    history, state = clean()
     assert check(history, state) == []
 
 
@@ -25,7 +26,7 @@ def test_each_planted_anomaly_is_reported(name: str) -> None:
 
 def test_an_acknowledged_payment_stored_by_a_retry_is_one_effect() -> None:
     """A keyed payment answered 503 twice, then 201: one stored event, no anomaly."""
-    history, state = selftest.clean()
+    history, state = clean()
     pay = next(op for op in history if op["intent"] == "pay-0")
     retries = [pay | {"outcome": "unknown", "status": 503, "retry_after": "1"} for _ in range(2)]
     history[history.index(pay) : history.index(pay)] = retries
@@ -33,7 +34,7 @@ def test_an_acknowledged_payment_stored_by_a_retry_is_one_effect() -> None:
 
 
 def test_a_503_with_location_is_allowed_and_a_bare_503_is_not() -> None:
-    history, state = selftest.clean()
+    history, state = clean()
     base = next(op for op in history if op["intent"] == "order-0")
     located = base | {"status": 503, "outcome": "unknown", "location": "/orders/order-0"}
     bare = base | {"status": 503, "outcome": "unknown", "intent": "order-9"}
@@ -42,7 +43,7 @@ def test_a_503_with_location_is_allowed_and_a_bare_503_is_not() -> None:
 
 
 def test_an_unknown_payment_may_be_absent_but_not_stored_twice() -> None:
-    history, state = selftest.clean()
+    history, state = clean()
     unknown = next(op for op in history if op["intent"] == "pay-0") | {
         "intent": "pay-9", "outcome": "unknown", "status": None, "error": "ReadTimeout",
     }  # fmt: skip
