@@ -89,7 +89,7 @@ chaos: install ## randomized faults under load, then a checker (SEED=1 DURATION=
 # The matrix: SEEDS x {standalone, cluster}, MATRIX_DURATION seconds each; a table for docs/chaos.md.
 SEEDS ?= 1-20
 MATRIX_DURATION ?= 30
-chaos-all: install ## chaos runs over SEEDS (1-20) x {standalone, cluster}; results in .chaos/matrix.md
+chaos-all: install ## chaos runs over SEEDS (1-20) x {standalone, cluster}; results in .chaos/matrix-<time>/matrix.md
 	$(NEED_REDIS)
 	$(PY) -m chaos matrix --seeds $(SEEDS) --duration $(MATRIX_DURATION)
 
