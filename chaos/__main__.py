@@ -36,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--cluster", action="store_true", help="on the local six-node Redis Cluster")
     go.add_argument("--compose", action="store_true", help="on the Docker stack (not yet)")
     go.add_argument("--out", type=Path, default=Path(".chaos"))
+    go.add_argument(
+        "--console",
+        type=int,
+        nargs="?",
+        const=8004,
+        metavar="PORT",
+        help="also run the console (default port 8004) to watch the run",
+    )
     judge = commands.add_parser("check", help="the checker alone")
     judge.add_argument("run_dir", nargs="?", type=Path)
     judge.add_argument("--self-test", action="store_true")
@@ -48,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.compose:
             parser.error("--compose: the Docker stack path does not exist yet")
-        options = Options(args.seed, args.duration, args.rate, args.clients, args.cluster, args.out)
+        options = Options(
+            args.seed, args.duration, args.rate, args.clients, args.cluster, args.out, args.console
+        )
         try:
             summary = asyncio.run(run(options))
         except (KeyboardInterrupt, asyncio.CancelledError):

@@ -43,8 +43,12 @@ ENV = {
 
 
 class Deployment(Supervisor):
-    def __init__(self, directory: Path, *, cluster: bool = False, seed: int = 0) -> None:
-        self.directory, self.cluster, self.seed = directory, cluster, seed
+    def __init__(
+        self, directory: Path, *, cluster: bool = False, seed: int = 0, console: int | None = None
+    ) -> None:
+        """``console``: also run the console on that port (the nemesis leaves it alone), to
+        watch the run, its faults included."""
+        self.directory, self.cluster, self.seed, self.console = directory, cluster, seed, console
         self.net = Network()
         self.mailbox = Mailbox()
         self.backend: RedisServer | RedisCluster = (
@@ -128,11 +132,21 @@ class Deployment(Supervisor):
             self.processes[name] = ServiceProcess(
                 module, env=env, log_dir=logs, name=name, args=args, port=port
             ).start(wait=False)
+        if self.console is not None:
+            self._start_console(logs)
         self.note()
         for name, process in self.processes.items():
             if name != "mailer":
                 process.wait_health(200, timeout=60)
         return self
+
+    def _start_console(self, logs: Path) -> None:
+        env = {"REDIS_URL": self._url("console"), "LOG_LEVEL": "warning"}
+        env |= {f"{s.upper()}_URL": self.processes[s].url for s in SERVICES if s != "mailer"}
+        if self.cluster:
+            env["REDIS_MODE"] = "cluster"
+        console = ServiceProcess("console", env=env, log_dir=logs, port=self.console)
+        self.processes["console"] = console.start(wait=False)
 
     def _service_url(self, user: str) -> str:
         if self.cluster:

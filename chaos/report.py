@@ -27,17 +27,19 @@ WRITES = {"pay", "refund", "create_order", "set_contact"}
 
 
 def recovery(faults: list[dict[str, Any]], history: list[dict[str, Any]]) -> list[float]:
-    """Per fault: seconds from its healing to the first success of an operation it hits."""
+    """Per fault: seconds from its healing to the first success of an operation it hits (any
+    write, when the history has none of those after it: contacts are set rarely)."""
     times = []
     for fault in faults:
-        hit = HIT.get(fault["target"], WRITES)
-        after = [
-            op["complete"]
-            for op in history
-            if op["op"] in hit and op["outcome"] == "ok" and op["invoke"] >= fault["end"]
-        ]
-        if after:
-            times.append(round(min(after) - fault["end"], 3))
+        for hit in (HIT.get(fault["target"], WRITES), WRITES):
+            after = [
+                op["complete"]
+                for op in history
+                if op["op"] in hit and op["outcome"] == "ok" and op["invoke"] >= fault["end"]
+            ]
+            if after:
+                times.append(round(min(after) - fault["end"], 3))
+                break
     return times
 
 

@@ -37,6 +37,7 @@ class Options:
     clients: int = 6
     cluster: bool = False
     out: Path = Path(".chaos")
+    console: int | None = None  # a port: run the console there, to watch
 
 
 def run_id(options: Options) -> str:
@@ -51,7 +52,9 @@ async def run(options: Options) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     plan = schedule(options.seed, options.duration, options.rate, cluster=options.cluster)
     (directory / "schedule.json").write_text(json.dumps([f.to_dict() for f in plan], indent=1))
-    deployment = Deployment(directory / "system", cluster=options.cluster, seed=options.seed)
+    deployment = Deployment(
+        directory / "system", cluster=options.cluster, seed=options.seed, console=options.console
+    )
     history = Recorder(directory / "history.jsonl")
     fault_log = Recorder(directory / "faults.jsonl")
     task = asyncio.current_task()
@@ -63,6 +66,8 @@ async def run(options: Options) -> dict[str, Any]:
         print(f"chaos: {name}: starting the deployment", flush=True)
         await asyncio.to_thread(deployment.start)
         clock = Clock()
+        if options.console is not None:
+            print(f"chaos: the console: http://127.0.0.1:{options.console}/", flush=True)
         announcer = Announcer(deployment, name, options.seed)
         faults = Faults(deployment, fault_log, clock, announcer)
         print(f"chaos: {len(plan)} faults planned over {options.duration:.0f} s", flush=True)
