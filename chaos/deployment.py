@@ -22,7 +22,10 @@ from chaos.network import Network, Proxy
 from chaos.supervisor import Supervisor
 from harness import RedisCluster, RedisServer, ServiceProcess, eventually
 
-SERVICES = ("payments", "orders", "notifications", "mailer")
+# The processes: the three services, a second orders (a replica in its consumer group, which
+# claims what a killed or stopped one leaves pending) and a mail worker of its own (``mailer``).
+SERVICES = ("payments", "orders", "orders-2", "notifications", "mailer")
+APIS = ("payments", "orders", "notifications")  # what the clients (and the console) call
 OPERATOR_TOKEN = "operator-token-of-the-chaos-run"
 # Quick recovery (the tests' settings), and mail that outlives any SMTP outage of a run: a
 # mail given up on would be the nemesis's doing, not the system's.
@@ -120,7 +123,7 @@ class Deployment(Supervisor):
         payments = ServiceProcess("payments", env={}, log_dir=logs)
         callback = self.net.proxy("callback", payments.port, self.seed)
         for name in SERVICES:
-            module = "notifications" if name == "mailer" else name
+            module = "notifications" if name == "mailer" else name.split("-")[0]
             user = module
             env = {**ENV, "REDIS_URL": self._service_url(user), "CONSUMER_NAME": name}
             env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.mailbox.port)}
@@ -142,7 +145,7 @@ class Deployment(Supervisor):
 
     def _start_console(self, logs: Path) -> None:
         env = {"REDIS_URL": self._url("console"), "LOG_LEVEL": "warning"}
-        env |= {f"{s.upper()}_URL": self.processes[s].url for s in SERVICES if s != "mailer"}
+        env |= {f"{s.upper()}_URL": self.processes[s].url for s in APIS}
         if self.cluster:
             env["REDIS_MODE"] = "cluster"
         console = ServiceProcess("console", env=env, log_dir=logs, port=self.console)

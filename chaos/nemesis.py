@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MAX_AT_ONCE = 2
-SERVICES = ("payments", "orders", "notifications", "mailer")
+SERVICES = ("payments", "orders", "orders-2", "notifications", "mailer")
 REDIS_USERS = ("payments", "orders", "notifications")
 # kind -> weight. Instant kinds (cut, failover) have no duration: the fault is one event.
 STANDALONE = {

@@ -38,8 +38,8 @@ def alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_short_seeded_run_finds_no_anomaly_and_leaves_nothing_running(tmp_path: Path) -> None:
-    # Seed 8: a service killed twice, a Redis SIGKILL and restart, dropped replies, a slow
-    # call back (chaos.nemesis.schedule(8, 25, 0.4, cluster=False)).
+    # Seed 8: a slow call back, the mail worker and orders killed, replies lost on
+    # notifications' link, a Redis SIGKILL and restart (chaos.nemesis.schedule(8, 25, 0.4)).
     run = chaos(tmp_path, "--seed", "8", "--duration", "25", "--rate", "0.4")
     output, _ = run.communicate(timeout=280)
     assert run.returncode == 0, output
