@@ -18,6 +18,7 @@ The invariants are issue 26's; each anomaly kind below says which one broke:
   notification per event.
 - ``lost-mail``, ``mail-not-sent``, ``missing-contact``: every notification with a contact
   has its mail sent (a mail sent twice with one Message-ID is counted, not an anomaly).
+- ``stale-read``: a read of a payment older than a write acknowledged before it was asked for.
 - ``server-error``: a 5xx other than 503 with Retry-After (or with Location: stored, not yet
   confirmed by a replica; the careful client reads it there).
 - ``process-exited`` / ``process-died``: a process exited by itself / is not up at the end.
@@ -31,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from chaos.anomaly import RECEIVED, REFUNDED, Anomaly, fold, intents_of, settle
-from chaos.delivery import health, notifications
+from chaos.delivery import health, notifications, reads
 
 WRITES = {"pay": RECEIVED, "refund": REFUNDED}
 
@@ -39,7 +40,7 @@ WRITES = {"pay": RECEIVED, "refund": REFUNDED}
 def check(history: list[dict[str, Any]], state: dict[str, Any]) -> list[Anomaly]:
     found: list[Anomaly] = []
     folds = {pid: fold(events) for pid, events in state["facts"].items()}
-    for part in (_effects, _published, _copies, _orders, notifications, health):
+    for part in (_effects, _published, _copies, _orders, notifications, reads, health):
         found += part(history, state, folds)
     return found
 

@@ -117,6 +117,33 @@ def health(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> 
     return found
 
 
+def reads(history: list[dict[str, Any]], state: dict[str, Any], folds: Any) -> list[Anomaly]:
+    """A read of a payment sees every write acknowledged before it was asked for: not 404, and
+    not an older version than the newest acknowledged then (payments reads its own store)."""
+    acks: dict[str, list[tuple[float, int]]] = defaultdict(list)  # payment -> (acked at, version)
+    for op in history:
+        if op["op"] in ("pay", "refund") and op["outcome"] == "ok":
+            acks[op["answer"]["payment_id"]].append(
+                (op["complete"], op["answer"].get("version", 0))
+            )
+    found = []
+    for op in history:
+        if op["op"] != "read_payment" or op["status"] not in (200, 404):
+            continue
+        pid = op["args"]["url"].rstrip("/").rsplit("/", 1)[1]
+        known = max((v for at, v in acks.get(pid, []) if at < op["invoke"]), default=0)
+        seen = op["answer"].get("version", 0) if op["status"] == 200 else 0
+        if seen < known:
+            found.append(
+                Anomaly(
+                    "stale-read",
+                    f"{pid}: read version {seen} after version {known} was acknowledged",
+                    [op],
+                )
+            )
+    return found
+
+
 def duplicate_mails(state: dict[str, Any]) -> int:
     """Mails the SMTP server took more than once (same Message-ID: at least once, by design)."""
     return sum(n - 1 for n in state["mails"].values() if n > 1)

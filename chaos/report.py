@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos import timeline
-from chaos.anomaly import Anomaly
+from chaos.anomaly import Anomaly, intents_of
 from chaos.delivery import duplicate_mails
 
 # Which operations a fault on a target stands in the way of (anything else: every write).
@@ -43,6 +43,18 @@ def recovery(faults: list[dict[str, Any]], history: list[dict[str, Any]]) -> lis
     return times
 
 
+def unknown_writes(history: list[dict[str, Any]], state: dict[str, Any]) -> tuple[int, int]:
+    """Payments and refunds whose every attempt had an unknown outcome (no answer to trust):
+    how many, and how many of them the store holds (the others never happened)."""
+    stored = {e["correlationid"] for events in state["facts"].values() for e in events}
+    unknown = [
+        intent
+        for intent, ops in intents_of(history).items()
+        if ops[0]["op"] in ("pay", "refund") and all(op["outcome"] == "unknown" for op in ops)
+    ]
+    return len(unknown), sum(intent in stored for intent in unknown)
+
+
 def summarise(
     name: str,
     options: Any,
@@ -56,6 +68,7 @@ def summarise(
     outcomes = Counter(op["outcome"] for op in history)
     span = max((op["complete"] or 0 for op in history), default=0) or 1
     times = recovery(faults, history)
+    unknown_intents, unknown_stored = unknown_writes(history, state)
     summary = {
         "run": name,
         "seed": options.seed,
@@ -65,6 +78,8 @@ def summarise(
         "ops_per_s": round(len(history) / span, 1),
         "outcomes": dict(outcomes),
         "unknown": outcomes.get("unknown", 0),
+        "unknown_writes": unknown_intents,
+        "unknown_writes_stored": unknown_stored,
         "payments_stored": len(state["facts"]),
         "events_stored": sum(len(e) for e in state["facts"].values()),
         "faults": len(faults),
@@ -94,6 +109,8 @@ def text(summary: dict[str, Any], anomalies: list[Anomaly], directory: Path) -> 
         + ", ".join(f"{k} {v}" for k, v in sorted(summary["outcomes"].items())),
         f"  stored      {summary['payments_stored']} payments, {summary['events_stored']} events;"
         f" {summary['mails']} mails ({summary['duplicate_mails']} again with one Message-ID)",
+        f"  unknown     {summary['unknown_writes']} payments and refunds never answered; "
+        f"{summary['unknown_writes_stored']} of them stored (whole), the others absent",
         f"  faults      {summary['faults']}: {kinds}",
         f"  recovery    p50 {summary['recovery_p50_s']} s, max {summary['recovery_max_s']} s",
         f"  anomalies   {summary['anomalies']}",

@@ -80,13 +80,20 @@ def clean(payments: int = 4) -> tuple[History, State]:
             "currency": "EUR",
         }
         events = [_fact(pid, 1, RECEIVED, received, f"pay-{i}")]
-        history.append(op("pay", f"pay-{i}", at + 2, {"payment_id": pid}, **received))
+        history.append(op("pay", f"pay-{i}", at + 2, {"payment_id": pid, "version": 1}, **received))
         if i % 2:
             events.append(
                 _fact(pid, 2, REFUNDED, {"payment_id": pid, "amount": 300}, f"refund-{i}")
             )
             history.append(
-                op("refund", f"refund-{i}", at + 3, {"payment_id": pid}, payment_id=pid, amount=300)
+                op(
+                    "refund",
+                    f"refund-{i}",
+                    at + 3,
+                    {"payment_id": pid, "version": 2},
+                    payment_id=pid,
+                    amount=300,
+                )
             )
         facts[pid], notes[pid] = events, []
         for event in events:

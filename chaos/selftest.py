@@ -37,6 +37,12 @@ def _wrong_answer(h: History, s: State) -> None:
     next(op for op in h if op["intent"] == "pay-2")["answer"] = {"payment_id": "payment-3"}
 
 
+def _stale_read(h: History, s: State) -> None:
+    url = "http://payments/payments/payment-1"
+    read = op("read_payment", "", 90.0, {"payment_id": "payment-1", "version": 1}, url=url)
+    h.append(read)  # after the refund (version 2) was acknowledged, at 13 s
+
+
 def _no_contact(h: History, s: State) -> None:
     s["notifications"]["payment-2"][0]["delivery"] = "no_contact"
 
@@ -92,6 +98,7 @@ CASES: dict[str, tuple[Callable[[History, State], None], str]] = {
     "a lost mail": (_delete_mail, "lost-mail"),
     "a mail never sent": (_set("notifications.payment-0.0.delivery", "queued"), "mail-not-sent"),
     "a contact ignored": (_no_contact, "missing-contact"),
+    "a stale read": (_stale_read, "stale-read"),
     "a 500": (_server_error, "server-error"),
     "a process that exited": (
         _set("exits", [{"name": "orders", "at": 3.0, "code": 1, "log": "Traceback"}]),
