@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(
             args.seed, args.duration, args.rate, args.clients, args.cluster, args.out, args.console
         )
+        if args.kinds:
+            options.kinds = set(args.kinds.split(","))
         try:
             summary = asyncio.run(run(options))
         except (KeyboardInterrupt, asyncio.CancelledError):

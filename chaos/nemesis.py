@@ -64,11 +64,16 @@ class Fault:
         return asdict(self)
 
 
-def schedule(seed: int, duration: float, rate: float, *, cluster: bool) -> list[Fault]:
+def schedule(
+    seed: int, duration: float, rate: float, *, cluster: bool, only: set[str] | None = None
+) -> list[Fault]:
     """Faults starting from 2 s in, about ``rate`` per second (exponential gaps), each healed
-    no later than 3 s before the end of the workload."""
+    no later than 3 s before the end of the workload; ``only``: of these kinds alone."""
     rng = random.Random(seed)
-    kinds = CLUSTER if cluster else STANDALONE
+    every = CLUSTER if cluster else STANDALONE
+    kinds = {k: w for k, w in every.items() if only is None or k in only}
+    if not kinds:
+        raise ValueError(f"no fault kind of {sorted(only or ())} on this deployment")
     names, weights = list(kinds), list(kinds.values())
     faults: list[Fault] = []
     at = 2.0

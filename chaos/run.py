@@ -38,6 +38,7 @@ class Options:
     cluster: bool = False
     out: Path = Path(".chaos")
     console: int | None = None  # a port: run the console there, to watch
+    kinds: set[str] | None = None  # only these kinds of fault (default: every kind)
 
 
 def run_id(options: Options) -> str:
@@ -50,7 +51,9 @@ async def run(options: Options) -> dict[str, Any]:
     name = run_id(options)
     directory = options.out.resolve() / name
     directory.mkdir(parents=True, exist_ok=True)
-    plan = schedule(options.seed, options.duration, options.rate, cluster=options.cluster)
+    plan = schedule(
+        options.seed, options.duration, options.rate, cluster=options.cluster, only=options.kinds
+    )
     (directory / "schedule.json").write_text(json.dumps([f.to_dict() for f in plan], indent=1))
     deployment = Deployment(
         directory / "system", cluster=options.cluster, seed=options.seed, console=options.console

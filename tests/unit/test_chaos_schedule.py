@@ -40,3 +40,11 @@ def test_faults_keep_the_rules(seed: int, cluster: bool) -> None:
 
 def test_no_faults_at_rate_zero() -> None:
     assert schedule(1, 60, 0, cluster=False) == []
+
+
+def test_only_the_kinds_asked_for() -> None:
+    faults = schedule(3, 60, 0.5, cluster=False, only={"drop", "cut"})
+    assert faults
+    assert {f.kind for f in faults} <= {"drop", "cut"}
+    with pytest.raises(ValueError, match="no fault kind"):
+        schedule(3, 60, 0.5, cluster=False, only={"failover"})
