@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--cluster", action="store_true", help="on the local six-node Redis Cluster")
     go.add_argument("--compose", action="store_true", help="on the Docker stack (not yet)")
     go.add_argument("--out", type=Path, default=Path(".chaos"))
+    go.add_argument("--kinds", help="only these fault kinds, e.g. drop,cut (docs/chaos.md)")
     go.add_argument(
         "--console",
         type=int,
