@@ -63,9 +63,12 @@ class Faults:
     def __init__(self, deployment: Deployment, log: Recorder, clock: Clock, tell: Announcer):
         self.deployment, self.log, self.clock, self.tell = deployment, log, clock, tell
         self.active: dict[int, tuple[Fault, str, float]] = {}  # id(fault) -> (it, target, start)
+        self._dropped: dict[int, int] = {}  # id(fault) -> its proxy's lost replies before it
         self._lock = threading.Lock()
 
     def apply(self, fault: Fault) -> None:
+        proxy = self.deployment.net.proxies.get(fault.target)
+        self._dropped[id(fault)] = proxy.dropped if proxy is not None else 0
         target, detail = self._apply(fault)
         now = self.clock.now()
         with self._lock:
@@ -81,16 +84,13 @@ class Faults:
             _, target, start = self.active.pop(id(fault))
         self._heal(fault, target)
         end = self.clock.now()
-        self.log.write(
-            {
-                "kind": fault.kind,
-                "target": target,
-                "start": start,
-                "end": end,
-                "planned": fault.to_dict(),
-            }
-        )
-        self.tell.tell(HEALED, fault, target, {"seconds": round(end - start, 3)})
+        detail: dict[str, Any] = {"seconds": round(end - start, 3)}
+        if fault.kind == "drop":  # how many replies the servers sent went nowhere
+            lost = self.deployment.net.proxies[target].dropped - self._dropped.pop(id(fault), 0)
+            detail["replies_lost"] = lost
+        record = {"kind": fault.kind, "target": target, "start": start, "end": end}
+        self.log.write(record | {"detail": detail, "planned": fault.to_dict()})
+        self.tell.tell(HEALED, fault, target, detail)
 
     def heal_all(self) -> None:
         for fault, _, _ in list(self.active.values()):
