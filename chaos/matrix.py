@@ -73,17 +73,22 @@ def one(seed: int, deployment: str, duration: float, out: Path) -> dict[str, Any
     return summary
 
 
+def lost(row: dict[str, Any]) -> int:
+    """Replies a run's proxies lost (drop faults), on every link."""
+    return sum(row.get("replies_lost", {}).values())
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| seed | deployment | faults (by kind) | ops | ops/s | unknown | anomalies "
-        "| recovery p50 / max (s) |",
-        "|---:|---|---|---:|---:|---:|---:|---|",
+        "| seed | deployment | faults (by kind) | ops | ops/s | unknown | replies lost "
+        "| anomalies | recovery p50 / max (s) |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         if "error" in row:
             lines.append(
                 f"| {row['seed']} | {row['deployment']} | run failed (exit "
-                f"{row['exit']}) | | | | | |"
+                f"{row['exit']}) | | | | | | |"
             )
             continue
         kinds = ", ".join(
@@ -96,13 +101,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             )
         lines.append(
             f"| {row['seed']} | {row['deployment']} | {row['faults']}: {kinds} | {row['ops']} "
-            f"| {row['ops_per_s']} | {row['unknown']} | {anomalies} "
+            f"| {row['ops_per_s']} | {row['unknown']} | {lost(row)} | {anomalies} "
             f"| {row['recovery_p50_s']} / {row['recovery_max_s']} |"
         )
     done = [r for r in rows if "error" not in r]
     lines.append(
         f"| **{len(rows)} runs** | | **{sum(r['faults'] for r in done)} faults** "
         f"| **{sum(r['ops'] for r in done)}** | | **{sum(r['unknown'] for r in done)}** "
+        f"| **{sum(lost(r) for r in done)}** "
         f"| **{sum(r['anomalies'] for r in done)}** | |"
     )
     return "\n".join(lines) + "\n"

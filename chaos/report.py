@@ -69,6 +69,10 @@ def summarise(
     span = max((op["complete"] or 0 for op in history), default=0) or 1
     times = recovery(faults, history)
     unknown_intents, unknown_stored = unknown_writes(history, state)
+    lost: Counter[str] = Counter()
+    for fault in faults:
+        lost[fault["target"]] += fault.get("detail", {}).get("replies_lost", 0)
+    lost = +lost  # only the links that lost any
     summary = {
         "run": name,
         "seed": options.seed,
@@ -86,6 +90,7 @@ def summarise(
         "faults_by_kind": dict(Counter(f["kind"] for f in faults)),
         "recovery_p50_s": round(statistics.median(times), 2) if times else None,
         "recovery_max_s": max(times) if times else None,
+        "replies_lost": dict(lost),
         "duplicate_mails": duplicate_mails(state),
         "mails": sum(state["mails"].values()),
         "fault_events_published": published,
