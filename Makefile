@@ -89,9 +89,10 @@ chaos: install ## randomized faults under load, then a checker (SEED=1 DURATION=
 # The matrix: SEEDS x {standalone, cluster}, MATRIX_DURATION seconds each; a table for docs/chaos.md.
 SEEDS ?= 1-20
 MATRIX_DURATION ?= 30
+MATRIX_RATE ?= 0.25
 chaos-all: install ## chaos runs over SEEDS (1-20) x {standalone, cluster}; results in .chaos/matrix-<time>/matrix.md
 	$(NEED_REDIS)
-	$(PY) -m chaos matrix --seeds $(SEEDS) --duration $(MATRIX_DURATION)
+	$(PY) -m chaos matrix --seeds $(SEEDS) --duration $(MATRIX_DURATION) --rate $(MATRIX_RATE)
 
 up: ## docker compose up --build (needs a Docker engine)
 	docker compose up --build

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     table = commands.add_parser("matrix", help="seeds x deployments; a results table")
     table.add_argument("--seeds", default="1-20", help="e.g. 1-20 or 1,4,9")
     table.add_argument("--duration", type=float, default=30.0)
+    table.add_argument("--rate", type=float, default=0.25, help="faults per second, on average")
     table.add_argument("--deployments", default="standalone,cluster")
     table.add_argument("--out", type=Path, default=Path(".chaos"))
     args = parser.parse_args(argv)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{anomaly.kind}: {anomaly.detail}")
         print(f"{len(anomalies)} anomalies")
         return 1 if anomalies else 0
-    return matrix.main(args.seeds, args.duration, args.deployments.split(","), args.out)
+    return matrix.main(args.seeds, args.duration, args.rate, args.deployments.split(","), args.out)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ proxy. The mail goes to the run's SMTP server (chaos.mailbox).
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -175,12 +176,18 @@ class Deployment(Supervisor):
                 print(f"chaos: while stopping: {type(exc).__name__}: {exc}")
 
     def _stop_services(self) -> None:
-        for process in self.processes.values():
+        """SIGTERM to all at once (a stopped one gets SIGCONT first), then wait for each."""
+        running = [p.process for p in self.processes.values() if p.process is not None]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.terminate()
+        for process in running:
             try:
-                process.stop(timeout=10)
-            except Exception:
-                if process.process is not None and process.process.poll() is None:
-                    process.process.kill()
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def _stop_redis(self) -> None:
         for node in self.nodes:

@@ -40,7 +40,7 @@ def seeds_of(text: str) -> list[int]:
     return seeds
 
 
-def one(seed: int, deployment: str, duration: float, out: Path) -> dict[str, Any]:
+def one(seed: int, deployment: str, duration: float, rate: float, out: Path) -> dict[str, Any]:
     directory = out / f"{deployment}-seed{seed}"
     command = [
         sys.executable,
@@ -51,6 +51,8 @@ def one(seed: int, deployment: str, duration: float, out: Path) -> dict[str, Any
         str(seed),
         "--duration",
         str(duration),
+        "--rate",
+        str(rate),
         "--out",
         str(directory),
     ]
@@ -114,13 +116,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(seeds: str, duration: float, deployments: list[str], out: Path) -> int:
+def main(seeds: str, duration: float, rate: float, deployments: list[str], out: Path) -> int:
     out = out.resolve() / f"matrix-{time.strftime('%Y%m%dT%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for seed in seeds_of(seeds):
         for deployment in deployments:
-            row = one(seed, deployment, duration, out)
+            row = one(seed, deployment, duration, rate, out)
             rows.append(row)
             print(
                 f"chaos matrix: seed {seed} {deployment}: {row.get('anomalies', 'failed')} "
