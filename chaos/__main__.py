@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--compose", action="store_true", help="on the Docker stack (not yet)")
     go.add_argument("--out", type=Path, default=Path(".chaos"))
     go.add_argument("--kinds", help="only these fault kinds, e.g. drop,cut (docs/chaos.md)")
+    go.add_argument("--settle", type=float, default=90.0, help="seconds to settle at the end")
+    go.add_argument(
+        "--no-aof",
+        action="store_true",
+        help="Redis without its append-only file: a system that loses acknowledged "
+        "writes when Redis is killed, to see a run find it (a demonstration)",
+    )
     go.add_argument(
         "--console",
         type=int,
@@ -63,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.kinds:
             options.kinds = set(args.kinds.split(","))
+        options.settle, options.aof = args.settle, not args.no_aof
         try:
             summary = asyncio.run(run(options))
         except (KeyboardInterrupt, asyncio.CancelledError):

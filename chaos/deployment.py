@@ -48,17 +48,24 @@ ENV = {
 
 class Deployment(Supervisor):
     def __init__(
-        self, directory: Path, *, cluster: bool = False, seed: int = 0, console: int | None = None
+        self,
+        directory: Path,
+        *,
+        cluster: bool = False,
+        seed: int = 0,
+        console: int | None = None,
+        aof: bool = True,
     ) -> None:
         """``console``: also run the console on that port (the nemesis leaves it alone), to
-        watch the run, its faults included."""
+        watch the run, its faults included. ``aof=False``: Redis without its append-only file,
+        a system that loses acknowledged writes when Redis is killed (to see a run find it)."""
         self.directory, self.cluster, self.seed, self.console = directory, cluster, seed, console
         self.net = Network()
         self.mailbox = Mailbox()
         self.backend: RedisServer | RedisCluster = (
-            RedisCluster(directory / "cluster")
+            RedisCluster(directory / "cluster", appendonly=aof)
             if cluster
-            else RedisServer(directory / "redis", appendonly=True, acl=True)
+            else RedisServer(directory / "redis", appendonly=aof, acl=True)
         )
         self.processes: dict[str, ServiceProcess] = {}
         self.down: set[str] = set()  # processes the nemesis killed: not yet back on purpose

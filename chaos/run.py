@@ -26,8 +26,6 @@ from chaos.state import read_state
 from chaos.supervisor import wait
 from chaos.workload import Client, Urls
 
-QUIESCE_S = 90.0  # after the faults healed: how long the system gets to settle everything
-
 
 @dataclass
 class Options:
@@ -39,6 +37,8 @@ class Options:
     out: Path = Path(".chaos")
     console: int | None = None  # a port: run the console there, to watch
     kinds: set[str] | None = None  # only these kinds of fault (default: every kind)
+    settle: float = 90.0  # after the faults healed: how long the system gets to settle
+    aof: bool = True  # False: Redis without its append-only file (loses writes when killed)
 
 
 def run_id(options: Options) -> str:
@@ -56,7 +56,11 @@ async def run(options: Options) -> dict[str, Any]:
     )
     (directory / "schedule.json").write_text(json.dumps([f.to_dict() for f in plan], indent=1))
     deployment = Deployment(
-        directory / "system", cluster=options.cluster, seed=options.seed, console=options.console
+        directory / "system",
+        cluster=options.cluster,
+        seed=options.seed,
+        console=options.console,
+        aof=options.aof,
     )
     history = Recorder(directory / "history.jsonl")
     fault_log = Recorder(directory / "faults.jsonl")
@@ -77,7 +81,7 @@ async def run(options: Options) -> dict[str, Any]:
         await _load(options, name, deployment, history, clock, faults, plan)
         await asyncio.to_thread(faults.heal_all)
         print("chaos: workload done, faults healed; waiting for the system to settle", flush=True)
-        state, anomalies = await _quiesce(deployment, history.records)
+        state, anomalies = await _quiesce(deployment, history.records, options.settle)
         (directory / "state.json").write_text(json.dumps(state, default=str))
         announcer.close(timeout=15)  # every fault event written before the count
         summary = report.summarise(
@@ -156,11 +160,13 @@ async def _supervise(deployment: Deployment, clock: Clock, history: Recorder) ->
         await asyncio.sleep(0.5)
 
 
-async def _quiesce(deployment: Deployment, history: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """Read and check the state until it is clean or QUIESCE_S passed: consumers, mail and
+async def _quiesce(
+    deployment: Deployment, history: list[dict[str, Any]], settle: float
+) -> tuple[Any, Any]:
+    """Read and check the state until it is clean or ``settle`` s passed: consumers, mail and
     projections catch up after the last fault; what is still wrong then is an anomaly."""
-    deadline = time.monotonic() + QUIESCE_S
-    await asyncio.to_thread(wait, deployment.healthy, QUIESCE_S / 2)
+    deadline = time.monotonic() + settle
+    await asyncio.to_thread(wait, deployment.healthy, settle / 2)
     while True:
         await asyncio.to_thread(deployment.supervise, -1.0)
         state = await read_state(deployment, history)

@@ -78,3 +78,34 @@ def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
     pids = json.loads((the_run(tmp_path) / "pids.json").read_text())
     assert len(pids) >= 5
     assert [pid for pid in pids if alive(pid)] == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_redis_that_loses_acknowledged_writes_is_caught(tmp_path: Path) -> None:
+    """The whole run, not only the checker, can fail: Redis without its append-only file,
+    killed once (seed 3: at 2.9 s) after payments were acknowledged, loses them; the run must
+    say so, name them, and still stop everything."""
+    run = chaos(
+        tmp_path,
+        "--seed",
+        "3",
+        "--duration",
+        "15",
+        "--rate",
+        "0.3",
+        "--kinds",
+        "redis-kill",
+        "--no-aof",
+        "--settle",
+        "5",
+    )
+    output, _ = run.communicate(timeout=280)
+    assert run.returncode == 1, output
+    directory = the_run(tmp_path)
+    anomalies = json.loads((directory / "anomalies.json").read_text())
+    lost = [a for a in anomalies if a["kind"] == "lost-effect"]
+    assert lost, output
+    assert all(a["ops"] and a["ops"][0]["outcome"] == "ok" for a in lost)
+    pids = json.loads((directory / "pids.json").read_text())
+    assert [pid for pid in pids if alive(pid)] == []
