@@ -15,6 +15,7 @@ from eventkit import Event
 
 from chaos.deployment import Deployment
 from chaos.history import Clock, Recorder
+from chaos.layout import is_role_target, node_for
 from chaos.nemesis import Fault
 from harness import RedisCluster, RedisServer
 
@@ -67,10 +68,13 @@ class Faults:
         self._lock = threading.Lock()
 
     def apply(self, fault: Fault) -> None:
-        proxy = self.deployment.net.proxies.get(fault.target)
+        target = fault.target
+        if is_role_target(target):  # "primary:payments": whichever node that is now
+            target = self.deployment.node_name(node_for(self.deployment, target))
+        proxy = self.deployment.net.proxies.get(target)
         self._dropped[id(fault)] = proxy.dropped if proxy is not None else 0
-        target, detail = self._apply(fault)
-        now = self.clock.now()
+        now = self.clock.now()  # a failover takes seconds: its band starts as it is asked for
+        target, detail = self._apply(fault, target)
         with self._lock:
             self.active[id(fault)] = (fault, target, now)
         self.tell.tell(INJECTED, fault, target, detail | fault.params)
@@ -101,8 +105,8 @@ class Faults:
 
     # ---- what each kind does ---------------------------------------------------------------
 
-    def _apply(self, fault: Fault) -> tuple[str, dict[str, Any]]:
-        d, kind, target = self.deployment, fault.kind, fault.target
+    def _apply(self, fault: Fault, target: str) -> tuple[str, dict[str, Any]]:
+        d, kind = self.deployment, fault.kind
         if kind == "kill":
             d.kill(target)
         elif kind == "pause":
@@ -112,8 +116,7 @@ class Faults:
         elif kind in ("redis-pause", "node-pause"):
             d.node(_node_name(target)).pause()
         elif kind in ("primary-kill", "failover"):
-            primary = self._primary(int(target.split("-")[1]))
-            target = d.node_name(primary)
+            primary = d.node(target)
             if kind == "primary-kill":
                 primary.kill(signal.SIGKILL)
             else:
@@ -150,14 +153,6 @@ class Faults:
             d.mailbox.up()
         elif target in d.net.proxies:  # partition, latency, drop, slow call back
             d.net.proxies[target].heal()
-
-    def _primary(self, k: int) -> RedisServer:
-        backend = self.deployment.backend
-        assert isinstance(backend, RedisCluster)
-        primaries = sorted(
-            (n for n in backend.running() if backend.role(n) == "master"), key=lambda n: n.port
-        )
-        return primaries[k % len(primaries)]
 
     def _failover(self, primary: RedisServer) -> RedisServer:
         """Promote ``primary``'s replica (CLUSTER FAILOVER on it); the old primary follows."""

@@ -45,7 +45,7 @@ CLUSTER = {
 }
 INSTANT = {"cut", "failover"}
 ON_REDIS = {"redis-kill", "redis-pause", "primary-kill", "failover", "node-pause"}
-NODES = 6
+TAGS = ("payments", "orders", "notifications")  # the services' hash tags (their keys' slots)
 
 
 @dataclass(frozen=True)
@@ -95,13 +95,13 @@ def _target(rng: random.Random, kind: str, cluster: bool) -> str:
     if kind in ("redis-kill", "redis-pause"):
         return "redis"
     if kind in ("primary-kill", "failover"):
-        return f"primary-{rng.randrange(3)}"  # the k-th primary (by port) when it happens
+        return f"primary:{rng.choice(TAGS)}"  # the primary of that service's keys, then
     if kind == "smtp-down":
         return "smtp"
     if kind == "slow-callback":
         return "callback"
-    if cluster:  # a node, as every client reaches it (its proxy)
-        return f"redis-{rng.randrange(NODES)}"
+    if cluster:  # a node holding a service's keys, as every client reaches it (its proxy)
+        return f"{'primary' if rng.random() < 0.75 else 'replica'}:{rng.choice(TAGS)}"
     return f"redis:{rng.choice(REDIS_USERS)}"  # one service's link to Redis
 
 
