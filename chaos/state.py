@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from chaos.deployment import OPERATOR_TOKEN, Deployment
+from chaos.deployment import Deployment
+from chaos.settings import OPERATOR_TOKEN
 
 STORE_PREFIX = "{payments}:payment-"
 PUBLIC = {"notifications": "{payments}:notifications", "state": "{payments}:state"}
