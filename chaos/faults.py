@@ -23,6 +23,14 @@ FAULTS_STREAM = "{chaos}:faults"
 INJECTED, HEALED = "FaultInjected", "FaultHealed"
 
 
+def fault_event(
+    kind: str, run: str, seed: int, fault: str, target: str, detail: dict[str, Any]
+) -> Event:
+    """The event for ``{chaos}:faults``: ``kind`` FaultInjected or FaultHealed (docs/chaos.md)."""
+    data = {"run": run, "seed": seed, "kind": fault, "target": target, "detail": detail}
+    return Event(source="chaos", type=kind, subject=target, data=data)
+
+
 class Announcer:
     """Publishes fault events from a thread of its own: the fault may be that Redis is down or
     unreachable, so an event waits (in order) until it can be written."""
@@ -35,10 +43,7 @@ class Announcer:
         self._thread.start()
 
     def tell(self, kind: str, fault: Fault, target: str, detail: dict[str, Any]) -> None:
-        data = {"run": self.run, "seed": self.seed, "kind": fault.kind, "target": target}
-        self.events.put(
-            Event(source="chaos", type=kind, subject=target, data=data | {"detail": detail})
-        )
+        self.events.put(fault_event(kind, self.run, self.seed, fault.kind, target, detail))
 
     def close(self, timeout: float = 15) -> None:
         self.events.put(None)

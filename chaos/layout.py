@@ -31,7 +31,7 @@ def node_for(deployment: Any, target: str) -> RedisServer:
     finally:
         client.close()
     lines = [line.split() for line in text.splitlines() if line.strip()]
-    primary = next(f for f in lines if "master" in f[2] and _serves(f[8:], slot))
+    primary = next(f for f in lines if "master" in f[2] and serves(f[8:], slot))
     chosen = primary
     if role == "replica":
         chosen = next((f for f in lines if f[3] == primary[0] and "fail" not in f[2]), primary)
@@ -42,7 +42,7 @@ def node_for(deployment: Any, target: str) -> RedisServer:
     raise LookupError(f"no node of this run at port {port} ({target})")
 
 
-def _serves(ranges: list[str], slot: int) -> bool:
+def serves(ranges: list[str], slot: int) -> bool:
     for part in ranges:
         if part.startswith("["):  # a slot being migrated or imported: not served here yet
             continue
