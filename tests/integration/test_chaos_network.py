@@ -1,5 +1,6 @@
 """The chaos run's proxies (chaos.network) between a real Redis and a real client: each fault
-does what the nemesis counts on, and healing restores the link."""
+does what the nemesis counts on, and healing restores the link. And the fault events a run
+publishes for the console, read back from a real Redis."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from eventkit import Event
 
+from chaos.faults import FAULTS_STREAM, HEALED, INJECTED, Announcer
+from chaos.nemesis import Fault
 from chaos.network import Network, Proxy
 from harness import RedisServer, eventually
 
@@ -76,3 +80,29 @@ def _took(link: redis.Redis) -> float:
     started = time.monotonic()
     link.ping()
     return time.monotonic() - started
+
+
+def test_fault_events_reach_their_stream_in_order(redis_server: RedisServer, uid: str) -> None:
+    """The announcer writes each fault's events to {chaos}:faults as eventkit envelopes."""
+
+    class Deployment:  # what the announcer asks of one: an admin client of the run's Redis
+        def admin(self) -> redis.Redis:
+            return redis_server.client()
+
+    redis_server.client().delete(FAULTS_STREAM)
+    announcer = Announcer(Deployment(), f"run-{uid}", 5)  # type: ignore[arg-type]
+    fault = Fault(1.0, "latency", "redis:orders", 2.0, {"delay_s": 0.1})
+    announcer.tell(INJECTED, fault, fault.target, fault.params)
+    announcer.tell(HEALED, fault, fault.target, {"seconds": 2.0})
+    announcer.close()
+    entries = redis_server.client().xrange(FAULTS_STREAM)
+    events = [Event.from_fields(fields) for _, fields in entries]
+    assert [e.type for e in events] == ["FaultInjected", "FaultHealed"]
+    assert events[0].data == {
+        "run": f"run-{uid}",
+        "seed": 5,
+        "kind": "latency",
+        "target": "redis:orders",
+        "detail": {"delay_s": 0.1},
+    }
+    assert announcer.published == 2
