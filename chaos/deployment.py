@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Deployment(Supervisor):
         self.down: set[str] = set()  # processes the nemesis killed: not yet back on purpose
         self.exits: list[dict[str, Any]] = []  # processes that exited by themselves
         self.started: set[int] = set()  # the pid of every process the run started
+        self.spawn_lock = threading.RLock()
 
     # ---- Redis -----------------------------------------------------------------------------
 
@@ -86,16 +88,16 @@ class Deployment(Supervisor):
         return self.net.proxies[self.node_name(node)]
 
     def restart_node(self, node: RedisServer) -> None:
-        node.start()
-        self.note()
+        with self.spawning():
+            node.start()
         if self.cluster:
             self.announce(node)
 
     # ---- start and stop --------------------------------------------------------------------
 
     def start(self) -> Deployment:
-        self.backend.start()
-        self.note()
+        with self.spawning():
+            self.backend.start()
         self.mailbox.up()
         if isinstance(self.backend, RedisCluster):
             for node in self.nodes:
@@ -119,12 +121,11 @@ class Deployment(Supervisor):
                 env["REDIS_MODE"] = "cluster"
             args = ("mail-worker",) if name == "mailer" else ()
             port = payments.port if name == "payments" else None
-            self.processes[name] = ServiceProcess(
-                module, env=env, log_dir=logs, name=name, args=args, port=port
-            ).start(wait=False)
+            process = ServiceProcess(module, env=env, log_dir=logs, name=name, args=args, port=port)
+            with self.spawning():
+                self.processes[name] = process.start(wait=False)
         if self.console is not None:
             self._start_console(logs)
-        self.note()
         for name, process in self.processes.items():
             if name != "mailer":
                 process.wait_health(200, timeout=60)
@@ -136,7 +137,8 @@ class Deployment(Supervisor):
         if self.cluster:
             env["REDIS_MODE"] = "cluster"
         console = ServiceProcess("console", env=env, log_dir=logs, port=self.console)
-        self.processes["console"] = console.start(wait=False)
+        with self.spawning():
+            self.processes["console"] = console.start(wait=False)
 
     def _service_url(self, user: str) -> str:
         if self.cluster:
@@ -153,8 +155,10 @@ class Deployment(Supervisor):
         return sum(any(p in line for p in ports) for line in text.splitlines()) == 6
 
     def stop(self) -> None:
-        """Heal and stop everything this run started; each step even if another failed."""
-        self.note()
+        """Stop everything this run started; each step even if another failed."""
+        with self.spawn_lock:  # after a start in flight, before any other
+            self.stopping = True
+            self.note()
         for step in (self._stop_services, self.net.close, self.mailbox.down, self._stop_redis):
             try:
                 step()

@@ -5,7 +5,8 @@ reports it), and every pid remembered, so that a test can see that none outlives
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -13,11 +14,27 @@ import httpx
 from harness import RedisServer, ServiceProcess
 
 
+class Stopping(RuntimeError):
+    """The run is stopping: no process may be started any more."""
+
+
 class Supervisor:
     processes: dict[str, ServiceProcess]
     down: set[str]  # processes the nemesis killed: not yet back on purpose
     exits: list[dict[str, Any]]  # processes that exited by themselves
     started: set[int]  # the pid of every process the run started
+    stopping = False
+    # Every process is started under it, and the run stops under it: a restart still in
+    # flight in a thread when Ctrl-C comes starts nothing after the stop (nothing outlives it).
+    spawn_lock: Any
+
+    @contextmanager
+    def spawning(self) -> Iterator[None]:
+        with self.spawn_lock:
+            if self.stopping:
+                raise Stopping("the run is stopping")
+            yield
+            self.note()
 
     @property
     def nodes(self) -> list[RedisServer]:
@@ -43,9 +60,9 @@ class Supervisor:
             args=old.args,
             port=old.port,
         )
-        self.processes[name] = process.start(wait=False)
+        with self.spawning():
+            self.processes[name] = process.start(wait=False)
         self.down.discard(name)
-        self.note()
 
     def supervise(self, now: float) -> list[str]:
         """Restart a process that exited by itself (as a supervisor would), and say which."""
