@@ -16,7 +16,8 @@ The invariants are issue 26's; each anomaly kind below says which one broke:
 - ``revenue-wrong``: the revenue of a day is not the sum of that day's events.
 - ``lost-notification`` / ``duplicate-notification`` / ``phantom-notification``: exactly one
   notification per event.
-- ``lost-mail``, ``mail-not-sent``, ``missing-contact``: every notification with a contact
+- ``lost-mail``, ``mail-not-sent``, ``missing-contact``, ``phantom-mail`` (a mail no
+  notification with a contact accounts for): every notification with a contact
   has its mail sent (a mail sent twice with one Message-ID is counted, not an anomaly).
 - ``stale-read``: a read of a payment older than a write acknowledged before it was asked for.
 - ``server-error``: a 5xx other than 503 with Retry-After (or with Location: stored, not yet

@@ -61,6 +61,17 @@ def notifications(
                             [nid],
                         )
                     )
+    noted = {
+        message_id(n["notification_id"])
+        for ns in state["notifications"].values()
+        if ns
+        for n in ns
+        if n["delivery"] != "no_contact"
+    }
+    for mail in set(mails) - noted:
+        found.append(
+            Anomaly("phantom-mail", f"mail {mail}: no notification with a contact sent it")
+        )
     return found
 
 

@@ -64,6 +64,10 @@ def _delete_mail(h: History, s: State) -> None:
     del s["mails"][message_id(s["notifications"]["payment-0"][0]["notification_id"])]
 
 
+def _stray_mail(h: History, s: State) -> None:
+    s["mails"]["<stray@example.com>"] = 1
+
+
 def _unpublish(h: History, s: State) -> None:
     s["published"]["state"].pop(0)
 
@@ -96,6 +100,7 @@ CASES: dict[str, tuple[Callable[[History, State], None], str]] = {
     "a lost notification": (_set("notifications.payment-1", []), "lost-notification"),
     "a duplicate notification": (_notify_twice, "duplicate-notification"),
     "a lost mail": (_delete_mail, "lost-mail"),
+    "a mail nobody sent": (_stray_mail, "phantom-mail"),
     "a mail never sent": (_set("notifications.payment-0.0.delivery", "queued"), "mail-not-sent"),
     "a contact ignored": (_no_contact, "missing-contact"),
     "a stale read": (_stale_read, "stale-read"),
