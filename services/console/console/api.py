@@ -3,7 +3,7 @@
 - ``GET /`` the page (static/: plain HTML, CSS and one ES module; works offline);
 - ``/api/...`` the services' APIs, called for the page (adapters.py), errors passed through.
 
-Its live feed, ``GET /events`` and ``GET /stats``, is api_feed.py.
+Its live feed, ``GET /events`` and ``GET /stats``, is lanes/api.py.
 """
 
 from __future__ import annotations

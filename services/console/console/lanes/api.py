@@ -1,6 +1,6 @@
 """HTTP API of the console's live feed: ``GET /events`` (Server-Sent Events: stream entries,
-dead letters, progress snapshots) and ``GET /stats`` (the feed's own figures: open pages,
-readers, polls). The feed itself is feed.py; the page and the calls that drive the flow, api.py.
+dead letters, progress) and ``GET /stats`` (the feed's own figures: open pages, readers,
+polls). The feed itself is feed.py; the page and the calls that drive the flow, console/api.py.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from redis.exceptions import RedisError
 from servicekit import problem_responses
 from servicekit.problems import RETRY_AFTER_S
 
-from console.cursor import Cursor, InvalidCursor, parse_cursor
 from console.domain import STALLED_AFTER_MS
-from console.feed import RECONNECT_MS, Feed
-from console.hub import Hub
-from console.progress import ProgressPoller
-from console.reader import StreamReader
-from console.streams import Group
+from console.lanes.cursor import Cursor, InvalidCursor, parse_cursor
+from console.lanes.feed import RECONNECT_MS, Feed
+from console.lanes.hub import Hub
+from console.lanes.poller import ProgressPoller
+from console.lanes.reader import StreamReader
+from console.lanes.streams import Group
 
 
 async def get_feed(request: Request) -> Feed:
