@@ -42,9 +42,10 @@ router = APIRouter()
 
 
 # The longest cursor the console writes: a position in each of 4 streams per partition, up to
-# 64 partitions (STREAM_PARTITIONS), each at most 70 characters ("notifications-dead-letters-63",
-# "=", an id of 19 + 1 + 19 digits, ","). About 25 per stream in practice.
-MAX_CURSOR_CHARS = 4 * 64 * 70
+# 64 partitions (STREAM_PARTITIONS), and in the chaos run's faults, each at most 70 characters
+# ("notifications-dead-letters-63", "=", an id of 19 + 1 + 19 digits, ","). About 25 per stream
+# in practice.
+MAX_CURSOR_CHARS = (4 * 64 + 1) * 70
 CursorText = Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)]
 
 
@@ -121,8 +122,9 @@ EVENT_STREAM: dict[int | str, dict[str, Any]] = {
             "text/event-stream": {
                 "schema": {
                     "type": "string",
-                    "description": "events hello, entry, dead-letter, progress, unavailable; "
-                    "each one's data is JSON (docs/console.md), its id the page's cursor",
+                    "description": "events hello, entry, dead-letter, fault, progress, "
+                    "unavailable; each one's data is JSON (docs/console.md), its id the page's "
+                    "cursor",
                 }
             }
         },
@@ -141,8 +143,9 @@ async def events(
     feed: FeedDep, groups: GroupsDep, resumed: Annotated[Cursor, Depends(resumed_cursor)]
 ) -> AsyncIterable[ServerSentEvent]:
     """The live feed. Event types: ``hello`` (first), ``entry`` (an entry of a public stream of
-    payments), ``dead-letter``, ``progress`` (the groups' figures and each recent card's state,
-    when they change), ``unavailable`` (Redis cannot be read: the browser reconnects). The SSE id
+    payments), ``dead-letter``, ``fault`` (a chaos run's fault injected or healed, from
+    ``{chaos}:faults``), ``progress`` (the groups' figures and each recent card's state, when they
+    change), ``unavailable`` (Redis cannot be read: the browser reconnects). The SSE id
     is the position in every followed stream (each partition's): send it back as
     ``Last-Event-ID`` to resume."""
     try:
