@@ -1,6 +1,6 @@
 """HTTP API of the console's live feed: ``GET /events`` (Server-Sent Events: stream entries,
-dead letters, progress) and ``GET /stats`` (the feed's own figures: open pages, readers,
-polls). The feed itself is feed.py; the page and the calls that drive the flow, console/api.py.
+dead letters, a chaos run's faults, progress). Its figures, ``GET /stats``, are stats.py; the
+feed itself is feed.py; the page and the calls that drive the flow, console/api.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from eventkit import unavailable
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import StringConstraints
 from redis.exceptions import RedisError
 from servicekit import absent_or, problem_responses
 from servicekit.problems import RETRY_AFTER_S
@@ -21,9 +21,6 @@ from servicekit.problems import RETRY_AFTER_S
 from console.domain import STALLED_AFTER_MS
 from console.lanes.cursor import Cursor, InvalidCursor, parse_cursor
 from console.lanes.feed import RECONNECT_MS, Feed
-from console.lanes.hub import Hub
-from console.lanes.poller import ProgressPoller
-from console.lanes.reader import StreamReader
 from console.lanes.streams import Group
 
 
@@ -161,43 +158,3 @@ async def events(
         # What failed, not where Redis is (docs/security.md).
         detail = json.dumps({"detail": f"redis unavailable ({type(exc).__name__})"})
         yield ServerSentEvent(event="unavailable", raw_data=detail, retry=RECONNECT_MS)
-
-
-class ReaderStats(BaseModel):
-    stream: str
-    key: str
-    state: str = Field(description="starting | following | reconnecting")
-    last_id: str | None
-    entries: int = Field(description="entries handed to the open pages since the start")
-
-
-class Stats(BaseModel):
-    subscribers: int = Field(description="open pages (event streams), each one queue, no Redis")
-    dropped: int = Field(description="pages disconnected because they fell too far behind")
-    refused: int = Field(description="pages turned away: MAX_OPEN_PAGES were open")
-    polls: int = Field(description="progress polls of the consumer groups since the start")
-    readers: list[ReaderStats] = Field(description="one per followed stream, for every page")
-
-
-@router.get("/stats", tags=["console"])
-async def stats(request: Request) -> Stats:
-    hub: Hub = request.state.hub
-    readers: dict[str, StreamReader] = request.state.readers
-    poller: ProgressPoller = request.state.poller
-    feed: Feed = request.state.feed
-    return Stats(
-        subscribers=len(hub.subscribers),
-        dropped=hub.dropped,
-        refused=feed.refused,
-        polls=poller.polls,
-        readers=[
-            ReaderStats(
-                stream=name,
-                key=reader.stream.key,
-                state=reader.state,
-                last_id=None if reader.last_id is None else str(reader.last_id),
-                entries=reader.entries,
-            )
-            for name, reader in readers.items()
-        ],
-    )
