@@ -25,7 +25,6 @@ from console import api
 from console.adapters import Service, Services, UpstreamError, http_client
 from console.config import Settings
 from console.lanes import api as lanes_api
-from console.lanes import stats
 from console.lanes.feed import Feed
 from console.lanes.hub import Hub
 from console.lanes.poller import ProgressPoller
@@ -112,7 +111,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         summary="Watch the three patterns happen: a live page fed by Redis, read-only.",
         lifespan=lifespan,
         request_timeout_s=settings.request_timeout_s,
-        routers=[api.router, lanes_api.router, stats.router],
+        routers=[api.router, lanes_api.router],
     )
     app.add_exception_handler(UpstreamError, api.upstream_failed)
     app.mount("/static", StaticFiles(directory=api.STATIC), name="static")

@@ -1,6 +1,6 @@
 """HTTP API of the console's live feed: ``GET /events`` (Server-Sent Events: stream entries,
-dead letters, a chaos run's faults, progress). Its figures, ``GET /stats``, are stats.py; the
-feed itself is feed.py; the page and the calls that drive the flow, console/api.py.
+dead letters, progress) and ``GET /stats`` (the feed's own figures: open pages, readers,
+polls). The feed itself is feed.py; the page and the calls that drive the flow, console/api.py.
 """
 
 from __future__ import annotations
@@ -8,19 +8,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 from eventkit import unavailable
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from redis.exceptions import RedisError
 from servicekit import absent_or, problem_responses
+from servicekit.openapi import event_stream
 from servicekit.problems import RETRY_AFTER_S
 
 from console.domain import STALLED_AFTER_MS
 from console.lanes.cursor import Cursor, InvalidCursor, parse_cursor
 from console.lanes.feed import RECONNECT_MS, Feed
+from console.lanes.hub import Hub
+from console.lanes.poller import ProgressPoller
+from console.lanes.reader import StreamReader
 from console.lanes.streams import Group
 
 
@@ -110,23 +114,12 @@ def hello(feed: Feed, groups: tuple[Group, ...], skipped: tuple[str, ...] = ()) 
     )
 
 
-# What OpenAPI 3.1 can say of an event stream: a string, of the media type text/event-stream
-# (servicekit.openapi drops the 3.2 itemSchema FastAPI would write); the events are told here.
-EVENT_STREAM: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Server-Sent Events, for as long as the page stays open",
-        "content": {
-            "text/event-stream": {
-                "schema": {
-                    "type": "string",
-                    "description": "events hello, entry, dead-letter, fault, progress, "
-                    "unavailable; each one's data is JSON (docs/console.md), its id the page's "
-                    "cursor",
-                }
-            }
-        },
-    }
-}
+# What OpenAPI 3.1 can say of an event stream (servicekit.openapi): a text/event-stream string.
+EVENT_STREAM = event_stream(
+    "Server-Sent Events, for as long as the page stays open",
+    "events hello, entry, dead-letter, fault, progress, unavailable; each one's data is JSON "
+    "(docs/console.md), its id the page's cursor",
+)
 
 
 @router.get(
@@ -158,3 +151,43 @@ async def events(
         # What failed, not where Redis is (docs/security.md).
         detail = json.dumps({"detail": f"redis unavailable ({type(exc).__name__})"})
         yield ServerSentEvent(event="unavailable", raw_data=detail, retry=RECONNECT_MS)
+
+
+class ReaderStats(BaseModel):
+    stream: str
+    key: str
+    state: str = Field(description="starting | following | reconnecting")
+    last_id: str | None
+    entries: int = Field(description="entries handed to the open pages since the start")
+
+
+class Stats(BaseModel):
+    subscribers: int = Field(description="open pages (event streams), each one queue, no Redis")
+    dropped: int = Field(description="pages disconnected because they fell too far behind")
+    refused: int = Field(description="pages turned away: MAX_OPEN_PAGES were open")
+    polls: int = Field(description="progress polls of the consumer groups since the start")
+    readers: list[ReaderStats] = Field(description="one per followed stream, for every page")
+
+
+@router.get("/stats", tags=["console"])
+async def stats(request: Request) -> Stats:
+    hub: Hub = request.state.hub
+    readers: dict[str, StreamReader] = request.state.readers
+    poller: ProgressPoller = request.state.poller
+    feed: Feed = request.state.feed
+    return Stats(
+        subscribers=len(hub.subscribers),
+        dropped=hub.dropped,
+        refused=feed.refused,
+        polls=poller.polls,
+        readers=[
+            ReaderStats(
+                stream=name,
+                key=reader.stream.key,
+                state=reader.state,
+                last_id=None if reader.last_id is None else str(reader.last_id),
+                entries=reader.entries,
+            )
+            for name, reader in readers.items()
+        ],
+    )
