@@ -77,8 +77,9 @@ local prefix = string.sub(KEYS[1], 1, -11) .. generation .. ':'
 
 # Each copy is kept twice, by one script: under its payment id (GET /cache/payments/{id}) and
 # in its order's hash, so that reading an order fetches all its payments in one HVALS.
-# Idempotent and ordered per payment: a copy is replaced only by a newer version, so a
-# redelivered event, or an older one arriving after a newer one, changes nothing. One call
+# Which copy is kept is orders.domain.replaces, here in Lua (the script must decide and write in
+# one step): an incoming copy replaces the kept one only if its version is higher. The contract
+# test tests/contracts/test_orders_read_model.py holds this script to that function. One call
 # applies a whole run of events, in order: one round trip, however long the run.
 # KEYS: the generation pointer. ARGV: a generation or '', then per payment its id, its order's
 # id, its version and its JSON. Returns how many copies changed.
@@ -90,7 +91,7 @@ for i = 2, #ARGV, 4 do
   local id, order, version, json = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   local copy = prefix .. 'payment:' .. id
   local cached = redis.call('GET', copy)
-  if not cached or cjson.decode(cached)['version'] < version then
+  if not cached or version > cjson.decode(cached)['version'] then  -- domain.replaces
     redis.call('SET', copy, json)
     redis.call('HSET', prefix .. 'payments-of:' .. order, id, json)
     redis.call('SADD', prefix .. 'cached', id)
