@@ -8,9 +8,9 @@ import random
 
 import pytest
 from contracts.payments import PaymentState
+from orders.adapters import RedisOrderStore, RedisPaymentCache
 from orders.domain import OrderStatus, PlacedOrder, replaces, settle
 from orders.ports import OrderStore, PaymentCache
-from orders.read_model import RedisOrderStore, RedisPaymentCache
 
 from tests.contracts.conftest import IMPLEMENTATIONS
 from tests.helpers.factories import payment_state

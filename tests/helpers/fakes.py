@@ -18,8 +18,8 @@ from notifications.domain import Notification
 from notifications.mail import MailJob
 from notifications.ports import UnknownPayment
 from notifications.read_model import mail_message, with_receipts
-from orders import revenue
 from orders.domain import Counted, PlacedOrder, replaces
+from orders.projections import revenue
 
 
 class InMemoryPaymentCache:

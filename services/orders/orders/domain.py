@@ -83,7 +83,7 @@ def settle(placed: PlacedOrder, payments: Iterable[PaymentState]) -> Order:
     )
 
 
-# ---- Revenue (a projection of the state stream: orders.revenue) ------------------------------
+# ---- Revenue (a projection of the state stream: orders.projections.revenue) ------------------
 
 
 @dataclass(frozen=True)
