@@ -26,3 +26,20 @@ def test_the_pattern_code_never_mentions_partitions(service: str) -> None:
         if re.search("partition", line, re.IGNORECASE)
     ]
     assert mentions == []
+
+
+FIRST_FILES = {
+    "__init__.py", "__main__.py", "bootstrap.py", "config.py", "api.py", "domain.py",
+    "handlers.py", "ports.py", "adapters.py",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("service", "extras"), [("orders", {"projections"})])
+def test_a_service_opens_with_the_same_first_files_and_keeps_its_extras_one_level_down(
+    service: str, extras: set[str]
+) -> None:
+    """A reader who knows one service knows where to look in the next: the same first files,
+    everything beyond the pattern in a named subpackage."""
+    package = ROOT / "services" / service / service
+    assert {path.name for path in package.glob("*.py")} == FIRST_FILES
+    assert {path.parent.name for path in package.glob("*/__init__.py")} == extras
