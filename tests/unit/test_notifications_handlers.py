@@ -13,10 +13,11 @@ from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState
 from eventkit import Event, InvalidEvent, Message, Rejected, RetryLater
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import compose
-from notifications.handlers import build_handlers, build_mail_handler
-from notifications.mail import MailJob
+from notifications.handlers import build_handlers
+from notifications.mail.compose import MailJob
+from notifications.mail.queue import mail_message
+from notifications.mail.workers import build_mail_handler
 from notifications.ports import UnknownPayment
-from notifications.read_model import mail_message
 
 from tests.helpers.factories import payment_state
 from tests.helpers.fakes import (
