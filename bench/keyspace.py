@@ -15,7 +15,7 @@ import uuid
 
 import redis
 from notifications.keys import by_payment_key
-from orders.read_model import copy_key
+from orders.adapters import copy_key
 
 # What is watched: the key prefix (generation 0: Redis is flushed) and the command that writes it.
 WATCHED = {

@@ -17,7 +17,7 @@ from eventkit import dead_letter_stream
 from eventkit.event_store import key_of
 from eventkit.partitions import Partitions
 from notifications import keys as notifications_keys
-from orders import read_model as orders_model
+from orders import adapters as orders_adapters
 
 from harness import Admin, eventually
 from tests.helpers.stack import Stack
@@ -109,15 +109,15 @@ def check_exactly_once(
         eventually(
             lambda: _groups_drained(client, partitions), timeout=timeout, what="groups drained"
         )
-        tags = {p: partitions.tag(orders_model.NAMESPACE, p) for p in partitions}
+        tags = {p: partitions.tag(orders_adapters.NAMESPACE, p) for p in partitions}
         generations = {
-            p: int(client.get(orders_model.generation_key(t)) or 0) for p, t in tags.items()
+            p: int(client.get(orders_adapters.generation_key(t)) or 0) for p, t in tags.items()
         }
         partition = {p: partitions.of(event_stream(p)) for p in payment_ids}
         copies = _pipeline(
             client,
             [
-                orders_model.copy_key(generations[partition[p]], p, tags[partition[p]])
+                orders_adapters.copy_key(generations[partition[p]], p, tags[partition[p]])
                 for p in payment_ids
             ],
             "get",
