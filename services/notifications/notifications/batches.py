@@ -46,13 +46,7 @@ class InBatches:
         self.limit, self.unknown_grace_s, self.now = limit, unknown_grace_s, now
 
     async def __call__(self, events: Sequence[Event]) -> None:
-        # Every notice read first: an invalid one fails the run before any call back.
-        notices = [(event, parse_data(PaymentNotice, event)) for event in events]
-        done = await self.store.recorded([event.id for event in events])
-        by_payment: dict[str, list[Event]] = {}
-        for event, notice in notices:
-            if event.id not in done:
-                by_payment.setdefault(notice.payment_id, []).append(event)
+        by_payment = await self.new_by_payment(events)
         answers = await asyncio.gather(
             *(self.call_back(p, evs) for p, evs in by_payment.items()), return_exceptions=True
         )
@@ -63,7 +57,8 @@ class InBatches:
         async def keep(note: Notification) -> None:
             notes.append(note)
 
-        for event in (e for its_events in by_payment.values() for e in its_events):
+        new = [event for its_events in by_payment.values() for event in its_events]
+        for event in new:
             try:
                 await self.notify(event, answered, keep)
             except Exception as exc:  # this payment's failure: the others are still recorded
@@ -72,6 +67,17 @@ class InBatches:
         # A dependency that is down concerns the whole run; anything else, one event.
         for failure in sorted(failures, key=lambda f: not isinstance(f, RetryLater)):
             raise failure
+
+    async def new_by_payment(self, events: Sequence[Event]) -> dict[str, list[Event]]:
+        """The events not notified yet, by payment, in stream order. Every notice is read first:
+        an invalid one fails the run before any call back."""
+        notices = [(event, parse_data(PaymentNotice, event)) for event in events]
+        done = await self.store.recorded([event.id for event in events])
+        by_payment: dict[str, list[Event]] = {}
+        for event, notice in notices:
+            if event.id not in done:
+                by_payment.setdefault(notice.payment_id, []).append(event)
+        return by_payment
 
     async def call_back(self, payment_id: str, its_events: list[Event]) -> PaymentState:
         """The payment, asked once for all of its events in the batch."""
