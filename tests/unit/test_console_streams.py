@@ -60,7 +60,7 @@ def test_its_redis_user_may_read_exactly_the_streams_it_follows_and_nothing_else
 
 def test_the_asyncapi_document_says_what_it_receives_with_commands_its_user_has() -> None:
     operations = console_operations()  # the document names the streams of one partition
-    # ...of the system: a chaos run's faults are a test tool's stream (docs/chaos.md), no part
+    # ...of the system: a chaos run's faults are a test tool's stream (python -m chaos), no part
     # of the published language.
     system = {s.key for s in followed(Partitions(1)) if s.lane != FAULTS_LANE}
     assert {op["address"] for op in operations} == system
