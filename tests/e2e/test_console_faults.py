@@ -33,13 +33,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     system.stop()
 
 
-@pytest.fixture
-def admin(stack: Stack) -> Iterator[redis.Redis]:
-    client = stack.redis.client()
-    yield client
-    client.close()
-
-
 def announce(admin: redis.Redis, type_: str, run: str, kind: str, target: str) -> str:
     """One fault event, as chaos/faults.py's Announcer writes it."""
     data = {"run": run, "seed": 7, "kind": kind, "target": target, "detail": {"signal": 9}}

@@ -43,13 +43,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def admin(stack: Stack) -> Iterator[redis.Redis]:
-    client = stack.redis.client()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
         yield http
