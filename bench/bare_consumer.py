@@ -16,7 +16,7 @@ import signal
 
 import uvloop
 from contracts.payments import STATE_STREAM
-from orders.read_model import copy_key
+from orders.adapters import copy_key
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 

@@ -3,7 +3,7 @@
 Per message, FastStream reads the entry, decodes its own message format (the ``__data__`` field
 in ``BinaryMessageFormatV1``, what ``broker.publish(...)`` writes), validates the body as a
 ``PaymentState`` (the handler's annotation) and calls the handler, which applies it with the
-very ``orders.read_model.RedisPaymentCache.apply`` that orders uses; then it acks.
+very ``orders.adapters.RedisPaymentCache.apply`` that orders uses; then it acks.
 
 Two configurations (figure 3):
 
@@ -30,7 +30,7 @@ from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import connect
 from faststream import FastStream
 from faststream.redis import RedisBroker, StreamSub
-from orders.read_model import RedisPaymentCache
+from orders.adapters import RedisPaymentCache
 
 GROUP, CONSUMER = "peer", "c1"
 BATCH = 100  # as orders' CONSUMER_BATCH_SIZE default

@@ -22,7 +22,7 @@ from contracts.payments import (
 from eventkit import Client, Event, connect, parse_data
 from eventkit.partitions import Partitions
 from faststream.redis.parser import BinaryMessageFormatV1
-from orders.read_model import RedisPaymentCache
+from orders.adapters import RedisPaymentCache
 from redis.asyncio import Redis
 
 CHUNK = 1000  # stream entries per pipeline

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from contracts import payments as contract
 from eventkit import Client, connect, dead_letter_stream
 from eventkit.partitions import Partitions
-from orders.read_model import NAMESPACE as ORDERS
-from orders.read_model import cached_key
+from orders.adapters import NAMESPACE as ORDERS
+from orders.adapters import cached_key
 
 from bench.procs import Proc, wait_healthy
 from bench.stages.post import load

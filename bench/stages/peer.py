@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts.payments import STATE_STREAM
-from orders.read_model import cached_key
+from orders.adapters import cached_key
 
 from bench import workloads
 from bench.drains import time_drain

@@ -16,8 +16,8 @@ from contracts import payments as contract
 from contracts.payments import STATE_STREAM
 from eventkit import Client, connect, dead_letter_stream
 from eventkit.partitions import Partitions
-from orders.read_model import cached_key
-from orders.rebuild import rebuild
+from orders.adapters import cached_key
+from orders.projections.cache_rebuild import rebuild
 
 from bench import workloads
 from bench.drains import Drain, paused_drain

@@ -1,13 +1,16 @@
-"""Orders' read models, in Redis and in memory: copies idempotent and ordered per payment, an
-early payment kept until its order exists."""
+"""Orders' read models, in Redis and in memory: copies idempotent and ordered per payment (the
+kept copy is always the one orders.domain.replaces picks), an early payment kept until its
+order exists."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from contracts.payments import PaymentState
-from orders.domain import OrderStatus, PlacedOrder, settle
+from orders.adapters import RedisOrderStore, RedisPaymentCache
+from orders.domain import OrderStatus, PlacedOrder, replaces, settle
 from orders.ports import OrderStore, PaymentCache
-from orders.read_model import RedisOrderStore, RedisPaymentCache
 
 from tests.contracts.conftest import IMPLEMENTATIONS
 from tests.helpers.factories import payment_state
@@ -51,6 +54,43 @@ async def test_an_older_version_never_overwrites_a_newer_one(cache: PaymentCache
     await cache.apply([copy(uid, 2, refunded=300)])
     assert await cache.apply([copy(uid, 1)]) == 0
     assert await cache.get(f"p-{uid}") == copy(uid, 2, refunded=300)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+async def test_the_kept_copy_is_the_one_the_domain_rule_picks(
+    models: tuple[PaymentCache, OrderStore], uid: str, seed: int
+) -> None:
+    """Seeded random runs of copies of three payments: versions out of order, repeated, and
+    twins (one version, another content). Each call changes as many copies as the rule keeps,
+    and what both views of the cache hold is what the rule, applied in order, predicts."""
+    cache, orders = models
+    rng = random.Random(seed)
+    order = f"o-{uid}"
+    await orders.place(PlacedOrder(order, "c", total=1000, currency="EUR"))
+    ids = [f"p-{uid}-{n}" for n in range(3)]
+    kept: dict[str, PaymentState] = {}
+    for _ in range(25):
+        run = [
+            payment_state(
+                rng.choice(ids),
+                order_id=order,
+                refunded=rng.randrange(0, 1000, 50),
+                version=rng.randint(1, 6),
+            )
+            for _ in range(rng.randint(1, 4))
+        ]
+        predicted = 0
+        for incoming in run:
+            if replaces(incoming, kept.get(incoming.payment_id)):
+                kept[incoming.payment_id] = incoming
+                predicted += 1
+        assert await cache.apply(run) == predicted
+    for payment_id in ids:
+        assert await cache.get(payment_id) == kept.get(payment_id)
+    found = await orders.get(order)
+    assert found is not None
+    by_id = {payment.payment_id: payment for payment in found[1]}
+    assert by_id == kept
 
 
 async def test_copies_holds_every_cached_payment(cache: PaymentCache, uid: str) -> None:

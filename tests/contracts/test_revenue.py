@@ -1,6 +1,7 @@
-"""The revenue projection's read model (orders.ports.Revenue), for orders.revenue.RedisRevenue and
-the in-memory fake: what each state event adds to its day, the checkpoint guard that makes a
-commit all or nothing and once only, what is skipped, and the reset of a rebuild."""
+"""The revenue projection's read model (orders.ports.Revenue), for
+orders.projections.revenue.RedisRevenue and the in-memory fake: what each state event adds to
+its day, the checkpoint guard that makes a commit all or nothing and once only, what is skipped,
+and the reset of a rebuild."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from contracts.payments import MAX_AMOUNT
 from eventkit import BEGINNING, Batch
 from orders.domain import Counted
 from orders.ports import Revenue
-from orders.revenue import RedisRevenue
+from orders.projections.revenue import RedisRevenue
 from redis.asyncio import Redis
 
 from tests.contracts.conftest import IMPLEMENTATIONS

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -25,7 +26,7 @@ import pytest
 from pytest_docker.plugin import Services
 
 from harness import ROOT, eventually
-from tests.helpers.compose import COMPOSE_FILE, SCALE_FILE, USER_SETTINGS
+from tests.helpers.compose import COMPOSE_FILE, SCALE_FILE, USER_SETTINGS, merged
 from tests.helpers.docker import (
     CORE,
     DockerStack,
@@ -106,6 +107,41 @@ def test_the_core_is_healthy_with_nothing_set_up_and_none_of_the_extras(
     assert containers["credentials"]["ExitCode"] == 0
     for service in stack.ports:
         assert httpx.get(f"{stack.url(service)}/health", timeout=5).status_code == 200
+
+
+def readme_compose_transcript() -> dict[str, str]:
+    """The README's `docker compose up -d --wait` transcript: service -> the state it shows."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"^\$ docker compose up -d --wait\n(.*?)^```", text, re.M | re.S)
+    assert block is not None, "the README shows no `docker compose up` transcript"
+    rows = re.findall(r"Container event-driven-reference-(\S+)-1\s+(\w+)", block.group(1))
+    return dict(rows)
+
+
+def test_the_readme_transcript_of_compose_up_is_what_up_does(stack: DockerStack) -> None:
+    shown = readme_compose_transcript()
+    # Every service `up` starts without a profile, no other.
+    started_by_default = {
+        name
+        for name, service in merged([COMPOSE_FILE])["services"].items()
+        if not service.get("profiles")
+    }
+    assert set(shown) == started_by_default
+    # Each in the state the README shows, for those this run starts: Mailpit's image comes
+    # from a registry, which this engine cannot reach; its line is held to its healthcheck.
+    seen = {c["Service"]: c for c in stack.containers()}
+    for service, state in shown.items():
+        if service not in seen:
+            assert service == "mailpit"
+            assert "healthcheck" in merged([COMPOSE_FILE])["services"][service]
+        elif state == "Healthy":
+            assert seen[service]["Health"] == "healthy", seen[service]
+        else:
+            assert (state, seen[service]["State"], seen[service]["ExitCode"]) == (
+                "Exited",
+                "exited",
+                0,
+            )
 
 
 def test_each_container_reads_only_its_own_credentials_and_no_secret_leaks(

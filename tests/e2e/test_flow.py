@@ -11,7 +11,7 @@ import threading
 import httpx
 from contracts.payments import NOTIFICATION_STREAM
 from eventkit import dead_letter_stream
-from orders.read_model import GENERATION, cache_prefix
+from orders.adapters import cache_prefix, generation_key
 
 from tests.helpers import Stack, eventually
 
@@ -85,7 +85,7 @@ def test_the_cache_rebuilt_from_the_stream_equals_the_incremental_cache(
     def cache() -> dict[str, str]:
         """Every key of the cache generation in use, by its name within the generation."""
         client = stack.redis.client(decode_responses=True)
-        prefix = cache_prefix(int(client.get(GENERATION) or 0))
+        prefix = cache_prefix(int(client.get(generation_key()) or 0))
         kinds = {key: client.type(key) for key in client.scan_iter(f"{prefix}*")}
         read = {
             "string": client.get,

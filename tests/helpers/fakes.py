@@ -15,11 +15,11 @@ from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import BEGINNING, Batch, Event, InvalidEvent, RetryLater
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import Notification
-from notifications.mail import MailJob
+from notifications.mail.compose import MailJob
+from notifications.mail.queue import mail_message, with_receipts
 from notifications.ports import UnknownPayment
-from notifications.read_model import mail_message, with_receipts
-from orders import revenue
-from orders.domain import Counted, PlacedOrder
+from orders.domain import Counted, PlacedOrder, replaces
+from orders.projections import revenue
 
 
 class InMemoryPaymentCache:
@@ -31,8 +31,7 @@ class InMemoryPaymentCache:
     async def apply(self, payments: Sequence[PaymentState]) -> int:
         changed = 0
         for payment in payments:
-            cached = self._copies.get(payment.payment_id)
-            if cached is None or cached.version < payment.version:
+            if replaces(payment, self._copies.get(payment.payment_id)):
                 self._copies[payment.payment_id] = payment
                 changed += 1
         return changed

@@ -16,8 +16,8 @@ from contracts.payments import event_stream
 from eventkit import dead_letter_stream
 from eventkit.event_store import key_of
 from eventkit.partitions import Partitions
-from notifications import read_model as notifications_model
-from orders import read_model as orders_model
+from notifications import keys as notifications_keys
+from orders import adapters as orders_adapters
 
 from harness import Admin, eventually
 from tests.helpers.stack import Stack
@@ -109,15 +109,15 @@ def check_exactly_once(
         eventually(
             lambda: _groups_drained(client, partitions), timeout=timeout, what="groups drained"
         )
-        tags = {p: partitions.tag(orders_model.NAMESPACE, p) for p in partitions}
+        tags = {p: partitions.tag(orders_adapters.NAMESPACE, p) for p in partitions}
         generations = {
-            p: int(client.get(orders_model.generation_key(t)) or 0) for p, t in tags.items()
+            p: int(client.get(orders_adapters.generation_key(t)) or 0) for p, t in tags.items()
         }
         partition = {p: partitions.of(event_stream(p)) for p in payment_ids}
         copies = _pipeline(
             client,
             [
-                orders_model.copy_key(generations[partition[p]], p, tags[partition[p]])
+                orders_adapters.copy_key(generations[partition[p]], p, tags[partition[p]])
                 for p in payment_ids
             ],
             "get",
@@ -129,8 +129,8 @@ def check_exactly_once(
         ]
         assert wrong_copies == [], f"{len(wrong_copies)} payments not copied right into orders"
         indexes = [
-            notifications_model.by_payment_key(
-                p, partitions.tag(notifications_model.NAMESPACE, partition[p])
+            notifications_keys.by_payment_key(
+                p, partitions.tag(notifications_keys.NAMESPACE, partition[p])
             )
             for p in payment_ids
         ]

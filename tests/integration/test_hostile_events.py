@@ -29,11 +29,12 @@ from eventkit import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from notifications.adapters import HttpPaymentsClient, http_client
+from notifications.adapters import RedisNotificationStore
+from notifications.callback import HttpPaymentsClient, http_client
 from notifications.handlers import build_handlers as notification_handlers
-from notifications.read_model import MAIL_QUEUE, RedisNotificationStore, notification_key
+from notifications.keys import MAIL_QUEUE, notification_key
+from orders.adapters import RedisPaymentCache, copy_key, generation_key
 from orders.handlers import build_handlers as order_handlers
-from orders.read_model import GENERATION, RedisPaymentCache, copy_key
 
 from tests.helpers import RedisServer, ServiceProcess, eventually
 
@@ -165,7 +166,7 @@ Effect = Callable[[redis.Redis, Event], bool]
 
 def orders_effect(client: redis.Redis, event: Event) -> bool:
     """The cache holds this payment at this version or a newer one."""
-    generation = int(client.get(GENERATION) or 0)
+    generation = int(client.get(generation_key()) or 0)
     copy = client.get(copy_key(generation, str(event.data["payment_id"])))
     return copy is not None and json.loads(copy)["version"] >= event.data["version"]
 

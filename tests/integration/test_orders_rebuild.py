@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import Event, Publisher, handler_for
+from orders.adapters import RedisPaymentCache, current_generation
 from orders.handlers import build_handlers
-from orders.read_model import RedisPaymentCache, current_generation
-from orders.rebuild import RebuildRefused, rebuild
+from orders.projections.cache_rebuild import RebuildRefused, rebuild
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 

@@ -15,8 +15,8 @@ import pytest
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState
 from eventkit import Batch, Event, ProjectionRunner
 from orders.domain import Counted
-from orders.projections import RebuildRefused, rebuild
-from orders.revenue import RedisRevenue
+from orders.projections.registry import RebuildRefused, rebuild
+from orders.projections.revenue import RedisRevenue
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 

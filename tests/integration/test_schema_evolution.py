@@ -24,10 +24,10 @@ from contracts.payments import (
 )
 from eventkit import RedisEventStore, RedisSnapshotStore, replay
 from notifications.handlers import build_handlers as notification_handlers
-from orders.projections import rebuild as rebuild_projection
-from orders.read_model import RedisPaymentCache
-from orders.rebuild import rebuild as rebuild_cache
-from orders.revenue import RedisRevenue
+from orders.adapters import RedisPaymentCache
+from orders.projections.cache_rebuild import rebuild as rebuild_cache
+from orders.projections.registry import rebuild as rebuild_projection
+from orders.projections.revenue import RedisRevenue
 from payments.commands import Payments, ReceivePayment, RefundPayment
 from payments.history import stream_of
 from payments.publications import public_state

@@ -1,12 +1,12 @@
-"""How an order's payments settle it: derived from the copies, whatever their order; what a
-state event adds to the revenue."""
+"""Which copy of a payment orders keeps; how an order's payments settle it: derived from the
+copies, whatever their order; what a state event adds to the revenue."""
 
 import itertools
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from contracts.payments import PaymentState
-from orders.domain import Counted, OrderStatus, PlacedOrder, days, settle
+from orders.domain import Counted, OrderStatus, PlacedOrder, days, replaces, settle
 
 from tests.helpers.factories import payment_state
 
@@ -15,6 +15,18 @@ ORDER = PlacedOrder("o-1", "c-1", total=1000, currency="EUR")
 
 def payment(n: int, amount: int, refunded: int = 0, currency: str = "EUR") -> PaymentState:
     return payment_state(f"p-{n}", amount=amount, refunded=refunded, currency=currency)
+
+
+def test_the_first_copy_of_a_payment_is_kept() -> None:
+    assert replaces(payment_state(version=1), None)
+    assert replaces(payment_state(version=3), None)  # whatever its version
+
+
+def test_only_a_newer_copy_replaces_the_one_kept() -> None:
+    kept = payment_state(refunded=300, version=2)
+    assert replaces(payment_state(refunded=500, version=3), kept)
+    assert not replaces(payment_state(refunded=500, version=2), kept)  # a redelivery, or a twin
+    assert not replaces(payment_state(version=1), kept)  # arrived late: older than the kept one
 
 
 @pytest.mark.parametrize(

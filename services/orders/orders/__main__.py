@@ -7,10 +7,10 @@ import sys
 
 from servicekit import serve
 
-from orders import projections
 from orders.bootstrap import create_app
 from orders.config import Settings
-from orders.rebuild import RebuildRefused, rebuild
+from orders.projections import registry as projections
+from orders.projections.cache_rebuild import RebuildRefused, rebuild
 
 
 async def rebuild_cache(settings: Settings, force: bool) -> int:

@@ -1,5 +1,6 @@
 """Composition root: Redis, the read models, the consumers of payments' state stream and the
-revenue projection's runners (one of each per partition), the API.
+revenue projection's runners (one of each per partition), the API; and the readers of what
+spans partitions (an order's payments, a day's revenue), which the API is given.
 
 ``create_app(settings, overrides)``: a test can wrap the handler table
 (``servicekit.ConsumerOverrides``) instead of patching modules; tests/helpers/crashing.py does,
@@ -8,21 +9,26 @@ to crash around a chosen event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import date
 from functools import partial
 from typing import Any
 
 from contracts import payments as contract
+from contracts.payments import PaymentState, event_stream
 from eventkit import Consumer, ProjectionRunner, ReplicatedWrites
+from eventkit.partitions import Partitions
 from fastapi import FastAPI
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
-from orders import api, revenue
+from orders import api
+from orders.adapters import NAMESPACE, RedisOrderStore, RedisPaymentCache
 from orders.config import Settings
 from orders.handlers import build_handlers
-from orders.partitioned import AllCaches, AllRevenue
-from orders.read_model import NAMESPACE, RedisOrderStore, RedisPaymentCache
+from orders.ports import PaymentCache, RevenueReader
+from orders.projections import revenue
 
 GROUP = "orders"  # the consumer group is named after the consuming service
 
@@ -86,3 +92,53 @@ def create_app(
         request_timeout_s=settings.request_timeout_s,
         routers=[api.router, operator_router(settings.operator_token)],
     )
+
+
+# ---- Reading across partitions (STREAM_PARTITIONS > 1, docs/scaling.md) ----------------------
+# A payment's copy and its revenue are in the payment's partition; what spans payments is read
+# from each partition and put together here.
+
+
+class AllCaches:
+    """ports.PaymentCache over one cache per partition (``caches[p]``)."""
+
+    def __init__(self, caches: Sequence[PaymentCache], partitions: Partitions) -> None:
+        if len(caches) != partitions.count:
+            raise ValueError(f"{len(caches)} caches for {partitions.count} partitions")
+        self.caches, self.partitions = caches, partitions
+
+    def of(self, payment_id: str) -> PaymentCache:
+        return self.caches[self.partitions.of(event_stream(payment_id))]
+
+    async def apply(self, payments: Sequence[PaymentState]) -> int:
+        """Each copy into its payment's partition, in order within each."""
+        by_cache: dict[int, list[PaymentState]] = {}
+        for payment in payments:
+            partition = self.partitions.of(event_stream(payment.payment_id))
+            by_cache.setdefault(partition, []).append(payment)
+        changed = [await self.caches[p].apply(copies) for p, copies in by_cache.items()]
+        return sum(changed)
+
+    async def get(self, payment_id: str) -> PaymentState | None:
+        return await self.of(payment_id).get(payment_id)
+
+    async def copies(self) -> dict[str, PaymentState]:
+        every = await asyncio.gather(*(cache.copies() for cache in self.caches))
+        return {pid: copy for copies in every for pid, copy in copies.items()}
+
+
+class AllRevenue:
+    """What GET /revenue asks, of every partition: a day's revenue is the sum of the day in each
+    partition; ``as_of`` is each partition's checkpoint (one stream has one, several have as
+    many, in partition order)."""
+
+    def __init__(self, partitions: Sequence[RevenueReader]) -> None:
+        self.partitions = partitions
+
+    async def revenue(self, currency: str, days: list[date]) -> tuple[dict[date, int], str]:
+        answers = await asyncio.gather(*(p.revenue(currency, days) for p in self.partitions))
+        total: dict[date, int] = {}
+        for found, _ in answers:
+            for day, amount in found.items():
+                total[day] = total.get(day, 0) + amount
+        return total, " ".join(checkpoint for _, checkpoint in answers)

@@ -43,6 +43,16 @@ class Order:
     paid_amount: int  # received minus refunded, over the order's payments
 
 
+def replaces(incoming: PaymentState, kept: PaymentState | None) -> bool:
+    """Whether an incoming copy of a payment replaces the copy kept: only if it is newer.
+
+    Each state event carries its payment's whole state, so the newest copy is the truth. A
+    redelivered event (the same version) or an older one arriving after a newer one changes
+    nothing: the copy is idempotent and ordered per payment, whatever the events' order.
+    """
+    return kept is None or incoming.version > kept.version
+
+
 def settle(placed: PlacedOrder, payments: Iterable[PaymentState]) -> Order:
     """The order as its payments leave it.
 
@@ -73,7 +83,7 @@ def settle(placed: PlacedOrder, payments: Iterable[PaymentState]) -> Order:
     )
 
 
-# ---- Revenue (a projection of the state stream: orders.revenue) ------------------------------
+# ---- Revenue (a projection of the state stream: orders.projections.revenue) ------------------
 
 
 @dataclass(frozen=True)

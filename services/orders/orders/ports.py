@@ -1,7 +1,7 @@
 """What orders' handlers and API need, as small protocols.
 
-read_model.py and revenue.py keep them in Redis; tests/helpers/fakes.py keeps them in memory;
-both pass the same contract tests (tests/contracts/test_orders_read_model.py,
+adapters.py and projections/revenue.py keep them in Redis; tests/helpers/fakes.py keeps them
+in memory; both pass the same contract tests (tests/contracts/test_orders_read_model.py,
 tests/contracts/test_revenue.py).
 """
 

@@ -9,6 +9,7 @@
 //   dead-letter  a dead letter: listed under its group
 //   progress     each group's figures and the state of each recent card, as the console
 //                inferred them from Redis (console/domain.py): the page only draws them
+//   fault        a chaos run injected or healed a fault ({chaos}:faults): a marker in its lane
 // and it drives the flow through the console's /api/... routes.
 //
 // With STREAM_PARTITIONS = P each lane gathers the entries of P streams, and an entry names
@@ -22,8 +23,8 @@ const GROUP_OF_STREAM = { state: "orders", notifications: "notifications" };
 const $ = (selector, root = document) => root.querySelector(selector);
 const lane = (name) => $(`.lane[data-lane="${name}"]`);
 
-// The states of the latest progress snapshot, by group and card (cardKey): a card that is drawn
-// after the snapshot that mentions it still gets its state. Each snapshot carries every recent
+// The card states of the latest progress, by group and card (cardKey): a card that is drawn
+// after the progress that mentions it still gets its state. Each progress carries every recent
 // card of every partition, so it replaces the last one.
 const known = { orders: new Map(), notifications: new Map() };
 const cardsOfPayment = new Map(); // payment id -> set of card elements
@@ -184,11 +185,11 @@ function figure(label, name, value, alert = false) {
     element("dd", { "data-figure": name, "data-alert": alert }, String(value)));
 }
 
-function onProgress(snapshot) {
+function onProgress(progress) {
   const problem = $("#feed-problem");
-  problem.hidden = !snapshot.error;
-  problem.textContent = snapshot.error ? `Redis cannot be read: ${snapshot.error}` : "";
-  for (const { summary, stream, cards } of snapshot.groups ?? []) {
+  problem.hidden = !progress.error;
+  problem.textContent = progress.error ? `Redis cannot be read: ${progress.error}` : "";
+  for (const { summary, stream, cards } of progress.groups ?? []) {
     const lag = `${summary.lag_at_least ? "≥" : ""}${summary.lag_entries}`;
     $(`.figures[data-group="${summary.group}"]`).replaceChildren(
       figure("lag", "lag-entries", lag, summary.lag_entries > 0),
@@ -216,6 +217,37 @@ function onDeadLetter(letter) {
     "data-id": letter.id, "data-partition": partition, "data-original-id": letter.original_id,
   }, `dead letter of ${partitioned ? `partition ${partition} · ` : ""}${letter.original_id} after ${letter.deliveries} deliver${letter.deliveries === 1 ? "y" : "ies"}: ${letter.error}`));
   while (list.children.length > 5) list.lastElementChild.remove();
+}
+
+// ---- a chaos run's faults ---------------------------------------------------------------
+
+const MAX_MARKERS = 40;
+const activeFaults = new Map(); // run/kind/target -> the marker of a fault not yet healed
+
+function onFault(fault) {
+  const section = lane("faults");
+  const list = $(".markers", section);
+  if ($(`[data-entry-id="${fault.id}"]`, list)) return; // already drawn
+  section.hidden = false;
+  const data = fault.data ?? {};
+  const healed = fault.type === "FaultHealed";
+  const what = fault.valid ? `${data.kind} · ${data.target}` : `not an event: ${fault.error}`;
+  list.prepend(element("li", {
+    "data-entry-id": fault.id, "data-type": fault.type ?? "not an event", "data-kind": data.kind,
+    "data-target": data.target, "data-state": healed ? "healed" : "injected",
+    title: JSON.stringify(data.detail ?? fault.fields ?? {}),
+  }, element("span", { class: "state" }, healed ? "healed" : fault.valid ? "injected" : "?"),
+  ` ${what} `, element("span", { class: "card-meta" }, `${clock(fault.time)} · seed ${data.seed}`)));
+  while (list.children.length > MAX_MARKERS) list.lastElementChild.remove();
+  const key = `${data.run}/${data.kind}/${data.target}`;
+  if (healed) {
+    activeFaults.get(key)?.setAttribute("data-state", "over");
+    activeFaults.delete(key);
+  } else if (fault.valid) {
+    activeFaults.set(key, list.firstElementChild);
+  }
+  $('[data-figure="active-faults"]', section).textContent = String(activeFaults.size);
+  if (data.run) $('[data-figure="chaos-run"]', section).textContent = data.run;
 }
 
 // ---- the live feed -----------------------------------------------------------------------
@@ -246,6 +278,7 @@ function listen() {
   source.addEventListener("hello", (event) => onHello(JSON.parse(event.data)));
   source.addEventListener("entry", (event) => onEntry(JSON.parse(event.data)));
   source.addEventListener("dead-letter", (event) => onDeadLetter(JSON.parse(event.data)));
+  source.addEventListener("fault", (event) => onFault(JSON.parse(event.data)));
   source.addEventListener("progress", (event) => onProgress(JSON.parse(event.data)));
   source.addEventListener("unavailable", (event) => {
     setConnection("reconnecting", "Redis unavailable, reconnecting…");

@@ -4,8 +4,8 @@ A rebuild resets the projection (its read model and checkpoint, in one command) 
 from the start of the state stream. The runners of the running services see their checkpoint
 moved, lose their next commit and read on from the new checkpoint: every event still counts
 once. While it runs, GET /revenue answers from the partial projection (``as_of`` tells how far
-it got). Rebuilding the cache (rebuild.py) builds aside and switches instead; a projection this
-cheap to rebuild does without that.
+it got). Rebuilding the cache (cache_rebuild.py) builds aside and switches instead; a
+projection this cheap to rebuild does without that.
 
 With several partitions, each partition's projection is rebuilt on its own (its stream, its
 checkpoint), one after the other.
@@ -24,7 +24,7 @@ from eventkit import Client, Projection, ProjectionRunner
 from eventkit.partitions import Partitions
 from redis.exceptions import ResponseError
 
-from orders import revenue
+from orders.projections import revenue
 
 # By name, as `python -m orders projections rebuild <name>` takes them: one per partition.
 PROJECTIONS: dict[str, Callable[[Client, Partitions], Sequence[Projection[Any]]]] = {

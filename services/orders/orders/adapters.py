@@ -1,19 +1,14 @@
-"""Orders' read models in Redis: the orders, and its local copy of payments (the cache).
-
-They implement the protocols of ports.py.
+"""Orders' adapters: its read models in Redis, the orders and its copy of payments (the
+cache), implementing the protocols of ports.py.
 
 Every key starts with a hash tag of orders: ``{orders}`` with one partition, ``{orders-p}`` with
 several (eventkit.partitions). A copy of a payment is kept in the payment's partition (the one
 whose state stream brought it), an order in its own: the scripts stay in one slot on Redis
 Cluster, and the access rule is two patterns (``~{orders}:* ~{orders-*}:*``).
 
-The cache lives in **generations**, per partition: ``{orders}:cache:<n>:…``, and
-``{orders}:cache:generation`` says which one readers and the live consumer use. A rebuild
-(rebuild.py) fills a new generation aside while the current one keeps serving, then switches
-the pointer in one command: readers never see a half-built cache, and a rebuild that fails
-leaves the current one as it was. The scripts read the pointer themselves, so a switch cannot
-fall between reading it and using it; the keys they derive from it share the declared key's
-hash tag (one slot).
+The cache lives in **generations** (projections/cache_rebuild.py says why), per partition:
+``{orders}:cache:<n>:…``, and ``{orders}:cache:generation`` names the one in use. The scripts
+read that pointer themselves, so a rebuild's switch cannot fall between reading it and using it.
 """
 
 from __future__ import annotations
@@ -34,13 +29,6 @@ TAG = "{orders}"  # with one partition; partition p of several: {orders-p}
 
 def generation_key(tag: str = TAG) -> str:
     return f"{tag}:cache:generation"  # the generation in use; absent: 0
-
-
-def next_generation_key(tag: str = TAG) -> str:
-    return f"{tag}:cache:next-generation"  # a counter: each rebuild takes the next
-
-
-GENERATION = generation_key()  # with one partition
 
 
 def order_tag(order_id: str, partitions: Partitions = Partitions()) -> str:
@@ -76,10 +64,10 @@ local prefix = string.sub(KEYS[1], 1, -11) .. generation .. ':'
 """
 
 # Each copy is kept twice, by one script: under its payment id (GET /cache/payments/{id}) and
-# in its order's hash, so that reading an order fetches all its payments in one HVALS.
-# Idempotent and ordered per payment: a copy is replaced only by a newer version, so a
-# redelivered event, or an older one arriving after a newer one, changes nothing. One call
-# applies a whole run of events, in order: one round trip, however long the run.
+# in its order's hash (an order's payments are one HVALS). Which copy is kept is the rule
+# orders.domain.replaces, here in Lua so that deciding and writing are one step; the contract
+# test tests/contracts/test_orders_read_model.py holds the two to each other. One call applies
+# a whole run of events, in order: one round trip, however long the run.
 # KEYS: the generation pointer. ARGV: a generation or '', then per payment its id, its order's
 # id, its version and its JSON. Returns how many copies changed.
 APPLY = (
@@ -90,7 +78,7 @@ for i = 2, #ARGV, 4 do
   local id, order, version, json = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   local copy = prefix .. 'payment:' .. id
   local cached = redis.call('GET', copy)
-  if not cached or cjson.decode(cached)['version'] < version then
+  if not cached or version > cjson.decode(cached)['version'] then  -- domain.replaces
     redis.call('SET', copy, json)
     redis.call('HSET', prefix .. 'payments-of:' .. order, id, json)
     redis.call('SADD', prefix .. 'cached', id)
@@ -102,8 +90,7 @@ return changed
 )
 # KEYS: the generation pointer. ARGV: '', a payment id. Returns its copy or nil.
 GET_COPY = _GENERATION + "return redis.call('GET', prefix .. 'payment:' .. ARGV[2])"
-# KEYS: the generation pointer. ARGV: '', an order id. Returns the copies of its payments (in
-# this partition).
+# KEYS: the generation pointer. ARGV: '', an order id. Returns its payments' copies (if here).
 PAYMENTS_OF = _GENERATION + "return redis.call('HVALS', prefix .. 'payments-of:' .. ARGV[2])"
 
 
@@ -127,7 +114,7 @@ class RedisPaymentCache:
         return "" if self.generation is None else str(self.generation)
 
     async def apply(self, payments: Sequence[PaymentState]) -> int:
-        """Keep each copy unless a newer version is cached, in order; return how many changed."""
+        """Keep each copy that domain.replaces keeps, in order; return how many changed."""
         if not payments:
             return 0
         args: list[str | int] = [self._pinned]

@@ -29,8 +29,8 @@ from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import BEGINNING, Batch, Client, Event, commit_script, committed, parse_data
 from eventkit.partitions import Partitions
 
+from orders.adapters import NAMESPACE, TAG
 from orders.domain import Counted
-from orders.read_model import NAMESPACE, TAG
 
 NAME = "revenue"
 SKIPPED_MAXLEN = 10_000  # approximate: the reasons of the latest skipped entries

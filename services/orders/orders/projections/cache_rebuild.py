@@ -1,6 +1,6 @@
 """Rebuild the payment cache by replaying payments' state stream, aside, then switching to it.
 
-1. Replay the whole state stream into a **new generation** of the cache (read_model.py), with
+1. Replay the whole state stream into a **new generation** of the cache (adapters.py), with
    the same handlers as the live consumer. The generation in use keeps serving reads, and the
    live consumer keeps applying to it.
 2. If retention trimmed the stream (it no longer holds every entry ever added), payments whose
@@ -27,8 +27,7 @@ from eventkit import Client, replay
 from eventkit.partitions import Partitions
 from pydantic_core import from_json
 
-from orders.handlers import build_handlers
-from orders.read_model import (
+from orders.adapters import (
     NAMESPACE,
     TAG,
     RedisPaymentCache,
@@ -36,9 +35,9 @@ from orders.read_model import (
     copy_key,
     current_generation,
     generation_key,
-    next_generation_key,
     payments_of_key,
 )
+from orders.handlers import build_handlers
 
 
 class RebuildRefused(Exception):
@@ -114,6 +113,10 @@ async def _lost_to_retention(
 
 
 # ---- Generations, per partition --------------------------------------------------------------
+
+
+def next_generation_key(tag: str = TAG) -> str:
+    return f"{tag}:cache:next-generation"  # a counter: each rebuild takes the next
 
 
 async def new_generation(redis: Client, tag: str = TAG) -> int:
