@@ -5,6 +5,7 @@ python -m chaos run --seed 3 --cluster                # the six-node Redis Clust
 python -m chaos check --self-test                     # the checker must catch planted anomalies
 python -m chaos check .chaos/<run>                    # judge a run's saved history and state again
 python -m chaos matrix --seeds 1-20 --duration 30     # seeds x {standalone, cluster}: a table
+python -m chaos matrix --merge A/matrix.json B/matrix.json   # one table of two matrices
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     table.add_argument("--seeds", default="1-20", help="e.g. 1-20 or 1,4,9")
     table.add_argument("--duration", type=float, default=30.0)
     table.add_argument("--rate", type=float, default=0.25, help="faults per second, on average")
+    table.add_argument("--clients", type=int, default=6)
+    table.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        metavar="MATRIX_JSON",
+        help="print one table of these matrices' runs (one per deployment, "
+        "run side by side), and run nothing",
+    )
     table.add_argument("--deployments", default="standalone,cluster")
     table.add_argument("--out", type=Path, default=Path(".chaos"))
     args = parser.parse_args(argv)
@@ -89,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{anomaly.kind}: {anomaly.detail}")
         print(f"{len(anomalies)} anomalies")
         return 1 if anomalies else 0
-    return matrix.main(args.seeds, args.duration, args.rate, args.deployments.split(","), args.out)
+    if args.merge:
+        rows = [row for path in args.merge for row in json.loads(path.read_text())]
+        print(
+            matrix.table(sorted(rows, key=lambda r: (r["seed"], r["deployment"] != "standalone")))
+        )
+        return 0
+    plan = matrix.Plan(args.duration, args.rate, args.clients)
+    return matrix.main(args.seeds, plan, args.deployments.split(","), args.out)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,14 @@ def seeds_of(text: str) -> list[int]:
     return seeds
 
 
-def one(seed: int, deployment: str, duration: float, rate: float, out: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Plan:
+    duration: float = 30.0
+    rate: float = 0.25
+    clients: int = 6
+
+
+def one(seed: int, deployment: str, plan: Plan, out: Path) -> dict[str, Any]:
     directory = out / f"{deployment}-seed{seed}"
     command = [
         sys.executable,
@@ -50,9 +58,11 @@ def one(seed: int, deployment: str, duration: float, rate: float, out: Path) -> 
         "--seed",
         str(seed),
         "--duration",
-        str(duration),
+        str(plan.duration),
         "--rate",
-        str(rate),
+        str(plan.rate),
+        "--clients",
+        str(plan.clients),
         "--out",
         str(directory),
     ]
@@ -60,7 +70,7 @@ def one(seed: int, deployment: str, duration: float, rate: float, out: Path) -> 
         command.append("--cluster")
     started = time.monotonic()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 400)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=plan.duration + 400)
         code, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code, output = -1, f"timed out: {exc}"
@@ -116,13 +126,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(seeds: str, duration: float, rate: float, deployments: list[str], out: Path) -> int:
-    out = out.resolve() / f"matrix-{time.strftime('%Y%m%dT%H%M%S')}"
+def main(seeds: str, plan: Plan, deployments: list[str], out: Path) -> int:
+    # Named by its deployments too: one matrix per deployment may run beside another.
+    out = out.resolve() / f"matrix-{time.strftime('%Y%m%dT%H%M%S')}-{'-'.join(deployments)}"
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for seed in seeds_of(seeds):
         for deployment in deployments:
-            row = one(seed, deployment, duration, rate, out)
+            row = one(seed, deployment, plan, out)
             rows.append(row)
             print(
                 f"chaos matrix: seed {seed} {deployment}: {row.get('anomalies', 'failed')} "
