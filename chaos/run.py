@@ -129,7 +129,8 @@ async def _load(
     try:
         await asyncio.sleep(options.duration)
         stop.set()
-        await asyncio.wait(nemesis)
+        if nemesis:  # a short run may draw no fault at all
+            await asyncio.wait(nemesis)
         await asyncio.to_thread(faults.heal_all)
         # The clients finish the intent in hand (a keyed write retries up to 30 s).
         _, late = await asyncio.wait(workers, timeout=45)
