@@ -112,7 +112,8 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{k} {n}" for k, n in row["anomalies_by_kind"].items()
             )
         lines.append(
-            f"| {row['seed']} | {row['deployment']} | {row['faults']}: {kinds} | {row['ops']} "
+            f"| {row['seed']} | {row['deployment']} | {row['faults']}{': ' * bool(kinds)}{kinds} "
+            f"| {row['ops']} "
             f"| {row['ops_per_s']} | {row['unknown']} | {lost(row)} | {anomalies} "
             f"| {row['recovery_p50_s']} / {row['recovery_max_s']} |"
         )
