@@ -74,16 +74,24 @@ async def read_services(
     limit = asyncio.Semaphore(8)
     async with httpx.AsyncClient(timeout=10) as http:
 
-        async def get(url: str, **params: str) -> Any:
+        async def get(url: str, params: dict[str, str] | None = None, **headers: str) -> Any:
+            """The answer's JSON, or None: not found, or a service that cannot answer (the
+            checker then reports what is missing; a dead process is reported as such)."""
             async with limit:
-                response = await http.get(url, params=params)
+                try:
+                    response = await http.get(url, params=params, headers=headers)
+                except httpx.HTTPError:
+                    return None
             return response.json() if response.status_code == 200 else None
 
         copies = await asyncio.gather(
             *(get(f"{orders_url}/cache/payments/{p}") for p in payment_ids)
         )
         notes = await asyncio.gather(
-            *(get(f"{notes_url}/notifications", payment_id=p, limit="100") for p in payment_ids)
+            *(
+                get(f"{notes_url}/notifications", {"payment_id": p, "limit": "100"})
+                for p in payment_ids
+            )
         )
         orders = await asyncio.gather(*(get(f"{orders_url}/orders/{o}") for o in order_ids))
         contacts = await asyncio.gather(
@@ -94,12 +102,9 @@ async def read_services(
             (today - timedelta(days=1)).isoformat(),
             (today + timedelta(days=1)).isoformat(),
         )
-        revenue = await get(f"{orders_url}/revenue", currency="EUR", **{"from": first, "to": last})
-        failed = (
-            await http.get(
-                f"{notes_url}/mail/failed", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-            )
-        ).json()
+        days = {"currency": "EUR", "from": first, "to": last}
+        revenue = await get(f"{orders_url}/revenue", days)
+        failed = await get(f"{notes_url}/mail/failed", Authorization=f"Bearer {OPERATOR_TOKEN}")
     return {
         "copies": dict(zip(payment_ids, copies, strict=True)),
         "notifications": dict(zip(payment_ids, notes, strict=True)),
