@@ -8,7 +8,7 @@ from bench.stages import cluster, e2e, notifications, peer, post, snapshots, sta
 
 FIGURES = (
     "post", "orders", "peer", "notifications", "e2e", "rebuild", "snapshots",
-    "replicas", "tracing", "cluster",
+    "replicas", "tracing", "features", "cluster",
 )  # fmt: skip
 
 
