@@ -57,7 +57,7 @@ def switch_off() -> None:
             if isinstance(value, MetricWrapperBase):
                 setattr(module, name, _Off())
     metrics.exemplar = lambda: None
-    app.HttpMetrics = _NoMiddleware  # type: ignore[assignment,misc]
+    vars(app)["HttpMetrics"] = _NoMiddleware
 
     @contextlib.contextmanager
     def processing(*args: Any, **kwargs: Any) -> Iterator[list[Any]]:
@@ -72,7 +72,7 @@ def switch_off() -> None:
     tracing.processing = processing
     tracing.sending = sending
     tracing.span_ids = lambda event=None: (None, None)
-    logs.span_ids = tracing.span_ids
+    vars(logs)["span_ids"] = tracing.span_ids
 
     counted = Partitions.of
     Partitions.of = lambda self, key: 0 if self.count == 1 else counted(self, key)  # type: ignore[method-assign]

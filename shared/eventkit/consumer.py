@@ -61,6 +61,7 @@ from eventkit.replication import NotReplicated
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
+Read = tuple[bytes, Event | InvalidEvent]  # an entry as read: its event, or why it is none
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,10 @@ class Consumer:
     # Waits until the handlers' effects so far are as durable as required (raises
     # NotReplicated if they are not): called before every XACK. None: nothing to wait for.
     confirm_effects: Callable[[], Awaitable[None]] | None = None
+    # Handed every read of new entries (``>``), decoded, before the handlers run: a catch-up
+    # projection of the same stream follows these instead of reading and decoding the stream a
+    # second time (eventkit.projection_feed). Must not block.
+    feeds: list[Callable[[list[Read]], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.dead_letters = dead_letter_stream(self.stream, self.group)
@@ -203,7 +208,7 @@ class Consumer:
             block=self.options.block_ms,
         )
         for _stream, entries in reply:
-            await self._handle_batch(entries)
+            await self._handle_batch(entries, fresh=True)
 
     async def _drain_own_pending(self) -> None:
         """Re-read the entries delivered to this consumer and not acked (each read counts)."""
@@ -236,25 +241,37 @@ class Consumer:
             if cursor in (b"0-0", "0-0"):
                 return
 
-    async def _handle_batch(self, entries: Sequence[Entry]) -> None:
+    async def _handle_batch(self, entries: Sequence[Entry], fresh: bool = False) -> None:
+        """``fresh``: new entries (``>``), consecutive in the stream: what the feeds get."""
         in_hand = [entry_id for entry_id, _ in entries]
         outcome = Outcome()
         async with leased(
             self.redis, self.stream, self.group, self.name, in_hand, self.options.claim_idle_ms
         ):
             decoded: list[Decoded] = []
+            read: list[Read] = []
             for entry_id, fields in entries:
                 if not fields:  # an entry always has fields: this one was trimmed while pending
                     self.outcomes.lost(entry_id)
                     outcome.acks.append(entry_id)
                     continue
+                # Retrying cannot fix a malformed entry, nor one of a type with no handler.
                 try:
                     event = Event.from_fields(fields)
+                except InvalidEvent as exc:
+                    read.append((entry_id, exc))
+                    await self.outcomes.dead_letter(entry_id, fields, exc)
+                    continue
+                read.append((entry_id, event))  # with no handler here, still an event
+                try:
                     decoded.append(
                         Decoded(entry_id, fields, event, handler_for(self.handlers, event))
                     )
-                except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
+                except InvalidEvent as exc:
                     await self.outcomes.dead_letter(entry_id, fields, exc)
+            if fresh and read:
+                for feed in self.feeds:
+                    feed(read)
             try:
                 for run in runs(decoded, lambda item: item.handler):
                     if self._stopping.is_set():  # not acked: handled after a restart or by a peer

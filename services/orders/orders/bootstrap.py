@@ -20,6 +20,7 @@ from contracts import payments as contract
 from contracts.payments import PaymentState, event_stream
 from eventkit import Consumer, ProjectionRunner, ReplicatedWrites
 from eventkit.partitions import Partitions
+from eventkit.projection_feed import feeding
 from fastapi import FastAPI
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
@@ -67,6 +68,9 @@ def create_app(
         ]
         # RUN_PROJECTIONS=false: another process keeps the revenue; this one only reads it.
         projecting = runners if settings.run_projections else []
+        # Here each runner takes its consumer's reads while it is at the head: one read and
+        # one decode of each entry for both (eventkit.projection_feed).
+        feeding(consumers[: len(projecting)], projecting)
         try:
             async with AsyncExitStack() as started:
                 for consumer in consumers:
