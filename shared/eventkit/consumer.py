@@ -44,6 +44,7 @@ from redis import exceptions as redis_errors
 from eventkit import metrics, tracing
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
+from eventkit.batches import events_of
 from eventkit.connection import Client, kind_of, misconfigured, unavailable
 from eventkit.consumer_outcomes import ConsumerStats, Decoded, Outcomes
 from eventkit.deadletter import dead_letter_stream
@@ -249,20 +250,22 @@ class Consumer:
             self.redis, self.stream, self.group, self.name, in_hand, self.options.claim_idle_ms
         ):
             decoded: list[Decoded] = []
-            read: list[Read] = []
+            present = []
             for entry_id, fields in entries:
-                if not fields:  # an entry always has fields: this one was trimmed while pending
+                if fields:
+                    present.append((entry_id, fields))
+                else:  # an entry always has fields: this one was trimmed while pending
                     self.outcomes.lost(entry_id)
                     outcome.acks.append(entry_id)
-                    continue
+            # The envelopes validated in one call (eventkit.batches), each entry's own verdict.
+            events = events_of([fields for _, fields in present])
+            ids = [entry_id for entry_id, _ in present]
+            read: list[Read] = list(zip(ids, events, strict=True))
+            for (entry_id, fields), event in zip(present, events, strict=True):
                 # Retrying cannot fix a malformed entry, nor one of a type with no handler.
-                try:
-                    event = Event.from_fields(fields)
-                except InvalidEvent as exc:
-                    read.append((entry_id, exc))
-                    await self.outcomes.dead_letter(entry_id, fields, exc)
+                if isinstance(event, InvalidEvent):
+                    await self.outcomes.dead_letter(entry_id, fields, event)
                     continue
-                read.append((entry_id, event))  # with no handler here, still an event
                 try:
                     decoded.append(
                         Decoded(entry_id, fields, event, handler_for(self.handlers, event))

@@ -37,6 +37,7 @@ from redis import exceptions as redis_errors
 
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
+from eventkit.batches import events_of
 from eventkit.connection import Client, kind_of, misconfigured, unavailable
 from eventkit.envelope import Event, InvalidEvent
 
@@ -155,7 +156,9 @@ class ProjectionRunner(Generic[T]):
         )
         entries = reply[0][1] if reply else []
         if entries:
-            await self.apply(cursor, [(entry_id, _event(fields)) for entry_id, fields in entries])
+            events = events_of([fields for _, fields in entries])
+            ids = [entry_id for entry_id, _ in entries]
+            await self.apply(cursor, list(zip(ids, events, strict=True)))
         return len(entries)
 
     async def apply(self, cursor: str, events: Sequence[Read]) -> None:
@@ -259,13 +262,6 @@ class ProjectionRunner(Generic[T]):
             stop_timeout_s=self.block_ms / 1000 + 10,
             on_failure=on_failure,
         )
-
-
-def _event(fields: dict[bytes, bytes]) -> Event | InvalidEvent:
-    try:
-        return Event.from_fields(fields)
-    except InvalidEvent as exc:
-        return exc
 
 
 def _one_by_one(batch: Batch[T]) -> list[Batch[T]]:
