@@ -26,8 +26,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from contracts.payments import PaymentState, PaymentStatus
+from contracts.requests import NewPayment
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from payments.api import IdempotencyKey, NewPayment, OriginDep
+from payments.api import IdempotencyKey, OriginDep
 from servicekit import ServiceSettings, serve, service_app
 
 

@@ -14,7 +14,7 @@ import time
 import uuid
 
 import redis
-from notifications.read_model import by_payment_key
+from notifications.keys import by_payment_key
 from orders.adapters import copy_key
 
 # What is watched: the key prefix (generation 0: Redis is flushed) and the command that writes it.

@@ -22,6 +22,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# How long a service may take to answer /health after its start (see wait_health).
+HEALTH_DEADLINE_S = 60.0
+
+
 def terminate(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
     """Stop a child that is still running: SIGTERM, then SIGKILL if it has not exited within
     ``timeout`` seconds."""
@@ -74,9 +78,11 @@ class ServiceProcess:
             self.wait_health(200)
         return self
 
-    def wait_health(self, status: int, timeout: float = 20.0) -> None:
+    def wait_health(self, status: int, timeout: float = HEALTH_DEADLINE_S) -> None:
         """Until ``/health`` answers ``status``; at once if the process exits meanwhile (it
-        will never answer), with the end of its log."""
+        will never answer), with the end of its log. The deadline is generous: a healthy start
+        returns as soon as it answers, and on two busy cores importing a service has taken
+        20 s (a start that fails exits, and is seen at once)."""
         process = self.process
         assert process is not None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts.payments import NOTIFICATION_STREAM
-from notifications.read_model import ALL as NOTIFICATIONS_ALL
+from notifications.keys import ALL as NOTIFICATIONS_ALL
 
 from bench import workloads
 from bench.drains import Drain, paused_drain

@@ -19,6 +19,7 @@ from servicekit.correlation import Correlation
 from servicekit.deadline import Deadline
 from servicekit.inputs import BodySizeLimit
 from servicekit.metrics import HttpMetrics
+from servicekit.openapi import keep_to_openapi_3_1
 from servicekit.problems import install_error_handlers
 from servicekit.settings import ServiceSettings
 
@@ -50,7 +51,8 @@ def service_app(
 ) -> FastAPI:
     """A service's app: its routers, ``/live``, ``/ready``, ``/health`` and ``/metrics``, errors
     as problem details, a limit on the size of request bodies, a deadline for each request
-    (servicekit.deadline), each request timed and given its correlation and request ids."""
+    (servicekit.deadline), each request timed and given its correlation and request ids; its
+    OpenAPI document valid 3.1.0 (servicekit.openapi)."""
     app = FastAPI(title=title, summary=summary, version="0.1.0", lifespan=lifespan)
     # Outermost last: the ids first, then the timing, then the body limit, then the deadline.
     app.add_middleware(Deadline, seconds=request_timeout_s)
@@ -58,6 +60,7 @@ def service_app(
     app.add_middleware(HttpMetrics)
     app.add_middleware(Correlation)
     install_error_handlers(app)
+    keep_to_openapi_3_1(app)
     for router in (*routers, health.router, metrics.router):
         app.include_router(router)
     return app

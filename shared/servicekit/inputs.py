@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BeforeValidator, TypeAdapter, WithJsonSchema
+from contracts.requests import JsonInteger, whole_floats_as_int
+from pydantic import TypeAdapter, WithJsonSchema
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,16 +14,9 @@ from servicekit.problems import problem
 MAX_BODY_BYTES = 64 * 1024
 
 
-def whole_floats_as_int(value: Any) -> Any:
-    """JSON Schema's ``integer`` includes 2500.0 (OpenAPI 3.1 documents amounts that way), so the
-    edge takes a whole float as that int; 10.5, "100" and true stay invalid."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# ``Annotated[Amount, JsonInteger]`` on a request field: accepts what its schema promises.
-JsonInteger = BeforeValidator(whole_floats_as_int)
+# JsonInteger (a whole float taken as the int its schema promises) lives with the request models
+# in contracts.requests, which may not import servicekit; it is a service edge's tool, so here too.
+__all__ = ["MAX_BODY_BYTES", "BodySizeLimit", "JsonInteger", "absent_or", "whole_floats_as_int"]
 
 
 def absent_or(value_type: Any) -> WithJsonSchema:

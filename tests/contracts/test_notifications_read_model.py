@@ -11,10 +11,10 @@ import pytest
 from contracts.payments import PaymentState
 from eventkit import RedisWorkQueue, WorkQueue
 from eventkit.testing import InMemoryWorkQueue
+from notifications.adapters import RedisContactBook, RedisNotificationStore
 from notifications.domain import Notification, compose
-from notifications.mail import MailJob
+from notifications.mail.compose import MailJob
 from notifications.ports import ContactBook, NotificationStore
-from notifications.read_model import RedisContactBook, RedisNotificationStore
 
 from tests.contracts.conftest import IMPLEMENTATIONS
 from tests.helpers.factories import payment_state

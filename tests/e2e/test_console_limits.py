@@ -15,8 +15,8 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 import redis
-from console.cursor import format_cursor, parse_cursor
-from console.streams import followed
+from console.lanes.cursor import format_cursor, parse_cursor
+from console.lanes.streams import followed
 from eventkit import Event
 from eventkit.partitions import Partitions
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from console.cursor import EntryId, parse_cursor
-from console.streams import followed, groups
+from console.lanes.cursor import EntryId, parse_cursor
+from console.lanes.streams import followed, groups
 from eventkit.partitions import Partitions
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
@@ -46,14 +46,14 @@ def pay_in_partitions(stack: Stack, customer: str) -> dict[str, int]:
     return stack.pay_into_partitions(order["order_id"], customer, 100, partitions=2, at_most=30)
 
 
-def caught_up(snapshot: dict[str, Any], cards: dict[str, dict[tuple[int, str], str]]) -> bool:
+def caught_up(latest: dict[str, Any], cards: dict[str, dict[tuple[int, str], str]]) -> bool:
     """One summary per group, each at rest, and each group's ``cards`` ((partition, entry id)
     -> payment) acknowledged by it."""
-    if [g["summary"]["group"] for g in snapshot.get("groups", [])] != list(GROUP_OF_LANE.values()):
+    if [g["summary"]["group"] for g in latest.get("groups", [])] != list(GROUP_OF_LANE.values()):
         return False
-    for progress in snapshot["groups"]:
-        summary = progress["summary"]
-        states = {(c["partition"], c["id"]): c["state"] for c in progress["cards"]}
+    for each in latest["groups"]:
+        summary = each["summary"]
+        states = {(c["partition"], c["id"]): c["state"] for c in each["cards"]}
         if any(states.get(card) != "acknowledged" for card in cards[summary["group"]]):
             return False
         if (summary["lag_entries"], summary["pending"], summary["exists"]) != (0, 0, True):
@@ -66,7 +66,7 @@ async def test_the_page_shows_every_partition_in_its_lane_and_one_summary_per_gr
 ) -> None:
     before = pay_in_partitions(stack, f"cust-{uid}-a")  # read back from Redis when it opens
     cards: dict[str, dict[tuple[int, str], str]] = {group: {} for group in GROUP_OF_LANE.values()}
-    snapshot: dict[str, Any] = {}
+    latest: dict[str, Any] = {}
     cursor: str | None = None
     async with httpx.AsyncClient() as http, sse.stream(http, stack["console"].url) as response:
         events = sse.events(response)
@@ -78,22 +78,22 @@ async def test_the_page_shows_every_partition_in_its_lane_and_one_summary_per_gr
         paid = before | await asyncio.to_thread(pay_in_partitions, stack, f"cust-{uid}-b")
 
         async def until_caught_up() -> None:
-            nonlocal snapshot, cursor
+            nonlocal latest, cursor
             async for event in events:
                 cursor = event.id or cursor
                 if event.event == "entry" and (entry := event.json())["subject"] in paid:
                     group = GROUP_OF_LANE[entry["stream"]]
                     cards[group][(entry["partition"], entry["id"])] = entry["subject"]
                 elif event.event == "progress":
-                    snapshot = event.json()
+                    latest = event.json()
                 everything = all(set(found.values()) == set(paid) for found in cards.values())
-                if everything and caught_up(snapshot, cards):
+                if everything and caught_up(latest, cards):
                     return
 
         try:
             await asyncio.wait_for(until_caught_up(), timeout=30)
         except TimeoutError:
-            summaries = [g["summary"] for g in snapshot.get("groups", [])]
+            summaries = [g["summary"] for g in latest.get("groups", [])]
             raise AssertionError(f"not caught up: {cards}; progress: {summaries}") from None
 
     # The state lane holds the entries of more than one partition, each from its payment's own.
@@ -102,10 +102,10 @@ async def test_the_page_shows_every_partition_in_its_lane_and_one_summary_per_gr
         assert {(payment, p) for (p, _), payment in found.items()} == set(paid.items())
     # One summary per group, combined: one consumer process per group, named once although it
     # consumes all three partitions; no last-delivered id, a position in one stream only.
-    for progress in snapshot["groups"]:
-        assert progress["summary"]["consumers"] == [progress["summary"]["group"]]
-        assert "last_delivered_id" not in progress["summary"]
-    assert [g["stream"] for g in snapshot["groups"]] == list(GROUP_OF_LANE)  # the lanes
+    for each in latest["groups"]:
+        assert each["summary"]["consumers"] == [each["summary"]["group"]]
+        assert "last_delivered_id" not in each["summary"]
+    assert [g["stream"] for g in latest["groups"]] == list(GROUP_OF_LANE)  # the lanes
     # The cursor has a position in each of the twelve streams, past every entry it sent.
     assert cursor is not None
     positions = parse_cursor(cursor, NAMES)

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from console.cursor import EntryId, parse_cursor
-from console.feed import READ_CONCURRENCY, RECENT
-from console.streams import followed
+from console.lanes.cursor import EntryId, parse_cursor
+from console.lanes.feed import READ_CONCURRENCY, RECENT
+from console.lanes.streams import followed
 from eventkit import Event
 from eventkit.partitions import Partitions
 
@@ -228,7 +228,7 @@ def test_a_last_event_id_the_console_did_not_write_is_refused_before_streaming(
 async def test_a_quiet_feed_sends_keep_alive_pings(
     stack: Stack, admin: redis.Redis, client: httpx.AsyncClient
 ) -> None:
-    # Quiet: both groups exist and have been given everything, so the progress snapshot does
+    # Quiet: both groups exist and have been given everything, so the progress does
     # not change and nothing else is sent. FastAPI pings an idle stream every 15 s.
     for stream, group in (("state", "orders"), ("notifications", "notifications")):
         admin.xadd(KEYS[stream], fields_for(stream, 0))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from console.cursor import EntryId
 from console.domain import GroupReading
+from console.lanes.cursor import EntryId
 from contracts.payments import PaymentState, PaymentStatus
 
 

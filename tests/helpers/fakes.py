@@ -15,9 +15,9 @@ from contracts.payments import STATE_STREAM, PaymentState
 from eventkit import BEGINNING, Batch, Event, InvalidEvent, RetryLater
 from eventkit.testing import InMemoryWorkQueue
 from notifications.domain import Notification
-from notifications.mail import MailJob
+from notifications.mail.compose import MailJob
+from notifications.mail.queue import mail_message, with_receipts
 from notifications.ports import UnknownPayment
-from notifications.read_model import mail_message, with_receipts
 from orders.domain import Counted, PlacedOrder, replaces
 from orders.projections import revenue
 

@@ -16,7 +16,7 @@ from contracts.payments import event_stream
 from eventkit import dead_letter_stream
 from eventkit.event_store import key_of
 from eventkit.partitions import Partitions
-from notifications import read_model as notifications_model
+from notifications import keys as notifications_keys
 from orders import adapters as orders_adapters
 
 from harness import Admin, eventually
@@ -129,8 +129,8 @@ def check_exactly_once(
         ]
         assert wrong_copies == [], f"{len(wrong_copies)} payments not copied right into orders"
         indexes = [
-            notifications_model.by_payment_key(
-                p, partitions.tag(notifications_model.NAMESPACE, partition[p])
+            notifications_keys.by_payment_key(
+                p, partitions.tag(notifications_keys.NAMESPACE, partition[p])
             )
             for p in payment_ids
         ]

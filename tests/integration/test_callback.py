@@ -9,7 +9,7 @@ import time
 
 import pytest
 from eventkit import InvalidEvent, RetryLater
-from notifications.adapters import HttpPaymentsClient, http_client
+from notifications.callback import HttpPaymentsClient, http_client
 from notifications.ports import UnknownPayment
 
 from tests.helpers import ServiceProcess, free_port

@@ -1,4 +1,4 @@
-"""console.read_model against a real Redis, read as the console's own user: each card's state
+"""console.lanes.read_model against a real Redis, read as the console's own user: each card's state
 and each group's figures through a group's life, played by admin as the consumer would.
 
 No consumer process is needed: admin reads in the group (XREADGROUP), acknowledges, claims,
@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
-from console import read_model
-from console.cursor import EntryId
 from console.domain import CardState, GroupReading
-from console.read_model import read_group
-from console.snapshot import progress
-from console.streams import Group, groups
+from console.lanes import read_model
+from console.lanes.cursor import EntryId
+from console.lanes.progress import group_progress
+from console.lanes.read_model import read_group
+from console.lanes.streams import Group, groups
 from eventkit import Event, connect
 from eventkit.deadletter import dead_letter
 from eventkit.partitions import Partitions
@@ -61,7 +61,7 @@ def publish(admin: redis.Redis, stream: str, count: int) -> list[EntryId]:
 
 def states(group: Group, entries: list[EntryId], found: GroupReading) -> list[CardState]:
     now = max(e.ms for e in entries)  # the entries are "just" published: nothing has waited
-    return [c.state for c in progress(found, group.stream.lane, entries, now).cards]
+    return [c.state for c in group_progress(found, group.stream.lane, entries, now).cards]
 
 
 async def test_a_group_s_life_as_the_console_reads_it(
@@ -130,7 +130,7 @@ async def test_when_redis_cannot_count_the_lag_the_console_counts_it(
     assert admin.xinfo_groups(key)[0]["lag"] is None
     found = await read_group(console, NOTIFICATIONS)
     assert found.reported_lag is None
-    summary = progress(found, "notifications", entries, entries[-1].ms).summary
+    summary = group_progress(found, "notifications", entries, entries[-1].ms).summary
     assert (summary.lag_entries, summary.lag_at_least) == (2, False)  # the third and the fifth
     assert found.first_undelivered == entries[2]
 

@@ -29,9 +29,10 @@ from eventkit import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from notifications.adapters import HttpPaymentsClient, http_client
+from notifications.adapters import RedisNotificationStore
+from notifications.callback import HttpPaymentsClient, http_client
 from notifications.handlers import build_handlers as notification_handlers
-from notifications.read_model import MAIL_QUEUE, RedisNotificationStore, notification_key
+from notifications.keys import MAIL_QUEUE, notification_key
 from orders.adapters import RedisPaymentCache, copy_key, generation_key
 from orders.handlers import build_handlers as order_handlers
 

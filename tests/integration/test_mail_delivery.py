@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import pytest
 from eventkit import QueueWorker, Receipt, RedisWorkQueue, WorkerOptions
-from notifications.adapters import SmtpMailSender
 from notifications.domain import compose
-from notifications.handlers import build_mail_handler
-from notifications.mail import MailJob
-from notifications.read_model import mail_message
+from notifications.mail.compose import MailJob
+from notifications.mail.queue import mail_message
+from notifications.mail.smtp import SmtpMailSender
+from notifications.mail.workers import build_mail_handler
 from redis.asyncio import Redis
 
 from harness import eventually_async

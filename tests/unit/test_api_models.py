@@ -14,17 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
+from contracts.requests import NewOrder, NewPayment, NewRefund, whole_floats_as_int
 from fastapi import FastAPI
 from notifications.bootstrap import create_app as notifications_app
 from notifications.config import Settings as NotificationsSettings
-from orders.api import NewOrder
 from orders.bootstrap import create_app as orders_app
 from orders.config import Settings as OrdersSettings
 from payments import api as payments_api
-from payments.api import NewPayment, NewRefund
 from payments.bootstrap import create_app as payments_app
 from pydantic import ValidationError
-from servicekit.inputs import whole_floats_as_int
 
 FACTORIES: dict[str, Callable[[], FastAPI]] = {
     "payments": payments_app,

@@ -48,10 +48,11 @@ from eventkit.event_store import entry_fields, key_of
 from eventkit.testing import InMemoryEventStore
 from notifications import bootstrap as notifications_bootstrap
 from notifications import handlers as notifications_handlers
+from notifications.adapters import RedisNotificationStore
 from notifications.config import Settings as NotificationsSettings
 from notifications.domain import Notification, compose
-from notifications.mail import MailJob
-from notifications.read_model import MAIL_QUEUE, RedisNotificationStore
+from notifications.keys import MAIL_QUEUE
+from notifications.mail.compose import MailJob
 from orders import bootstrap as orders_bootstrap
 from orders import handlers as orders_handlers
 from payments import domain

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from eventkit import ConfigurationFault, InvalidEvent, RetryLater
-from notifications.adapters import HttpPaymentsClient
+from notifications.callback import HttpPaymentsClient
 from notifications.ports import UnknownPayment
 
 PAYMENT = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from console.cursor import ZERO, EntryId, InvalidCursor, format_cursor, parse_cursor
 from console.domain import (
     STALLED_AFTER_MS,
     CardState,
@@ -12,7 +11,8 @@ from console.domain import (
     card,
     summarize,
 )
-from console.entries import trace_id_of, trace_url, view_entry
+from console.lanes.cursor import ZERO, EntryId, InvalidCursor, format_cursor, parse_cursor
+from console.lanes.entries import trace_id_of, trace_url, view_entry
 from eventkit import Event
 
 from tests.helpers.factories import group_reading

@@ -1,4 +1,4 @@
-"""console.feed without Redis: the hub's fan-out and follow()'s hand-over from catching up to
+"""console.lanes.feed without Redis: the hub's fan-out and follow()'s hand-over from catching up to
 live, with the interleavings that matter played out step by step.
 
 The same guarantees over a real uvicorn and a real Redis: tests/e2e/test_console_sse.py.
@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 
 import pytest
-from console.cursor import ZERO, Cursor, EntryId, parse_cursor
-from console.feed import Outgoing, follow
-from console.hub import EntryItem, Hub
+from console.lanes.cursor import ZERO, Cursor, EntryId, parse_cursor
+from console.lanes.feed import Outgoing, follow
+from console.lanes.hub import EntryItem, Hub
 
 STREAMS = ("a", "b")
 

@@ -1,6 +1,7 @@
 """The console with STREAM_PARTITIONS = P: a group's progress on each partition's stream made
-into one set of figures per group (console.snapshot.combine), and an entry of a partition shown
-in its lane while it moves its own stream's position in the cursor (console.reader.item_of).
+into one set of figures per group (console.lanes.progress.combine), and an entry of a
+partition shown in its lane while it moves its own stream's position in the cursor
+(console.lanes.reader.item_of).
 
 The same through real processes on a real Redis: tests/e2e/test_console_partitions.py.
 """
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import json
 
-from console.cursor import EntryId
 from console.domain import CardState, GroupReading, PendingEntry
-from console.reader import item_of
-from console.snapshot import GroupProgress, Snapshot, combine, progress
-from console.streams import followed
+from console.lanes.cursor import EntryId
+from console.lanes.progress import GroupProgress, Progress, combine, group_progress
+from console.lanes.reader import item_of
+from console.lanes.streams import followed
 from eventkit import Event
 from eventkit.partitions import Partitions
 
@@ -29,7 +30,7 @@ def reading(group: str, partition: int, **changes: object) -> GroupReading:
 
 def orders_on(partition: int, **changes: object) -> GroupProgress:
     recent = [EntryId(NOW - 6_000, partition)]  # acknowledged on each partition
-    return progress(reading("orders", partition, **changes), "state", recent, NOW)
+    return group_progress(reading("orders", partition, **changes), "state", recent, NOW)
 
 
 def test_one_partition_is_left_as_it_is() -> None:
@@ -71,7 +72,7 @@ def test_consumers_are_named_once_and_every_partitions_cards_are_kept() -> None:
 def test_each_group_is_combined_on_its_own_in_the_order_they_come() -> None:
     held = PendingEntry(EntryId(NOW - 3_000, 0), "notifications-1", 2_500, 1)
     notifications = [
-        progress(
+        group_progress(
             reading(
                 "notifications",
                 p,
@@ -98,7 +99,7 @@ def test_each_group_is_combined_on_its_own_in_the_order_they_come() -> None:
         CardState.PENDING,
     ]
     # The page gets one summary per group, its figures under the group's name.
-    sent = json.loads(Snapshot(groups=combined).json_text())
+    sent = json.loads(Progress(groups=combined).json_text())
     assert [g["summary"]["group"] for g in sent["groups"]] == ["orders", "notifications"]
     assert "last_delivered_id" not in sent["groups"][0]["summary"]
 

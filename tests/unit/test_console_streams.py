@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from console.streams import followed, groups
+from console.lanes.streams import followed, groups
 from eventkit import dead_letter_stream
 from eventkit.partitions import Partitions
 

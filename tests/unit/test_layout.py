@@ -43,9 +43,19 @@ PAYMENTS_FILES = FIRST_FILES - {"handlers.py"} | {
 }
 
 
+# notifications' kernel (handlers.notify) has its batch runner beside it, as payments' commands
+# have their wrappers; the call back to payments is its second adapter, and keys.py keeps the
+# key names out of the first screen of adapters.py.
+NOTIFICATIONS_FILES = FIRST_FILES | {"batches.py", "callback.py", "keys.py"}
+
+
 @pytest.mark.parametrize(
     ("service", "first", "extras"),
-    [("payments", PAYMENTS_FILES, {"history"}), ("orders", FIRST_FILES, {"projections"})],
+    [
+        ("payments", PAYMENTS_FILES, {"history"}),
+        ("orders", FIRST_FILES, {"projections"}),
+        ("notifications", NOTIFICATIONS_FILES, {"mail"}),
+    ],
 )
 def test_a_service_opens_with_the_same_first_files_and_keeps_its_extras_one_level_down(
     service: str, first: set[str], extras: set[str]

@@ -1,6 +1,6 @@
-"""The mail a notification sends (notifications.mail): headers, both bodies, the amounts in the
-currency's minor units, a Message-ID that is stable and well-formed whatever the id, and the
-same bytes each time it is written."""
+"""The mail a notification sends (notifications.mail.compose): headers, both bodies, the
+amounts in the currency's minor units, a Message-ID that is stable and well-formed whatever the
+id, and the same bytes each time it is written."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 from notifications.domain import Notification, compose
-from notifications.mail import MailJob, compose_mail, message_id
+from notifications.mail.compose import MailJob, compose_mail, message_id
 
 from tests.helpers.factories import payment_state
 

@@ -1,6 +1,6 @@
-"""Notifications' handler table with fakes of its store and of the call back: one notification
-per event, one call back per payment, a dependency that is down, a payment nobody knows; its
-mail queued with it when the customer has a contact; the mail handler and its sender."""
+"""Notifications' kernel, ``notify``, on its own; and its handler table with fakes of its store
+and of the call back: one notification per event, one call back per payment, a dependency that
+is down, a payment nobody knows; its mail queued with it when the customer has a contact."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState
-from eventkit import Event, InvalidEvent, Message, Rejected, RetryLater
+from eventkit import Event, InvalidEvent, RetryLater
 from eventkit.testing import InMemoryWorkQueue
-from notifications.domain import compose
-from notifications.handlers import build_handlers, build_mail_handler
-from notifications.mail import MailJob
+from notifications.domain import Notification
+from notifications.handlers import build_handlers, notify
+from notifications.mail.compose import MailJob
 from notifications.ports import UnknownPayment
-from notifications.read_model import mail_message
 
 from tests.helpers.factories import payment_state
 from tests.helpers.fakes import (
-    FakeMailSender,
     FakePaymentsClient,
     InMemoryContactBook,
     InMemoryNotificationStore,
@@ -39,6 +37,35 @@ def notice(payment_id: str, kind: str = PAYMENT_RECEIVED) -> Event:
 
 
 PAYMENTS = {"p-1": payment_state("p-1", refunded=300), "p-2": payment_state("p-2")}
+
+
+async def test_notify_alone_reads_the_notice_calls_back_composes_and_records() -> None:
+    client, recorded = FakePaymentsClient(lookup_in(PAYMENTS)), list[Notification]()
+
+    async def record(note: Notification) -> None:
+        recorded.append(note)
+
+    event = notice("p-1", PAYMENT_REFUNDED)
+    await notify(event, client, record)
+    assert client.calls == ["p-1"]
+    [note] = recorded
+    assert (note.notification_id, note.kind, note.time, note.message) == (
+        event.id,
+        "payment_refunded",
+        event.time,
+        "Refund for order o-1: 3.00 EUR of 10.00 EUR refunded so far.",
+    )
+
+
+async def test_notify_records_nothing_when_the_call_back_fails() -> None:
+    client, recorded = FakePaymentsClient(lookup_in(PAYMENTS)), list[Notification]()
+
+    async def record(note: Notification) -> None:
+        recorded.append(note)
+
+    with pytest.raises(UnknownPayment):
+        await notify(notice("p-9"), client, record)
+    assert (client.calls, recorded) == (["p-9"], [])
 
 
 async def test_one_notification_per_event_and_one_call_back_per_payment() -> None:
@@ -156,39 +183,3 @@ async def test_a_customer_without_a_contact_is_notified_without_mail() -> None:
     [note] = await store.latest(customer_id="c-1", payment_id=None, limit=10)
     assert (note.delivery, note.attempts) == ("no_contact", 0)
     assert (await queue.counts()).queued == 0
-
-
-def mail_job(payment_id: str = "p-1") -> Message:
-    note = compose(
-        f"e-{payment_id}", PAYMENT_RECEIVED, datetime(2026, 12, 1, tzinfo=UTC), PAYMENTS[payment_id]
-    )
-    return mail_message(MailJob(to="c1@example.com", notification=note))
-
-
-async def test_the_mail_handler_sends_the_jobs_mail() -> None:
-    sender = FakeMailSender()
-    await build_mail_handler(sender, "shop@example.com")(mail_job())
-    [mail] = sender.sent
-    assert (mail["From"], mail["To"], mail["Message-ID"]) == (
-        "shop@example.com",
-        "c1@example.com",
-        "<e-p-1@example.com>",
-    )
-
-
-async def test_the_mail_handler_passes_the_senders_verdict_on() -> None:
-    sender = FakeMailSender()
-    deliver = build_mail_handler(sender, "shop@example.com")
-    sender.failure = RetryLater("SMTP server answered 451")
-    with pytest.raises(RetryLater):
-        await deliver(mail_job())
-    sender.failure = Rejected("SMTP server refused the mail: 550")
-    with pytest.raises(Rejected):
-        await deliver(mail_job())
-
-
-async def test_a_message_that_is_not_a_mail_job_is_rejected() -> None:
-    sender = FakeMailSender()
-    with pytest.raises(Rejected, match="not a mail job"):
-        await build_mail_handler(sender, "shop@example.com")(Message.new("m", {"to": "nobody"}))
-    assert sender.sent == []

@@ -6,7 +6,7 @@ from servicekit import serve
 
 from console.bootstrap import create_app
 from console.config import Settings
-from console.hub import Hub
+from console.lanes.hub import Hub
 
 
 def main() -> None:

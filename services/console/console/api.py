@@ -3,7 +3,7 @@
 - ``GET /`` the page (static/: plain HTML, CSS and one ES module; works offline);
 - ``/api/...`` the services' APIs, called for the page (adapters.py), errors passed through.
 
-Its live feed, ``GET /events`` and ``GET /stats``, is api_feed.py.
+Its live feed, ``GET /events`` and ``GET /stats``, is lanes/api.py.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import asyncio
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 import httpx
-from contracts.payments import Id
-from fastapi import APIRouter, Body, Depends, Header, Request
+from contracts.requests import IdempotencyKeyText, NewOrder, NewPayment, NewRefund
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from servicekit import problem, problem_responses
+from servicekit import absent_or, problem, problem_responses
 
 from console.adapters import (
     PROBLEM_MEDIA_TYPE,
@@ -47,8 +48,14 @@ async def page() -> FileResponse:
 
 # ---- driving the flow: the services' APIs, called for the page ---------------------------------
 
-Json = Annotated[dict[str, Any], Body(description="passed on as it is; the service checks it")]
-IdempotencyKey = Annotated[str | None, Header(max_length=128)]
+# The bodies, the path ids and the Idempotency-Key are typed as the services type them (their
+# models are shared, contracts.requests): what the console accepts, the service accepts too, and
+# a request either would refuse is refused here, before it is passed on.
+IdempotencyKey = Annotated[
+    IdempotencyKeyText | None,
+    Header(description="passed on: a retry with the same key and body gets the first answer"),
+    absent_or(IdempotencyKeyText),
+]
 UPSTREAM_ERRORS = problem_responses(404, 409, 422, 502, 503, 504)
 
 
@@ -62,19 +69,24 @@ def keyed(idempotency_key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": idempotency_key} if idempotency_key else {}
 
 
+def sent(body: BaseModel) -> dict[str, Any]:
+    """The body as the page sent it: the fields it set, none the model filled in."""
+    return body.model_dump(mode="json", exclude_unset=True)
+
+
 @router.post("/api/orders", status_code=201, tags=["drive"], responses=UPSTREAM_ERRORS)
-async def place_order(body: Json, services: ServicesDep) -> JSONResponse:
+async def place_order(body: NewOrder, services: ServicesDep) -> JSONResponse:
     """orders: ``POST /orders``."""
-    return passthrough(await services.orders.call("POST", "/orders", json=body))
+    return passthrough(await services.orders.call("POST", "/orders", json=sent(body)))
 
 
 @router.post("/api/payments", status_code=201, tags=["drive"], responses=UPSTREAM_ERRORS)
 async def pay(
-    body: Json, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    body: NewPayment, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """payments: ``POST /payments`` (with the page's Idempotency-Key, so a retry is safe)."""
     response = await services.payments.call(
-        "POST", "/payments", json=body, headers=keyed(idempotency_key)
+        "POST", "/payments", json=sent(body), headers=keyed(idempotency_key)
     )
     return passthrough(response)
 
@@ -86,11 +98,16 @@ async def pay(
     responses=UPSTREAM_ERRORS,
 )
 async def refund(
-    payment_id: Id, body: Json, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    payment_id: UUID,
+    body: NewRefund,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """payments: ``POST /payments/{payment_id}/refunds``."""
     path = f"/payments/{payment_id}/refunds"
-    response = await services.payments.call("POST", path, json=body, headers=keyed(idempotency_key))
+    response = await services.payments.call(
+        "POST", path, json=sent(body), headers=keyed(idempotency_key)
+    )
     return passthrough(response)
 
 
@@ -110,7 +127,7 @@ class PaymentPanel(BaseModel):
 
 
 @router.get("/api/payments/{payment_id}", tags=["drive"], responses=UPSTREAM_ERRORS)
-async def payment_panel(payment_id: Id, services: ServicesDep) -> PaymentPanel:
+async def payment_panel(payment_id: UUID, services: ServicesDep) -> PaymentPanel:
     """The panel for one payment: payments' state and history, orders' copy and the order,
     the notifications. Without the payment there is no panel (payments' error is passed on);
     any other part that fails is null, with its problem detail under ``problems``."""
@@ -120,7 +137,7 @@ async def payment_panel(payment_id: Id, services: ServicesDep) -> PaymentPanel:
         "cached": services.orders.get_or_none(f"/cache/payments/{payment_id}"),
         "order": services.orders.get_or_none(f"/orders/{payment['order_id']}"),
         "notifications": services.notifications.get_json(
-            "/notifications", params={"payment_id": payment_id, "limit": "100"}
+            "/notifications", params={"payment_id": str(payment_id), "limit": "100"}
         ),
     }
     answers = await asyncio.gather(*parts.values(), return_exceptions=True)

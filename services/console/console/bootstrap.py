@@ -21,14 +21,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from servicekit import service_app
 
-from console import api, api_feed
+from console import api
 from console.adapters import Service, Services, UpstreamError, http_client
 from console.config import Settings
-from console.feed import Feed
-from console.hub import Hub
-from console.progress import ProgressPoller
-from console.reader import StreamReader
-from console.streams import followed, groups
+from console.lanes import api as lanes_api
+from console.lanes.feed import Feed
+from console.lanes.hub import Hub
+from console.lanes.poller import ProgressPoller
+from console.lanes.reader import StreamReader
+from console.lanes.streams import followed, groups
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         summary="Watch the three patterns happen: a live page fed by Redis, read-only.",
         lifespan=lifespan,
         request_timeout_s=settings.request_timeout_s,
-        routers=[api.router, api_feed.router],
+        routers=[api.router, lanes_api.router],
     )
     app.add_exception_handler(UpstreamError, api.upstream_failed)
     app.mount("/static", StaticFiles(directory=api.STATIC), name="static")

@@ -19,7 +19,7 @@ Entry ids order the stream and tell when Redis added the entry (``<milliseconds>
 so ages are computed from ids, not from XINFO's ``lag`` (null after an AOF restart or XDEL).
 
 With P partitions a group is P groups, one on each partition's stream, each read and inferred
-on its own (snapshot.combine then makes one set of figures per group, as the page shows it).
+on its own (lanes/progress.combine then makes one set of figures per group, as the page shows it).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from console.cursor import EntryId
+from console.lanes.cursor import EntryId
 
 # An event handled normally is acknowledged within milliseconds; one that waits this long is
 # shown as pending (a stopped consumer, a slow call back). Two progress polls (500 ms each)

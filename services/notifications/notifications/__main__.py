@@ -18,7 +18,7 @@ from servicekit import serve
 
 from notifications.bootstrap import create_app
 from notifications.config import Settings
-from notifications.workers import mail_queues, run_mail_workers
+from notifications.mail.workers import mail_queues, run_mail_workers
 
 
 async def mail_command(settings: Settings, args: argparse.Namespace) -> int:

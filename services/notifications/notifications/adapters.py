@@ -1,223 +1,176 @@
-"""The call back to payments (ports.PaymentsClient) over one shared, pooled HTTP client, and
-the outgoing mail server (ports.MailSender) over SMTP.
-
-How each answer is read — the difference between "wait", "this event is bad" and "an operator
-must act" decides whether events are retried, dead-lettered or held:
-
-| answer                                   | means                          | the event…          |
-|------------------------------------------|--------------------------------|---------------------|
-| 200                                      | the payment                    | is notified         |
-| no answer in time, connection failed,    | payments (or a proxy before    | waits (RetryLater,  |
-| 408, 429, 502, 503, 504; a 500 while     | it) cannot answer now          | honouring           |
-| payments' /health fails too              |                                | Retry-After)        |
-| 500 while payments' /health answers 200  | payments fails this payment    | is retried, then    |
-|                                          | (e.g. stored by a newer        | dead-lettered       |
-|                                          | release): not an outage        | (PaymentFailed)     |
-| 404                                      | not known (yet: a replica may  | waits a grace       |
-|                                          | lag), see handlers.py          | period, then fails  |
-| 400, 422                                 | not a payment id at all        | is dead-lettered    |
-| 401, 403, any other                      | our credentials or URL are     | is held, and the    |
-|                                          | wrong                          | service is blocked  |
+"""Notifications' read model in Redis (ports.NotificationStore, ports.ContactBook): each
+notification once, indexed by customer and by payment, its mail queued in the same step; the
+customers' contacts; and the reader across partitions the API reads (ports.NotificationReader).
+Which key is where, and why: keys.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
+from collections.abc import Sequence
+from itertools import chain
 
-import aiosmtplib
-import httpx
-from contracts.payments import PaymentState
-from eventkit import ConfigurationFault, InvalidEvent, Rejected, RetryLater, metrics
-from httpx_aiohttp import AiohttpTransport
-from prometheus_client import Histogram
+from contracts.payments import event_stream
+from eventkit import Client, RedisWorkQueue, ReplicatedWrites, Replication
+from eventkit.partitions import Partitions, check_one_slot
 
-from notifications.ports import PaymentFailed, UnknownPayment
-
-log = logging.getLogger(__name__)
-CALLBACK_SECONDS = Histogram(
-    "notifications_callback_duration_seconds",
-    "The call back to payments, by outcome: ok, retry, unknown, failed, refused, misconfigured,"
-    " error.",
-    ["outcome"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+from notifications.domain import Notification
+from notifications.keys import (
+    NAMESPACE,
+    TAG,
+    all_key,
+    by_customer_key,
+    by_payment_key,
+    contact_key,
+    notification_key,
 )
+from notifications.mail.compose import MailJob
+from notifications.mail.queue import mail_message, with_receipts
+from notifications.ports import NotificationReader
+
+# Exactly one notification per event: the document is written only if absent (SET NX), and the
+# indexes and its mail only with it, atomically. A redelivered event changes nothing and queues
+# no second mail; a crash leaves a notification with its mail queued, or neither. One call
+# records a whole run. KEYS: the index of all, the mail queue, then per notification its
+# document and its two indexes. ARGV: per notification its JSON, its score (time in ms), its
+# id and its mail ("" when it has none). Returns how many were new.
+RECORD = """
+local new = 0
+for i = 1, #ARGV / 4 do
+  local json, score, id, mail = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+  if redis.call('SET', KEYS[3 * i], json, 'NX') then
+    redis.call('ZADD', KEYS[1], score, id)
+    redis.call('ZADD', KEYS[3 * i + 1], score, id)
+    redis.call('ZADD', KEYS[3 * i + 2], score, id)
+    if mail ~= '' then redis.call('LPUSH', KEYS[2], mail) end
+    new = new + 1
+  end
+end
+return new
+"""
 
 
-def http_client(base_url: str, timeout_s: float) -> httpx.AsyncClient:
-    """Created once in the lifespan and shared: connections are pooled and kept alive.
+class RedisNotificationStore:
+    """One partition's notifications (``tag``), and its mail queue under the same tag."""
 
-    httpx's API over aiohttp's transport: measured here, httpx's own transport did about 950
-    calls/s and got slower with more in flight; this one went past 2,000 (docs/benchmarks.md).
-    """
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 1.0)),
-        limits=limits,
-        transport=AiohttpTransport(limits=limits),
-    )
+    def __init__(self, redis: Client, mail_queue: RedisWorkQueue, tag: str = TAG) -> None:
+        self.redis, self.mail_queue, self.tag = redis, mail_queue, tag
+        check_one_slot([all_key(tag), mail_queue.queue_key])  # one script writes both
+        self._record = redis.register_script(RECORD)
 
+    async def recorded(self, notification_ids: Sequence[str]) -> set[str]:
+        """Which of these notifications exist already (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for notification_id in notification_ids:
+                pipe.exists(notification_key(notification_id, self.tag))
+            found = await pipe.execute()
+        return {i for i, exists in zip(notification_ids, found, strict=True) if exists}
 
-class HttpPaymentsClient:
-    def __init__(self, http: httpx.AsyncClient, deadline_s: float = 2.0) -> None:
-        self.http = http
-        # For the whole call, body included: httpx's timeouts bound each read, so a server
-        # that trickles one byte at a time would otherwise hold a batch for ever.
-        self.deadline_s = deadline_s
+    async def record(
+        self, notifications: Sequence[Notification], mails: Sequence[MailJob] = ()
+    ) -> int:
+        """Store each notification unless it exists, with its mail queued; return how many
+        were new."""
+        if not notifications:
+            return 0
+        elements = {m.notification.notification_id: mail_message(m).element for m in mails}
+        keys, args = [all_key(self.tag), self.mail_queue.queue_key], []
+        for note in notifications:
+            keys += [
+                notification_key(note.notification_id, self.tag),
+                by_customer_key(note.customer_id, self.tag),
+                by_payment_key(note.payment_id, self.tag),
+            ]
+            args += [
+                note.model_dump_json(),
+                int(note.time.timestamp() * 1000),
+                note.notification_id,
+                elements.get(note.notification_id, b""),
+            ]
+        return int(await self._record(keys=keys, args=args))
 
-    async def get_payment(self, payment_id: str) -> PaymentState:
-        """GET /payments/{id}, read as the table in this module's docstring says; timed by
-        outcome (``notifications_callback_duration_seconds``)."""
-        started, outcome = time.perf_counter(), "error"
-        try:
-            payment = await self._get(payment_id)
-            outcome = "ok"
-            return payment
-        except ConfigurationFault:
-            outcome = "misconfigured"
-            raise
-        except RetryLater:
-            outcome = "retry"
-            raise
-        except UnknownPayment:
-            outcome = "unknown"
-            raise
-        except PaymentFailed:
-            outcome = "failed"
-            raise
-        except InvalidEvent:
-            outcome = "refused"
-            raise
-        finally:
-            CALLBACK_SECONDS.labels(outcome).observe(
-                time.perf_counter() - started, exemplar=metrics.exemplar()
-            )
-
-    async def _get(self, payment_id: str) -> PaymentState:
-        try:
-            async with asyncio.timeout(self.deadline_s):
-                response = await self.http.get(f"/payments/{payment_id}")
-        except TimeoutError as exc:
-            raise RetryLater(f"payments did not answer within {self.deadline_s}s") from exc
-        except httpx.TransportError as exc:  # refused, reset, per-read timeout
-            # The reason says what, not where: it reaches /ready. Where is for the log.
-            log.warning("payments unreachable: %s: %s", type(exc).__name__, exc)
-            raise RetryLater(f"payments unreachable ({type(exc).__name__})") from exc
-        status = response.status_code
-        if status == 200:
-            return PaymentState.model_validate_json(response.content)
-        if status == 500 and await self._healthy():
-            # Payments answers, and says it is well: the failure is this payment's. Waiting
-            # on it for ever would hold every event behind it (one payment would stop all
-            # notifications); as the event's failure it is retried, then dead-lettered.
-            raise PaymentFailed(
-                f"payments answered 500 for this payment while healthy: {_detail(response)}"
-            )
-        if status in (408, 429) or status >= 500:
-            raise RetryLater(
-                f"payments answered {status}", retry_after_s=retry_after(response.headers)
-            )
-        if status == 404:
-            raise UnknownPayment(f"payments does not know payment {payment_id}")
-        if status in (400, 422):  # not a payment id at all: asking again won't help
-            raise InvalidEvent(f"payments refused payment id {payment_id!r}: {response.text}")
-        raise ConfigurationFault(
-            f"payments answered {status} {response.reason_phrase}: check PAYMENTS_URL and "
-            "the credentials notifications calls it with"
-        )
-
-    async def _healthy(self) -> bool:
-        """Whether payments answers its /health with 200 (it reaches its Redis) right now."""
-        try:
-            async with asyncio.timeout(self.deadline_s):
-                return (await self.http.get("/health")).status_code == 200
-        except (TimeoutError, httpx.TransportError):
-            return False
+    async def latest(
+        self, *, customer_id: str | None, payment_id: str | None, limit: int
+    ) -> list[Notification]:
+        """Newest first, at most ``limit``, filtered by customer and/or payment."""
+        if payment_id is not None:
+            index = by_payment_key(payment_id, self.tag)
+        elif customer_id is not None:
+            index = by_customer_key(customer_id, self.tag)
+        else:
+            index = all_key(self.tag)
+        ids = await self.redis.zrevrange(index, 0, limit - 1)
+        if not ids:
+            return []
+        documents = await self.redis.mget([notification_key(i.decode(), self.tag) for i in ids])
+        found = [Notification.model_validate_json(d) for d in documents if d]
+        # A payment belongs to one customer, so both filters together narrow the payment's list.
+        found = [n for n in found if customer_id is None or n.customer_id == customer_id]
+        return await with_receipts(self.mail_queue, found)
 
 
-def _detail(response: httpx.Response) -> str:
-    """A problem detail's ``detail``, or the start of whatever the body is."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    detail = body.get("detail") if isinstance(body, dict) else None
-    return str(detail) if detail else response.text[:200]
-
-
-class SmtpMailSender:
-    """ports.MailSender over SMTP (aiosmtplib), one connection per mail.
-
-    | the server…                               | the message…                        |
-    |-------------------------------------------|-------------------------------------|
-    | accepts it (250 after DATA)               | is done                             |
-    | answers 4xx, is unreachable, too slow     | is retried (RetryLater), then failed|
-    | refuses our login                         | is retried (ConfigurationFault)     |
-    | answers 5xx (no such mailbox, refused)    | fails at once (Rejected)            |
-    """
+class RedisContactBook:
+    """ports.ContactBook: one address per customer, ``{notifications}:contact:<customer id>``
+    (``{notifications-p}:…`` in the customer's partition of several)."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        *,
-        starttls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        timeout_s: float = 10.0,
+        redis: Client,
+        partitions: Partitions = Partitions(),
+        writes: ReplicatedWrites | None = None,
     ) -> None:
-        self.host, self.port, self.starttls = host, port, starttls
-        self.username, self.password, self.timeout_s = username, password, timeout_s
+        self.redis, self.partitions = redis, partitions
+        self.writes = writes or ReplicatedWrites(redis, Replication(replicas=0))
 
-    async def send(self, mail: EmailMessage) -> None:
-        try:
-            # A deadline for the whole exchange: aiosmtplib's timeout bounds each read, so a
-            # server that answers one line at a time would otherwise hold the worker for ever.
-            async with asyncio.timeout(self.timeout_s):
-                await aiosmtplib.send(
-                    mail,
-                    hostname=self.host,
-                    port=self.port,
-                    start_tls=self.starttls,
-                    username=self.username,
-                    password=self.password,
-                    timeout=self.timeout_s,
-                )
-        except TimeoutError as exc:  # aiosmtplib's own timeouts are TimeoutErrors too
-            raise RetryLater(f"SMTP server did not answer within {self.timeout_s}s") from exc
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            raise ConfigurationFault(f"SMTP server refused our login: {exc}") from exc
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise refused(min(r.code for r in exc.recipients), str(exc.recipients[0])) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise refused(exc.code, exc.message) from exc
-        except (aiosmtplib.SMTPException, OSError) as exc:  # refused, reset, closed
-            # What, not where (it reaches /ready and the failed mail's receipt): the log says.
-            log.warning("SMTP server unreachable: %s: %s", type(exc).__name__, exc)
-            raise RetryLater(f"SMTP server unreachable ({type(exc).__name__})") from exc
+    async def set(self, customer_id: str, email: str) -> None:
+        """Keep the address; NotReplicated if its shard's replicas did not confirm it."""
+        await self.redis.set(contact_key(customer_id, self.partitions), email)
+        partition = self.partitions.of(f"contact:{customer_id}")
+        await self.writes.mark(self.partitions.tag(NAMESPACE, partition))
 
+    async def get(self, customer_id: str) -> str | None:
+        found = await self.redis.get(contact_key(customer_id, self.partitions))
+        return None if found is None else found.decode()
 
-def refused(code: int, message: str) -> Exception:
-    """An SMTP reply that is not a success: 5xx is final, anything else worth another try."""
-    if 500 <= code < 600:
-        return Rejected(f"SMTP server refused the mail: {code} {message}")
-    return RetryLater(f"SMTP server answered {code} {message}")
+    async def emails(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        """One MGET per partition (a cluster refuses keys of two slots in one command)."""
+        by_partition: dict[int, list[str]] = {}
+        for customer_id in customer_ids:
+            partition = self.partitions.of(f"contact:{customer_id}")
+            by_partition.setdefault(partition, []).append(customer_id)
+        found = await asyncio.gather(
+            *(
+                self.redis.mget([contact_key(c, self.partitions) for c in customers])
+                for customers in by_partition.values()
+            )
+        )
+        return {
+            customer: email.decode()
+            for customers, emails in zip(by_partition.values(), found, strict=True)
+            for customer, email in zip(customers, emails, strict=True)
+            if email is not None
+        }
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Retry-After in seconds, from either of its forms (delay-seconds or an HTTP date)."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None  # unreadable: the consumer's own backoff applies
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+class AllPartitions:
+    """ports.NotificationReader over one store per partition (``stores[p]``, written by the
+    consumer of partition p's stream). A payment's notifications are all in its partition; a
+    customer's, or everyone's, are each partition's newest, merged by the time they carry: there
+    is no order across partitions but that one, and it is what a reader sorts by anyway."""
+
+    def __init__(self, stores: Sequence[NotificationReader], partitions: Partitions) -> None:
+        if len(stores) != partitions.count:
+            raise ValueError(f"{len(stores)} stores for {partitions.count} partitions")
+        self.stores, self.partitions = stores, partitions
+
+    async def latest(
+        self, *, customer_id: str | None, payment_id: str | None, limit: int
+    ) -> list[Notification]:
+        if payment_id is not None:  # one payment, one partition
+            store = self.stores[self.partitions.of(event_stream(payment_id))]
+            return await store.latest(customer_id=customer_id, payment_id=payment_id, limit=limit)
+        newest = await asyncio.gather(
+            *(s.latest(customer_id=customer_id, payment_id=None, limit=limit) for s in self.stores)
+        )
+        merged = chain.from_iterable(newest)
+        return sorted(merged, key=lambda n: (n.time, n.notification_id), reverse=True)[:limit]

@@ -3,7 +3,7 @@ per partition), the mail queues and their workers, the API.
 
 ``create_app(settings, overrides)``: a test can wrap the handler table
 (``servicekit.ConsumerOverrides``) instead of patching modules; tests/helpers/crashing.py does,
-to crash around a chosen event. The workers without the API: notifications.workers.
+to crash around a chosen event. The workers without the API: notifications.mail.workers.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app, tracing_on
 
 from notifications import api
-from notifications.adapters import HttpPaymentsClient, http_client
+from notifications.adapters import AllPartitions, RedisContactBook, RedisNotificationStore
+from notifications.callback import HttpPaymentsClient, http_client
 from notifications.config import Settings
 from notifications.handlers import build_handlers
-from notifications.partitioned import AllPartitions
-from notifications.read_model import NAMESPACE, RedisContactBook, RedisNotificationStore
-from notifications.workers import mail_queues, mail_workers, running
+from notifications.keys import NAMESPACE
+from notifications.mail.workers import mail_queues, mail_workers, running
 
 GROUP = "notifications"  # the consumer group is named after the consuming service
 

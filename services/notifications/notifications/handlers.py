@@ -1,36 +1,31 @@
-"""Which event does what: each thin event becomes one notification, details by call back, and
-a mail queued for it when the customer has an address; which queued message does what: a mail
-job becomes a mail handed to the SMTP server."""
+"""Which event does what: each thin event becomes one notification.
+
+A thin event says only which payment changed: ``notify`` asks payments for the rest (the call
+back), writes the notification (the domain's ``compose``) and records it. How a consumer's
+batch of events goes through it (redeliveries skipped, one call back per payment, a limit on
+call backs in flight, a grace window for a payment not known yet, the whole batch recorded in
+one round trip with its mail) is batches.py's.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentNotice
-from eventkit import (
-    Event,
-    HandlerTable,
-    Message,
-    MessageHandler,
-    Rejected,
-    RetryLater,
-    parse_data,
-    tracing,
-    utc_now,
-)
-from pydantic import ValidationError
+from eventkit import Event, HandlerTable, parse_data, utc_now
 
-from notifications.domain import Notification, compose
-from notifications.mail import MailJob, compose_mail
-from notifications.ports import (
-    ContactBook,
-    MailSender,
-    NotificationStore,
-    PaymentsClient,
-    UnknownPayment,
-)
+from notifications.batches import InBatches, Record
+from notifications.domain import compose
+from notifications.ports import ContactBook, NotificationStore, PaymentsClient
+
+
+async def notify(event: Event, payments: PaymentsClient, record: Record) -> None:
+    """Notice → call back → compose → record."""
+    notice = parse_data(PaymentNotice, event)  # which payment changed: all a thin event says
+    payment = await payments.get_payment(notice.payment_id)  # the rest, as it is now
+    await record(compose(event.id, event.type, event.time, payment))
 
 
 def build_handlers(
@@ -49,76 +44,8 @@ def build_handlers(
     are (None: nobody has one, every notification is ``no_contact``). ``limit``: call backs in
     flight at once, which several handler tables may share (default: ``concurrency``)."""
     limit = limit or asyncio.Semaphore(concurrency)  # across runs
-
-    async def record_with_mail(notes: list[Notification]) -> None:
-        """A customer with an address gets a mail, queued in the step that records the
-        notification; one without is recorded as ``no_contact``."""
-        customers = sorted({n.customer_id for n in notes})
-        emails = await contacts.emails(customers) if contacts is not None and notes else {}
-        recorded = [
-            n.model_copy(update={"delivery": "queued"}) if n.customer_id in emails else n
-            for n in notes
-        ]
-        mails = [
-            MailJob(to=emails[n.customer_id], notification=n)
-            for n in recorded
-            if n.delivery == "queued"
-        ]
-        await store.record(recorded, mails)
-
-    async def notify(events: Sequence[Event]) -> None:
-        """Each event says only which payment changed: ask payments for the rest.
-
-        Events already notified (a redelivery) are skipped without a call back. The call backs
-        run side by side, one per payment (it returns the payment as it is now, whichever of
-        its events asked). What succeeded is recorded in one round trip, even when another
-        call back failed: the run is then retried, and the recorded ones are skipped.
-        """
-        notices = [(event, parse_data(PaymentNotice, event)) for event in events]
-        done = await store.recorded([event.id for event in events])
-        by_payment: dict[str, list[Event]] = {}
-        for event, notice in notices:
-            if event.id not in done:
-                by_payment.setdefault(notice.payment_id, []).append(event)
-
-        async def call_back(payment_id: str, its_events: list[Event]) -> list[Notification]:
-            # The call back continues the trace of the (first) event that asked for it: its
-            # client span, and payments' server span, are part of that payment's journey.
-            async with limit:
-                try:
-                    with tracing.within(its_events[0]):
-                        payment = await payments.get_payment(payment_id)
-                except UnknownPayment as exc:
-                    age = (now() - max(e.time for e in its_events)).total_seconds()
-                    if age < unknown_grace_s:
-                        raise RetryLater(f"{exc}, yet ({age:.1f}s after the event)") from exc
-                    raise
-            return [compose(e.id, e.type, e.time, payment) for e in its_events]
-
-        results = await asyncio.gather(
-            *(call_back(p, evs) for p, evs in by_payment.items()), return_exceptions=True
-        )
-        await record_with_mail([note for r in results if isinstance(r, list) for note in r])
-        failures = [r for r in results if isinstance(r, BaseException)]
-        # A dependency that is down concerns the whole run; anything else, one event.
-        for failure in sorted(failures, key=lambda f: not isinstance(f, RetryLater)):
-            raise failure
-
+    notify_batch = InBatches(notify, payments, store, contacts, limit, unknown_grace_s, now)
     return {
-        PAYMENT_RECEIVED: notify,
-        PAYMENT_REFUNDED: notify,
+        PAYMENT_RECEIVED: notify_batch,
+        PAYMENT_REFUNDED: notify_batch,
     }
-
-
-def build_mail_handler(sender: MailSender, mail_from: str) -> MessageHandler:
-    """What a mail worker does with a message of the mail queue: write the mail, send it. The
-    sender's RetryLater is retried with backoff, its Rejected fails the message at once."""
-
-    async def deliver(message: Message) -> None:
-        try:
-            job = MailJob.model_validate(message.payload)
-        except ValidationError as exc:  # asking again will not make it a mail job
-            raise Rejected(f"not a mail job: {exc.error_count()} error(s): {exc}") from exc
-        await sender.send(compose_mail(job, mail_from))
-
-    return deliver

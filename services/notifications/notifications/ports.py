@@ -1,6 +1,6 @@
 """What notifications' handlers and API need, as small protocols.
 
-read_model.py and adapters.py implement them on Redis, over HTTP and over SMTP;
+adapters.py implements them on Redis, callback.py over HTTP and mail/smtp.py over SMTP;
 tests/helpers/fakes.py keeps them in memory. The store's and the contact book's two
 implementations pass the same contract tests (tests/contracts/test_notifications_read_model.py).
 """
@@ -14,7 +14,7 @@ from typing import Protocol
 from contracts.payments import PaymentState
 
 from notifications.domain import Notification
-from notifications.mail import MailJob
+from notifications.mail.compose import MailJob
 
 
 class UnknownPayment(Exception):

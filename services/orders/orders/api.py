@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from contracts.payments import Amount, Currency, Id, PaymentState
+from contracts.payments import Currency, Id, PaymentState
+from contracts.requests import NewOrder
 from eventkit import NotReplicated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
-from servicekit import JsonInteger, absent_or, problem_responses
+from pydantic import BaseModel, Field
+from servicekit import absent_or, problem_responses
 
 from orders.domain import Order, PlacedOrder, days, settle
 from orders.ports import OrderStore, PaymentCache, RevenueReader
@@ -34,19 +35,6 @@ async def get_revenue(request: Request) -> RevenueReader:
 OrdersDep = Annotated[OrderStore, Depends(get_orders)]
 CacheDep = Annotated[PaymentCache, Depends(get_cache)]
 RevenueDep = Annotated[RevenueReader, Depends(get_revenue)]
-
-
-class NewOrder(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"customer_id": "cust-42", "total": 2500, "currency": "EUR"}]
-        },
-    )
-
-    customer_id: Id
-    total: Annotated[Amount, JsonInteger]
-    currency: Currency = "USD"
 
 
 router = APIRouter(tags=["orders"])

@@ -7,12 +7,12 @@ import logging
 from typing import Annotated
 from uuid import UUID
 
-from contracts.payments import Amount, Currency, Id, PaymentMethod, PaymentState
+from contracts.payments import PaymentState
+from contracts.requests import IdempotencyKeyText, NewPayment, NewRefund
 from eventkit import NotReplicated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from servicekit import JsonInteger, absent_or, problem, problem_responses
+from servicekit import absent_or, problem, problem_responses
 
 from payments.commands import Payments, ReceivePayment, RefundPayment, TooMuchContention
 from payments.domain import RefundExceedsBalance
@@ -45,15 +45,13 @@ async def get_payments(request: Request) -> Payments:
 
 
 PaymentsDep = Annotated[Payments, Depends(get_payments)]
-# Visible ASCII only: no spaces, controls or bytes that are not ASCII.
-KeyText = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7E]+$")]
 IdempotencyKey = Annotated[
-    KeyText | None,
+    IdempotencyKeyText | None,
     Header(
         description="1-128 visible ASCII characters. A retry with the same key and body gets "
         "the original response; the same key with another body gets 422.",
     ),
-    absent_or(KeyText),
+    absent_or(IdempotencyKeyText),
 ]
 # A retried request answered from what the first one made.
 REPLAYED = {
@@ -62,38 +60,6 @@ REPLAYED = {
         "schema": {"type": "string", "enum": ["true"]},
     }
 }
-
-
-class NewPayment(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "order_id": "ord-1001",
-                    "customer_id": "cust-42",
-                    "amount": 2500,
-                    "currency": "EUR",
-                }
-            ]
-        },
-    )
-
-    order_id: Id
-    customer_id: Id
-    amount: Annotated[Amount, JsonInteger]
-    currency: Currency = "USD"
-    method: PaymentMethod | None = None
-
-
-class NewRefund(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"amount": 500, "reason": "damaged in transit"}]},
-    )
-
-    amount: Annotated[Amount, JsonInteger]
-    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 async def origin_of(request: Request) -> Origin:

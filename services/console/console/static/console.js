@@ -22,8 +22,8 @@ const GROUP_OF_STREAM = { state: "orders", notifications: "notifications" };
 const $ = (selector, root = document) => root.querySelector(selector);
 const lane = (name) => $(`.lane[data-lane="${name}"]`);
 
-// The states of the latest progress snapshot, by group and card (cardKey): a card that is drawn
-// after the snapshot that mentions it still gets its state. Each snapshot carries every recent
+// The card states of the latest progress, by group and card (cardKey): a card that is drawn
+// after the progress that mentions it still gets its state. Each progress carries every recent
 // card of every partition, so it replaces the last one.
 const known = { orders: new Map(), notifications: new Map() };
 const cardsOfPayment = new Map(); // payment id -> set of card elements
@@ -184,11 +184,11 @@ function figure(label, name, value, alert = false) {
     element("dd", { "data-figure": name, "data-alert": alert }, String(value)));
 }
 
-function onProgress(snapshot) {
+function onProgress(progress) {
   const problem = $("#feed-problem");
-  problem.hidden = !snapshot.error;
-  problem.textContent = snapshot.error ? `Redis cannot be read: ${snapshot.error}` : "";
-  for (const { summary, stream, cards } of snapshot.groups ?? []) {
+  problem.hidden = !progress.error;
+  problem.textContent = progress.error ? `Redis cannot be read: ${progress.error}` : "";
+  for (const { summary, stream, cards } of progress.groups ?? []) {
     const lag = `${summary.lag_at_least ? "≥" : ""}${summary.lag_entries}`;
     $(`.figures[data-group="${summary.group}"]`).replaceChildren(
       figure("lag", "lag-entries", lag, summary.lag_entries > 0),

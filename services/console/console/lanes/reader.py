@@ -3,7 +3,7 @@ made ready to send once (``item_of``) and handed to the hub for every open page.
 
 A reader starts at the stream's newest entry: pages catch up on older ones from Redis
 (feed.follow). It keeps the ids of the stream's newest entries, whose card states the progress
-poll reports (progress.py). One XREAD names one stream, so each reads from one hash slot,
+poll reports (poller.py). One XREAD names one stream, so each reads from one hash slot,
 as a Redis Cluster requires.
 """
 
@@ -16,15 +16,15 @@ from collections import deque
 from eventkit import Client, DeadLetter, unavailable
 from redis import exceptions as redis_errors
 
-from console import read_model
-from console.cursor import ZERO, EntryId
-from console.entries import DeadLetterView, view_entry
-from console.hub import EntryItem, Hub
-from console.streams import DEAD_LETTER_LANES, Stream
+from console.lanes import read_model
+from console.lanes.cursor import ZERO, EntryId
+from console.lanes.entries import DeadLetterView, view_entry
+from console.lanes.hub import EntryItem, Hub
+from console.lanes.streams import DEAD_LETTER_LANES, Stream
 
 log = logging.getLogger(__name__)
 
-WINDOW = 100  # recent entry ids per stream whose card states each progress snapshot carries
+WINDOW = 100  # recent entry ids per stream whose card states each progress carries
 BLOCK_MS = 5_000  # below the client's socket timeout (eventkit.connection), so never a timeout
 READ_COUNT = 500  # entries per XREAD and per XRANGE page
 RETRY_S = 1.0  # after Redis went away, before the reader asks again

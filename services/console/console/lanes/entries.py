@@ -16,7 +16,7 @@ from typing import Any
 from eventkit.envelope import Event, InvalidEvent
 from pydantic import BaseModel
 
-from console.cursor import EntryId
+from console.lanes.cursor import EntryId
 
 MAX_RAW_CHARS = 200  # of each field of an entry that is not an event, as shown on the page
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from eventkit import Client, DeadLetter
 from redis import exceptions as redis_errors
 
-from console.cursor import ZERO, EntryId
 from console.domain import GroupReading, PendingEntry
-from console.streams import Group
+from console.lanes.cursor import ZERO, EntryId
+from console.lanes.streams import Group
 
 Entry = tuple[EntryId, dict[bytes, bytes]]
 

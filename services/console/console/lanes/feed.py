@@ -3,7 +3,7 @@
 ::
 
     Redis ──XREAD BLOCK──▶ StreamReader ─┐   (reader.py: one per stream, on its own connection)
-    Redis ──XINFO, XPENDING─▶ poller ────┤   (progress.py: one for the whole process)
+    Redis ──XINFO, XPENDING─▶ poller ────┤   (poller.py: one for the whole process)
                                          ▼
                                         Hub ──▶ Subscriber ──▶ follow() ──▶ GET /events
                                 (hub.py: a bounded queue per open page, no Redis)
@@ -46,11 +46,11 @@ from dataclasses import dataclass
 
 from eventkit import Client
 
-from console import read_model
-from console.cursor import ZERO, Cursor, EntryId, format_cursor
-from console.hub import Closed, EntryItem, Hub, ProgressItem
-from console.reader import READ_COUNT, item_of
-from console.streams import Stream
+from console.lanes import read_model
+from console.lanes.cursor import ZERO, Cursor, EntryId, format_cursor
+from console.lanes.hub import Closed, EntryItem, Hub, ProgressItem
+from console.lanes.reader import READ_COUNT, item_of
+from console.lanes.streams import Stream
 
 RECENT = 20  # entries per stream a page that opens afresh is shown from before it opened
 READ_CONCURRENCY = 8  # reads for pages that open or catch up, at once
@@ -75,7 +75,7 @@ async def follow(
     hub: Hub, start: Cursor, read_page: ReadPage, hello: str
 ) -> AsyncGenerator[Outgoing]:
     """Everything after ``start`` in each stream, then live, with no gap and no repeat (see the
-    module's docstring); progress snapshots in between. Ends when the hub closes the page."""
+    module's docstring); progress in between. Ends when the hub closes the page."""
     subscriber = hub.subscribe()  # 1. from here on, new entries queue up for this page
     try:
         cursor = dict(start)
@@ -127,7 +127,7 @@ class Feed:
         self.redis, self.hub, self.trace_template = redis, hub, trace_template
         self.streams = {stream.name: stream for stream in streams}
         self.max_open_pages, self.resume_window = max_open_pages, resume_window
-        self.open_pages = 0  # admitted and not yet ended (api_feed's page_slot counts them)
+        self.open_pages = 0  # admitted and not yet ended (lanes.api's page_slot counts them)
         self.refused = 0  # pages turned away because max_open_pages were open
         # However many pages open or reconnect at once (after a restart, all of them), they
         # read Redis through at most this many pooled connections.

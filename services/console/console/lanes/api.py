@@ -1,6 +1,6 @@
 """HTTP API of the console's live feed: ``GET /events`` (Server-Sent Events: stream entries,
-dead letters, progress snapshots) and ``GET /stats`` (the feed's own figures: open pages,
-readers, polls). The feed itself is feed.py; the page and the calls that drive the flow, api.py.
+dead letters, progress) and ``GET /stats`` (the feed's own figures: open pages, readers,
+polls). The feed itself is feed.py; the page and the calls that drive the flow, console/api.py.
 """
 
 from __future__ import annotations
@@ -8,23 +8,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import aclosing
-from typing import Annotated
+from typing import Annotated, Any
 
 from eventkit import unavailable
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from redis.exceptions import RedisError
-from servicekit import problem_responses
+from servicekit import absent_or, problem_responses
 from servicekit.problems import RETRY_AFTER_S
 
-from console.cursor import Cursor, InvalidCursor, parse_cursor
 from console.domain import STALLED_AFTER_MS
-from console.feed import RECONNECT_MS, Feed
-from console.hub import Hub
-from console.progress import ProgressPoller
-from console.reader import StreamReader
-from console.streams import Group
+from console.lanes.cursor import Cursor, InvalidCursor, parse_cursor
+from console.lanes.feed import RECONNECT_MS, Feed
+from console.lanes.hub import Hub
+from console.lanes.poller import ProgressPoller
+from console.lanes.reader import StreamReader
+from console.lanes.streams import Group
 
 
 async def get_feed(request: Request) -> Feed:
@@ -45,16 +45,15 @@ router = APIRouter()
 # 64 partitions (STREAM_PARTITIONS), each at most 70 characters ("notifications-dead-letters-63",
 # "=", an id of 19 + 1 + 19 digits, ","). About 25 per stream in practice.
 MAX_CURSOR_CHARS = 4 * 64 * 70
+CursorText = Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)]
 
 
 def resumed_cursor(
     feed: FeedDep,
     last_event_id: Annotated[
-        str | None,
-        Header(
-            description="sent by a reconnecting browser: the SSE id of the last event it got",
-            max_length=MAX_CURSOR_CHARS,
-        ),
+        CursorText | None,
+        Header(description="sent by a reconnecting browser: the SSE id of the last event it got"),
+        absent_or(CursorText),  # optional, never null
     ] = None,
 ) -> Cursor:
     """Checked before the response starts, so a bad one is answered 422, not a broken stream."""
@@ -113,11 +112,29 @@ def hello(feed: Feed, groups: tuple[Group, ...], skipped: tuple[str, ...] = ()) 
     )
 
 
+# What OpenAPI 3.1 can say of an event stream: a string, of the media type text/event-stream
+# (servicekit.openapi drops the 3.2 itemSchema FastAPI would write); the events are told here.
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events, for as long as the page stays open",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "string",
+                    "description": "events hello, entry, dead-letter, progress, unavailable; "
+                    "each one's data is JSON (docs/console.md), its id the page's cursor",
+                }
+            }
+        },
+    }
+}
+
+
 @router.get(
     "/events",
     response_class=EventSourceResponse,
     tags=["console"],
-    responses=problem_responses(422, 503),
+    responses={**EVENT_STREAM, **problem_responses(422, 503)},
     dependencies=[Depends(page_slot, scope="request")],
 )
 async def events(

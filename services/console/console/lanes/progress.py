@@ -1,9 +1,11 @@
-"""The progress snapshot every open page gets: each group's figures and the state of each
-recent card (domain.py infers them), one entry per group however many partitions it reads.
+"""The progress every open page gets: each group's figures and the state of each recent card
+(domain.py infers them), one entry per group however many partitions it reads. The poll that
+reads it from Redis is poller.py.
 
 With P partitions, group ``orders`` is P groups, one on each ``{payments-p}:state``; each is
-read and inferred on its own (``progress``), then ``combine`` makes one of them, since the page
-shows one set of figures per group and the cards of every partition in one lane. Pure: no I/O.
+read and inferred on its own (``group_progress``), then ``combine`` makes one of them, since
+the page shows one set of figures per group and the cards of every partition in one lane.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ from typing import Self
 
 from pydantic import BaseModel
 
-from console.cursor import EntryId
 from console.domain import Card, GroupReading, GroupSummary, card, summarize
+from console.lanes.cursor import EntryId
 
 
 class GroupProgress(BaseModel):
-    """One group in a progress snapshot: its figures and the state of each recent card."""
+    """One group in the progress: its figures and the state of each recent card."""
 
     summary: GroupSummary
     stream: str  # the lane of the stream it reads ("state")
     cards: list[Card]
 
 
-def progress(
+def group_progress(
     reading: GroupReading, lane: str, recent: Iterable[EntryId], now_ms: int
 ) -> GroupProgress:
     return GroupProgress(
@@ -70,7 +72,7 @@ def _combined(parts: list[GroupProgress]) -> GroupProgress:
     return GroupProgress(summary=summary, stream=parts[0].stream, cards=every_card)
 
 
-class Snapshot(BaseModel):
+class Progress(BaseModel):
     """What one progress poll found: every group's figures and cards, or why it found nothing."""
 
     groups: list[GroupProgress]

@@ -1,10 +1,10 @@
-"""Group progress for every open page, from one poll: what each card's state is, and how far
+"""The one poll of the consumer groups, for every open page: what each card's state is, and how far
 behind each consumer group is.
 
 Every ``progress_every_s`` (0.5 s), while at least one page is open, it asks Redis about each
 group on each partition (read_model.read_group: XINFO GROUPS, XINFO CONSUMERS, XPENDING, XRANGE,
 XLEN, XREVRANGE, each on one key), lets domain.py infer the state of the recent cards, and
-combines each group's partitions into one (snapshot.combine). The snapshot goes to the pages
+combines each group's partitions into one (progress.combine). The progress goes to the pages
 only when it differs from the last one.
 """
 
@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from eventkit import Client
 from redis import exceptions as redis_errors
 
-from console.hub import Hub
-from console.read_model import read_group
-from console.reader import StreamReader
-from console.snapshot import Snapshot, combine, progress
-from console.streams import Group
+from console.lanes.hub import Hub
+from console.lanes.progress import Progress, combine, group_progress
+from console.lanes.read_model import read_group
+from console.lanes.reader import StreamReader
+from console.lanes.streams import Group
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +43,21 @@ class ProgressPoller:
     async def run(self) -> None:
         while True:
             if self.hub.subscribers:  # nobody is watching: ask Redis nothing
-                self.hub.publish_progress(await self.snapshot())
+                self.hub.publish_progress(await self.poll())
             await asyncio.sleep(self.every_s)
 
-    async def snapshot(self) -> str:
+    async def poll(self) -> str:
         self.polls += 1
         try:
             readings = [await read_group(self.redis, group) for group in self.groups]
         except redis_errors.RedisError as exc:  # down, or refused: the page says so
             log.warning("progress poll failed: %s: %s", type(exc).__name__, exc)
-            return Snapshot.failed(f"{type(exc).__name__}: {exc}").json_text()
+            return Progress.failed(f"{type(exc).__name__}: {exc}").json_text()
         now_ms = time.time_ns() // 1_000_000  # after the reads: ages are never understated
         parts = [
-            progress(reading, group.stream.lane, self.readers[group.stream.name].recent, now_ms)
+            group_progress(
+                reading, group.stream.lane, self.readers[group.stream.name].recent, now_ms
+            )
             for reading, group in zip(readings, self.groups, strict=True)
         ]
-        return Snapshot(groups=combine(parts)).json_text()
+        return Progress(groups=combine(parts)).json_text()

@@ -1,5 +1,6 @@
-"""The mail workers: inside the service's process (``MAIL_WORKERS`` per partition), or in a
-process of their own (``python -m notifications mail-worker``, same image and settings).
+"""The mail handler, and the workers that run it: inside the service's process (``MAIL_WORKERS``
+per partition), or in a process of their own (``python -m notifications mail-worker``, same
+image and settings).
 
 Each partition has its own mail queue, under its tag beside the notifications that queue into
 it; each queue gets its own workers, so one partition's mail never waits behind another's.
@@ -13,12 +14,36 @@ import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
-from eventkit import Client, QueueWorker, RedisWorkQueue, ReplicatedWrites
+from eventkit import (
+    Client,
+    Message,
+    MessageHandler,
+    QueueWorker,
+    RedisWorkQueue,
+    Rejected,
+    ReplicatedWrites,
+)
+from pydantic import ValidationError
 
-from notifications.adapters import SmtpMailSender
 from notifications.config import Settings
-from notifications.handlers import build_mail_handler
-from notifications.read_model import NAMESPACE, mail_queue_name
+from notifications.keys import NAMESPACE, mail_queue_name
+from notifications.mail.compose import MailJob, compose_mail
+from notifications.mail.smtp import SmtpMailSender
+from notifications.ports import MailSender
+
+
+def build_mail_handler(sender: MailSender, mail_from: str) -> MessageHandler:
+    """What a mail worker does with a message of the mail queue: write the mail, send it. The
+    sender's RetryLater is retried with backoff, its Rejected fails the message at once."""
+
+    async def deliver(message: Message) -> None:
+        try:
+            job = MailJob.model_validate(message.payload)
+        except ValidationError as exc:  # asking again will not make it a mail job
+            raise Rejected(f"not a mail job: {exc.error_count()} error(s): {exc}") from exc
+        await sender.send(compose_mail(job, mail_from))
+
+    return deliver
 
 
 def mail_queues(

@@ -1,4 +1,4 @@
-"""The hub: fans every stream entry and every changed progress snapshot out to the open pages.
+"""The hub: fans every stream entry and every change of progress out to the open pages.
 
 Each open page is a ``Subscriber``: a bounded queue, filled by the hub without waiting, emptied
 by the page's response (feed.follow). A page that falls too far behind is not waited for: its
@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from console.cursor import EntryId
+from console.lanes.cursor import EntryId
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class EntryItem:
 
 @dataclass(frozen=True)
 class ProgressItem:
-    data: str  # JSON: snapshot.Snapshot
+    data: str  # JSON: progress.Progress
 
 
 class Closed:
@@ -72,12 +72,12 @@ class Subscriber:
 
 
 class Hub:
-    """Fans every entry and every changed progress snapshot out to the open pages."""
+    """Fans every entry and every change of progress out to the open pages."""
 
     def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
         self.queue_size = queue_size
         self.subscribers: set[Subscriber] = set()
-        self.progress: str | None = None  # the latest snapshot, for pages that open next
+        self.progress: str | None = None  # the latest progress, for pages that open next
         self.dropped = 0  # pages disconnected because they fell behind
         self.closing = False
 
@@ -103,12 +103,12 @@ class Hub:
                 self.subscribers.discard(subscriber)
                 log.warning("a page fell %d events behind: dropped, it resumes", self.queue_size)
 
-    def publish_progress(self, snapshot: str) -> None:
-        """Only a snapshot that differs from the last: a quiet system sends nothing (and the
+    def publish_progress(self, progress: str) -> None:
+        """Only a progress that differs from the last: a quiet system sends nothing (and the
         response's keep-alive pings keep proxies from closing it)."""
-        if snapshot != self.progress:
-            self.progress = snapshot
-            self.publish(ProgressItem(snapshot))
+        if progress != self.progress:
+            self.progress = progress
+            self.publish(ProgressItem(progress))
 
     def close_all(self) -> None:
         """End every open response: at shutdown, uvicorn waits for open responses to finish,
