@@ -18,8 +18,8 @@ Three configurations (figure 3):
 
 - ``python -m bench.peer --equal-work``: the batch subscriber given **the work orders does**
   (issue 27, ``peer_equal_work_speedup``): it reads orders' own entries (the CloudEvents
-  envelope as flat fields, written by ``workloads.state_backlog``), validates each entry's
-  envelope (``Event.from_fields``, in a parser in front of FastStream's own), validates the
+  envelope as flat fields, written by ``workloads.state_backlog``), validates the entries'
+  envelopes (``eventkit.events_of``, in a parser in front of FastStream's own), validates the
   batch's data as a ``list[PaymentState]`` (FastStream, from the handler's annotation), applies
   it with the same script, and keeps the same revenue projection beside it in the same process
   (an ``eventkit.ProjectionRunner`` over ``orders.projections.revenue``, as orders runs it).
@@ -37,7 +37,7 @@ from typing import Any
 
 import uvloop
 from contracts.payments import STATE_STREAM, PaymentState
-from eventkit import Event, ProjectionRunner, connect
+from eventkit import Event, InvalidEvent, ProjectionRunner, connect, events_of
 from faststream import FastStream
 from faststream.redis import RedisBroker, StreamSub
 from orders.adapters import RedisPaymentCache
@@ -60,9 +60,12 @@ if "--equal-work" in sys.argv:
         logs it and leaves the batch pending); the message FastStream's own parser makes (for
         its acknowledgement), its body the events' data (FastStream's parser would take each
         whole entry as the body of an entry without its ``__data__`` field)."""
-        events = [Event.from_fields(fields) for fields in raw["data"]]
+        events = events_of(raw["data"])  # one validation call, as orders validates
+        for event in events:
+            if isinstance(event, InvalidEvent):
+                raise event
         message = await default(raw)
-        message.body = to_json([event.data for event in events])
+        message.body = to_json([event.data for event in events if isinstance(event, Event)])
         return message
 
     @broker.subscriber(

@@ -22,7 +22,7 @@ from bench.stages.growth_procs import console_point, memory_per_payment
 if TYPE_CHECKING:
     from bench.session import Bench
 
-EVENTS = (1, 100, 1_000, 10_000)
+EVENTS = tuple(int(n) for n in os.environ.get("GROWTH_EVENTS", "1,100,1000,10000").split(","))
 BACKLOGS = tuple(
     int(n) for n in os.environ.get("GROWTH_BACKLOGS", "10000,100000,500000").split(",")
 )
