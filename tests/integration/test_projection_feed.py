@@ -8,9 +8,6 @@ Each test has a state stream and projection keys of its own (its uid)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 from eventkit import Consumer, ConsumerOptions, ProjectionRunner
 from eventkit.projection_feed import Feed, feeding
 from orders.projections.revenue import RedisRevenue
@@ -28,12 +25,6 @@ def consumer_of(redis: Redis, stream: str, name: str = "c1") -> tuple[Consumer, 
     return Consumer(redis, stream, "g", name, handlers, options=options), seen
 
 
-@contextlib.asynccontextmanager
-async def projecting(runner: ProjectionRunner[object]) -> AsyncIterator[None]:
-    async with runner.running():
-        yield
-
-
 async def total(projection: RedisRevenue) -> int:
     return sum((await projection.revenue("EUR", [DAY]))[0].values())
 
@@ -46,7 +37,7 @@ async def test_at_the_head_it_commits_the_consumers_reads_each_event_once(
     runner = ProjectionRunner(redis, projection, block_ms=50)
     feeding([consumer], [runner])
     assert runner.feed is not None
-    async with running(consumer), projecting(runner):  # both start at the head: empty stream
+    async with running(consumer), runner.running():  # both start at the head: empty stream
         await eventually_async(lambda: consumer.stats.state == "running")
         expected = await payments_with_refunds(redis, projection.stream, 300)
         await eventually_async(lambda: len(seen.events) == 600, what="the consumer's copies")
@@ -67,7 +58,7 @@ async def test_behind_it_reads_for_itself_and_counts_each_event_once(
     runner = ProjectionRunner(redis, projection, block_ms=50)
     feed = Feed(runner)
     consumer.feeds.append(feed.offer)
-    async with running(consumer), projecting(runner):
+    async with running(consumer), runner.running():
         await eventually_async(lambda: consumer.stats.state == "running")
         await redis.xadd(projection.stream, state_event(payment_state("late", amount=5)))
         await eventually_async(lambda: runner.stats.applied == 201, what="the projection")
@@ -84,7 +75,7 @@ async def test_a_batch_another_replica_left_a_gap_before_is_not_committed_as_fed
     second, _ = consumer_of(redis, projection.stream, "c2")
     runner = ProjectionRunner(redis, projection, block_ms=50)
     feeding([first], [runner])
-    async with running(first), running(second), projecting(runner):
+    async with running(first), running(second), runner.running():
         await eventually_async(lambda: first.stats.state == second.stats.state == "running")
         expected = await payments_with_refunds(redis, projection.stream, 500)
         await eventually_async(lambda: runner.stats.applied == 1000, what="the projection")
