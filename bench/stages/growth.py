@@ -28,7 +28,7 @@ BACKLOGS = tuple(
 )
 PAGES = (1, 10, 100)
 MEMORY_PAYMENTS = 2_000
-CONSOLE_EVENTS = 300
+CONSOLE_EVENTS = 1_000
 
 
 async def run(bench: Bench) -> None:
