@@ -29,6 +29,7 @@ from bench import figures, report
 from bench.figures import FIGURES, OPTIONAL
 from bench.procs import stop_all
 from bench.session import Bench, Params
+from bench.table import table
 from bench.wrk import WrkMissing, wrk_binary, wrk_version
 
 HERE = Path(__file__).parent
@@ -249,7 +250,7 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
         f"{load_start[0]:.2f} at the start, {meta['load_average_1m']['end']:.2f} at the end"
     )
     print()
-    print(report.table(results))
+    print(table(results))
     failed = [c for c in bench.checks if not c["ok"]]
     print()
     print(
