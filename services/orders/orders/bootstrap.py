@@ -61,7 +61,7 @@ def create_app(
             )
             for p in partitions
         ]
-        # The same streams, read a second way: not in the group, each from its own checkpoint.
+        # The same streams, kept a second way: not in the group, each from its own checkpoint.
         revenues = revenue.per_partition(redis, partitions)
         runners = [
             ProjectionRunner(redis, r, block_ms=settings.consumer_block_ms) for r in revenues
