@@ -54,15 +54,15 @@ from eventkit.dispatch import (
     handler_for,
     runs,
 )
-from eventkit.envelope import Event, InvalidEvent
+from eventkit.envelope import InvalidEvent
 from eventkit.partitions import check_one_slot
 from eventkit.pending import leased, uncount
+from eventkit.projection import Read
 from eventkit.replication import NotReplicated
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # fields are empty when retention trimmed the entry
-Read = tuple[bytes, Event | InvalidEvent]  # an entry as read: its event, or why it is none
 
 
 @dataclass(frozen=True)
