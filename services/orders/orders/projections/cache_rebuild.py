@@ -96,7 +96,7 @@ async def rebuild_partition(
         replaced=replaced,
         replayed=first.replayed + caught_up.replayed,
         skipped=first.skipped + caught_up.skipped,
-        cached=int(await redis.scard(cached_key(generation, tag))),  # a count: no members
+        cached=len(await cached_ids(redis, generation, tag)),
         lost=len(lost),
     )
 
