@@ -2,8 +2,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.helpers import Stack
+from tests.helpers.smtp import SmtpServer
 
 
 @pytest.fixture(scope="module")
@@ -20,3 +22,19 @@ def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
     system = Stack(tmp_path).start()
     yield system
     system.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    """An SMTP server of the module's own (aiosmtpd), for notifications' mail."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(stack: Stack) -> Iterator[redis.Redis]:
+    """An admin client of the stack's Redis (whichever ``stack`` the module uses)."""
+    client = stack.redis.client()
+    yield client
+    client.close()

@@ -3,8 +3,9 @@
 A reader drives the flow from the page and watches it: a payment's cards appear in the three
 lanes and are acknowledged by both groups; a poisoned entry is dead-lettered before the
 reader's eyes; a stopped consumer leaves its card pending while its group's lag grows, and it
-catches up when it runs again. Screenshots go to each test's temporary directory (the one of
-the stopped consumer, which shows all of it, is docs/console.png).
+catches up when it runs again; a chaos run's fault shows in its lane until it is healed.
+Screenshots go to each test's temporary directory (the one of the stopped consumer, which shows
+all of it, is docs/console.png).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from console.lanes.streams import FAULTS_STREAM
+from eventkit import Event
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.helpers import Stack, eventually
@@ -186,3 +189,30 @@ def test_a_stopped_consumer_leaves_its_card_pending_and_its_lag_growing_until_it
     expect(figure(page, "notifications", "lag-entries")).to_have_text("0")
     expect(figure(page, "notifications", "lag-seconds")).to_have_text("0.0 s")
     page.screenshot(path=tmp_path / "caught-up.png")
+
+
+def test_a_chaos_runs_faults_show_in_their_lane_until_healed(
+    page: Page, stack: Stack, uid: str, tmp_path: Path
+) -> None:
+    # As chaos/faults.py announces them (tests/e2e/test_console_faults.py has the feed's side).
+    run, faults = f"run-{uid}", lane(page, "faults")
+    expect(faults).to_be_hidden()  # no chaos run yet: the page is as it always was
+
+    def announce(type_: str) -> str:
+        data = {"run": run, "seed": 3, "kind": "sigstop", "target": "notifications", "detail": {}}
+        event = Event(source="chaos", type=type_, subject="notifications", data=data)
+        with stack.redis.client() as admin:
+            entry_id: bytes = admin.xadd(FAULTS_STREAM, event.to_fields())
+        return entry_id.decode()
+
+    injected = faults.locator(f'[data-entry-id="{announce("FaultInjected")}"]')
+    expect(injected).to_have_attribute("data-state", "injected")
+    expect(injected).to_contain_text("sigstop · notifications")
+    expect(faults.locator('[data-figure="active-faults"]')).to_have_text("1")
+    expect(faults.locator('[data-figure="chaos-run"]')).to_have_text(run)
+    page.screenshot(path=tmp_path / "fault.png")
+
+    healed = faults.locator(f'[data-entry-id="{announce("FaultHealed")}"]')
+    expect(healed).to_have_attribute("data-state", "healed")
+    expect(injected).to_have_attribute("data-state", "over")
+    expect(faults.locator('[data-figure="active-faults"]')).to_have_text("0")

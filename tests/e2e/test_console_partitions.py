@@ -106,7 +106,7 @@ async def test_the_page_shows_every_partition_in_its_lane_and_one_summary_per_gr
         assert each["summary"]["consumers"] == [each["summary"]["group"]]
         assert "last_delivered_id" not in each["summary"]
     assert [g["stream"] for g in latest["groups"]] == list(GROUP_OF_LANE)  # the lanes
-    # The cursor has a position in each of the twelve streams, past every entry it sent.
+    # The cursor has a position in each of the thirteen streams, past every entry it sent.
     assert cursor is not None
     positions = parse_cursor(cursor, NAMES)
     assert list(positions) == NAMES

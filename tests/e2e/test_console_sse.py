@@ -32,7 +32,7 @@ from tests.helpers import Stack, eventually_async, sse
 FOLLOWED = followed(Partitions(1))  # the stack's services run with one partition (the default)
 NAMES = [stream.name for stream in FOLLOWED]
 KEYS = {stream.name: stream.key for stream in FOLLOWED}
-FED = ("entry", "dead-letter")  # the events that carry a stream entry
+FED = ("entry", "dead-letter", "fault")  # the events that carry a stream entry
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +43,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def admin(stack: Stack) -> Iterator[redis.Redis]:
-    client = stack.redis.client()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
         yield http
 
 
 def fields_for(stream: str, n: int) -> dict[str, str]:
-    """What payments publishes on the public streams, or a consumer writes as a dead letter."""
+    """What payments publishes on the public streams, a consumer writes as a dead letter, or a
+    chaos run announces."""
     if stream.endswith("dead-letters"):
         return {
             "original_id": f"{n}-0",
@@ -67,6 +61,9 @@ def fields_for(stream: str, n: int) -> dict[str, str]:
             "deliveries": "1",
             "dead_lettered_at": "2026-12-01T00:00:00+00:00",
         }
+    if stream == "faults":  # as a chaos run announces a fault
+        data = {"run": "r", "seed": 1, "kind": "sigkill", "target": "orders", "detail": {"n": n}}
+        return Event(source="chaos", type="FaultInjected", subject="orders", data=data).to_fields()
     subject = f"p-{n}"
     event = Event(source="payments", type="PaymentReceived", subject=subject, data={"n": n})
     return event.to_fields()
@@ -85,7 +82,7 @@ def entry_of(event: sse.SseEvent) -> tuple[str, EntryId]:
 async def test_resuming_with_last_event_id_loses_and_repeats_nothing(
     stack: Stack, admin: redis.Redis, client: httpx.AsyncClient
 ) -> None:
-    # A writer keeps publishing on all four streams while the page drops its connection again
+    # A writer keeps publishing on all five streams while the page drops its connection again
     # and again, each time after a different number of events, and resumes with the SSE id of
     # the last event it got: catching up and the live hand-over are both under way each time.
     stop = threading.Event()
@@ -94,7 +91,8 @@ async def test_resuming_with_last_event_id_loses_and_repeats_nothing(
         for n in itertools.count():
             if stop.is_set():
                 return
-            name = NAMES[n % 3] if n % 10 else NAMES[3]  # dead letters of both groups too
+            # Mostly payments' two streams; dead letters of both groups and faults too.
+            name = {0: NAMES[3], 5: NAMES[4]}.get(n % 10, NAMES[n % 3])
             admin.xadd(KEYS[name], fields_for(name, n))
             stop.wait(0.002)  # pacing the load, not waiting for anything
 

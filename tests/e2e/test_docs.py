@@ -26,13 +26,6 @@ PORTS = {"payments": "8001", "orders": "8002", "notifications": "8003"}
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Stack]:
     system = Stack(tmp_path_factory.mktemp("docs"), env=smtp.env()).start()
     yield system

@@ -17,13 +17,6 @@ from tests.helpers.smtp import NEVER, SmtpServer
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Stack]:
     system = Stack(tmp_path_factory.mktemp("mail"), env=smtp.env()).start()
     yield system

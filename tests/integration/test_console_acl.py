@@ -1,11 +1,11 @@
 """The console's Redis user: it may read what the page needs and nothing else (ACL DRYRUN).
 
-What it needs: follow payments' two public streams and the two dead-letter streams (XREAD),
-catch a page up and show the newest entries (XRANGE, XREVRANGE), and read each group's
-progress (XINFO GROUPS, XINFO CONSUMERS, XPENDING in both forms, XLEN). What it must never do:
-take entries from a group (XREADGROUP), acknowledge, claim or create, write anything, or read
-the event store or any service's own keys. The same matrix style as test_acl.py, and every
-command of that matrix is checked for the console too.
+What it needs: follow payments' two public streams, the two dead-letter streams and a chaos
+run's faults (XREAD), catch a page up and show the newest entries (XRANGE, XREVRANGE), and
+read each group's progress (XINFO GROUPS, XINFO CONSUMERS, XPENDING in both forms, XLEN).
+What it must never do: take entries from a group (XREADGROUP), acknowledge, claim or create,
+write anything, or read the event store or any service's own keys. The same matrix style as
+test_acl.py, and every command of that matrix is checked for the console too.
 """
 
 from collections.abc import Iterator
@@ -22,7 +22,8 @@ DEAD_LETTERS = (
     "{payments}:state:dead-letters:orders",
     "{payments}:notifications:dead-letters:notifications",
 )
-READABLE = PUBLIC + DEAD_LETTERS
+FAULTS = "{chaos}:faults"  # what a running chaos run announces (python -m chaos, as admin)
+READABLE = PUBLIC + DEAD_LETTERS + (FAULTS,)
 
 MAY = [
     "PING",
@@ -58,6 +59,9 @@ MAY_NOT = [
     "XGROUP CREATECONSUMER {payments}:state orders console",
     # writing anything
     "XADD {payments}:state * type PaymentReceived",
+    "XADD {chaos}:faults * type FaultInjected",
+    "XTRIM {chaos}:faults MAXLEN 0",
+    "DEL {chaos}:faults",
     "XADD {payments}:state:dead-letters:orders * original_id 1-1",
     "XDEL {payments}:state 1-1",
     "XDEL {payments}:notifications:dead-letters:notifications 1-1",
@@ -71,6 +75,7 @@ MAY_NOT = [
     "XRANGE {payments}:payment-1 - +",
     "XREAD STREAMS {payments}:payment-1 0",
     "XINFO STREAM {payments}:state",
+    "XRANGE {chaos}:anything - +",
     "XINFO GROUPS {payments}:payment-1",
     "XRANGE {orders}:anything - +",
     "GET {orders}:order:o",

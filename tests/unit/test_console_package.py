@@ -48,3 +48,24 @@ def test_the_page_is_in_the_wheel(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for name in PAGE:
         assert f"console/static/{name}" in names
+
+
+def test_docs_list_exactly_the_modules_the_package_has() -> None:
+    """docs/console.md's "Files" block names every module of the console, where it is, and no
+    module that is not there (issue 24: the layout in the docs matches the tree)."""
+    doc = (ROOT / "docs" / "console.md").read_text()
+    block = doc.split("## Files", 1)[1].split("```")[1]
+    listed, folder = set(), ""
+    for line in block.splitlines()[2:]:  # after the fence's newline and the package's own line
+        indent, name = len(line) - len(line.lstrip()), line.split()[0] if line.strip() else ""
+        if name.endswith("/"):
+            folder = name if indent == 2 else folder
+        elif name.endswith(".py"):
+            listed.add(name if indent == 2 else f"{folder}{name}")
+    package = STATIC.parent
+    modules = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert listed == modules

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from console.lanes.streams import followed, groups
+from console.lanes.streams import FAULTS_LANE, FAULTS_STREAM, followed, groups
 from eventkit import dead_letter_stream
 from eventkit.partitions import Partitions
 
@@ -60,7 +60,10 @@ def test_its_redis_user_may_read_exactly_the_streams_it_follows_and_nothing_else
 
 def test_the_asyncapi_document_says_what_it_receives_with_commands_its_user_has() -> None:
     operations = console_operations()  # the document names the streams of one partition
-    assert {op["address"] for op in operations} == {s.key for s in followed(Partitions(1))}
+    # ...of the system: a chaos run's faults are a test tool's stream (python -m chaos), no part
+    # of the published language.
+    system = {s.key for s in followed(Partitions(1)) if s.lane != FAULTS_LANE}
+    assert {op["address"] for op in operations} == system
     assert {op["action"] for op in operations} == {"receive"}
     granted = {w[1:].replace("|", " ").upper() for w in console_acl() if w.startswith("+")}
     for op in operations:
@@ -91,6 +94,7 @@ def test_with_one_partition_it_follows_the_four_streams_by_their_old_names() -> 
         ("notifications", "{payments}:notifications", 0),
         ("orders-dead-letters", "{payments}:state:dead-letters:orders", 0),
         ("notifications-dead-letters", "{payments}:notifications:dead-letters:notifications", 0),
+        ("faults", "{chaos}:faults", 0),  # and a chaos run's faults
     ]
     assert all(s.lane == s.name for s in streams)
 
@@ -102,6 +106,7 @@ def test_with_three_partitions_each_lane_is_three_streams_each_with_a_name_of_it
         *(f"notifications-{p}" for p in range(3)),
         *(f"orders-dead-letters-{p}" for p in range(3)),
         *(f"notifications-dead-letters-{p}" for p in range(3)),
+        "faults",  # one stream, however many partitions payments has
     ]
     assert [(s.key, s.lane, s.partition) for s in streams if s.lane == "state"] == [
         ("{payments-0}:state", "state", 0),
@@ -111,4 +116,5 @@ def test_with_three_partitions_each_lane_is_three_streams_each_with_a_name_of_it
     dead_letters = [s.key for s in streams if s.lane == "notifications-dead-letters"]
     assert dead_letters[2] == "{payments-2}:notifications:dead-letters:notifications"
     assert {s.lane for s in streams} == {s.name for s in followed(Partitions(1))}
-    assert len({s.key for s in streams}) == len(streams) == 12
+    assert len({s.key for s in streams}) == len(streams) == 13
+    assert streams[-1].key == FAULTS_STREAM

@@ -57,6 +57,8 @@ IdempotencyKey = Annotated[
     absent_or(IdempotencyKeyText),
 ]
 UPSTREAM_ERRORS = problem_responses(404, 409, 422, 502, 503, 504)
+# A body the console refuses itself before any call: not UTF-8 (400), too large (413).
+SENT_ERRORS = problem_responses(400, 404, 409, 413, 422, 502, 503, 504)
 
 
 def passthrough(response: httpx.Response) -> JSONResponse:
@@ -74,13 +76,13 @@ def sent(body: BaseModel) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude_unset=True)
 
 
-@router.post("/api/orders", status_code=201, tags=["drive"], responses=UPSTREAM_ERRORS)
+@router.post("/api/orders", status_code=201, tags=["drive"], responses=SENT_ERRORS)
 async def place_order(body: NewOrder, services: ServicesDep) -> JSONResponse:
     """orders: ``POST /orders``."""
     return passthrough(await services.orders.call("POST", "/orders", json=sent(body)))
 
 
-@router.post("/api/payments", status_code=201, tags=["drive"], responses=UPSTREAM_ERRORS)
+@router.post("/api/payments", status_code=201, tags=["drive"], responses=SENT_ERRORS)
 async def pay(
     body: NewPayment, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -95,7 +97,7 @@ async def pay(
     "/api/payments/{payment_id}/refunds",
     status_code=201,
     tags=["drive"],
-    responses=UPSTREAM_ERRORS,
+    responses=SENT_ERRORS,
 )
 async def refund(
     payment_id: UUID,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 from eventkit import unavailable
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
@@ -16,6 +16,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field, StringConstraints
 from redis.exceptions import RedisError
 from servicekit import absent_or, problem_responses
+from servicekit.openapi import event_stream
 from servicekit.problems import RETRY_AFTER_S
 
 from console.domain import STALLED_AFTER_MS
@@ -42,9 +43,10 @@ router = APIRouter()
 
 
 # The longest cursor the console writes: a position in each of 4 streams per partition, up to
-# 64 partitions (STREAM_PARTITIONS), each at most 70 characters ("notifications-dead-letters-63",
-# "=", an id of 19 + 1 + 19 digits, ","). About 25 per stream in practice.
-MAX_CURSOR_CHARS = 4 * 64 * 70
+# 64 partitions (STREAM_PARTITIONS), and in the chaos run's faults, each at most 70 characters
+# ("notifications-dead-letters-63", "=", an id of 19 + 1 + 19 digits, ","). About 25 per stream
+# in practice.
+MAX_CURSOR_CHARS = (4 * 64 + 1) * 70
 CursorText = Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)]
 
 
@@ -112,22 +114,12 @@ def hello(feed: Feed, groups: tuple[Group, ...], skipped: tuple[str, ...] = ()) 
     )
 
 
-# What OpenAPI 3.1 can say of an event stream: a string, of the media type text/event-stream
-# (servicekit.openapi drops the 3.2 itemSchema FastAPI would write); the events are told here.
-EVENT_STREAM: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Server-Sent Events, for as long as the page stays open",
-        "content": {
-            "text/event-stream": {
-                "schema": {
-                    "type": "string",
-                    "description": "events hello, entry, dead-letter, progress, unavailable; "
-                    "each one's data is JSON (docs/console.md), its id the page's cursor",
-                }
-            }
-        },
-    }
-}
+# What OpenAPI 3.1 can say of an event stream (servicekit.openapi): a text/event-stream string.
+EVENT_STREAM = event_stream(
+    "Server-Sent Events, for as long as the page stays open",
+    "events hello, entry, dead-letter, fault, progress, unavailable; each one's data is JSON "
+    "(docs/console.md), its id the page's cursor",
+)
 
 
 @router.get(
@@ -141,8 +133,9 @@ async def events(
     feed: FeedDep, groups: GroupsDep, resumed: Annotated[Cursor, Depends(resumed_cursor)]
 ) -> AsyncIterable[ServerSentEvent]:
     """The live feed. Event types: ``hello`` (first), ``entry`` (an entry of a public stream of
-    payments), ``dead-letter``, ``progress`` (the groups' figures and each recent card's state,
-    when they change), ``unavailable`` (Redis cannot be read: the browser reconnects). The SSE id
+    payments), ``dead-letter``, ``fault`` (a chaos run's fault injected or healed, from
+    ``{chaos}:faults``), ``progress`` (the groups' figures and each recent card's state, when they
+    change), ``unavailable`` (Redis cannot be read: the browser reconnects). The SSE id
     is the position in every followed stream (each partition's): send it back as
     ``Last-Event-ID`` to resume."""
     try:

@@ -25,7 +25,7 @@ class EntryItem:
 
     stream: str  # the stream's name (streams.Stream.name): which position of the cursor it moves
     id: EntryId
-    event: str  # the SSE event type: "entry" or "dead-letter"
+    event: str  # the SSE event type: "entry", "dead-letter" or "fault"
     data: str  # JSON
 
 

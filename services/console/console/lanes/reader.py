@@ -20,7 +20,7 @@ from console.lanes import read_model
 from console.lanes.cursor import ZERO, EntryId
 from console.lanes.entries import DeadLetterView, view_entry
 from console.lanes.hub import EntryItem, Hub
-from console.lanes.streams import DEAD_LETTER_LANES, Stream
+from console.lanes.streams import DEAD_LETTER_LANES, FAULTS_LANE, Stream
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ def item_of(
         )
         return EntryItem(stream.name, entry_id, "dead-letter", view.model_dump_json())
     entry = view_entry(stream.lane, entry_id, fields, trace_template, partition=stream.partition)
-    return EntryItem(stream.name, entry_id, "entry", entry.model_dump_json(exclude_none=True))
+    # A chaos run's fault is no entry of payments: an event type of its own, so that whatever
+    # reads the feed for payments' events never takes it for one.
+    event = "fault" if stream.lane == FAULTS_LANE else "entry"
+    return EntryItem(stream.name, entry_id, event, entry.model_dump_json(exclude_none=True))
 
 
 class StreamReader:

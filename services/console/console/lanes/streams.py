@@ -1,9 +1,11 @@
 """What the console watches: the streams it follows and the consumer groups it reports on, for
 the system's number of partitions (``STREAM_PARTITIONS``, eventkit.partitions).
 
-The page shows four *lanes*: the state events, the thin events and each group's dead letters.
-With one partition each lane is one stream, as it always was; with P partitions it is P streams,
-``{payments-0}:state`` … ``{payments-<P-1>}:state``, and the consumer groups ``orders`` and
+The page shows four *lanes* of payments: the state events, the thin events and each group's
+dead letters; and a fifth, the faults of a running chaos run (``{chaos}:faults``, written by
+``python -m chaos``: one stream, never partitioned), shown while there are any. With one
+partition each lane of payments is one stream, as it always was; with P partitions it is P
+streams, ``{payments-0}:state`` … ``{payments-<P-1>}:state``, and the consumer groups ``orders`` and
 ``notifications`` are P groups each, one on each partition's stream.
 
 Each stream has a unique ``name`` (the SSE cursor's key, its reader's connection name), its
@@ -27,6 +29,8 @@ from eventkit.partitions import Partitions
 # The lanes: what the page shows side by side, whatever the number of partitions.
 STATE_LANE = "state"  # fat events: event-carried state transfer
 NOTIFICATIONS_LANE = "notifications"  # thin events: event notification
+FAULTS_LANE = "faults"  # a chaos run's faults, as they are injected and healed
+FAULTS_STREAM = "{chaos}:faults"  # chaos/faults.py writes it: FaultInjected, FaultHealed
 # Which group reads which stream of payments, and in which lane the page shows it.
 READERS = (("orders", STATE, STATE_LANE), ("notifications", NOTIFICATIONS, NOTIFICATIONS_LANE))
 
@@ -77,7 +81,9 @@ def groups(partitions: Partitions) -> tuple[Group, ...]:
 
 
 def followed(partitions: Partitions) -> tuple[Stream, ...]:
-    """Every stream the console reads, lane by lane and, in a lane, by partition. With one
-    partition: state, notifications, orders-dead-letters, notifications-dead-letters."""
+    """Every stream the console reads, lane by lane and, in a lane, by partition; the chaos
+    run's faults last. With one partition: state, notifications, orders-dead-letters,
+    notifications-dead-letters, faults."""
     watched = groups(partitions)
-    return tuple(g.stream for g in watched) + tuple(g.dead_letters for g in watched)
+    faults = Stream(FAULTS_LANE, FAULTS_STREAM, FAULTS_LANE, 0)
+    return tuple(g.stream for g in watched) + tuple(g.dead_letters for g in watched) + (faults,)

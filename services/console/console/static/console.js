@@ -9,6 +9,7 @@
 //   dead-letter  a dead letter: listed under its group
 //   progress     each group's figures and the state of each recent card, as the console
 //                inferred them from Redis (console/domain.py): the page only draws them
+//   fault        a chaos run injected or healed a fault ({chaos}:faults): a marker in its lane
 // and it drives the flow through the console's /api/... routes.
 //
 // With STREAM_PARTITIONS = P each lane gathers the entries of P streams, and an entry names
@@ -218,6 +219,37 @@ function onDeadLetter(letter) {
   while (list.children.length > 5) list.lastElementChild.remove();
 }
 
+// ---- a chaos run's faults ---------------------------------------------------------------
+
+const MAX_MARKERS = 40;
+const activeFaults = new Map(); // run/kind/target -> the marker of a fault not yet healed
+
+function onFault(fault) {
+  const section = lane("faults");
+  const list = $(".markers", section);
+  if ($(`[data-entry-id="${fault.id}"]`, list)) return; // already drawn
+  section.hidden = false;
+  const data = fault.data ?? {};
+  const healed = fault.type === "FaultHealed";
+  const what = fault.valid ? `${data.kind} · ${data.target}` : `not an event: ${fault.error}`;
+  list.prepend(element("li", {
+    "data-entry-id": fault.id, "data-type": fault.type ?? "not an event", "data-kind": data.kind,
+    "data-target": data.target, "data-state": healed ? "healed" : "injected",
+    title: JSON.stringify(data.detail ?? fault.fields ?? {}),
+  }, element("span", { class: "state" }, healed ? "healed" : fault.valid ? "injected" : "?"),
+  ` ${what} `, element("span", { class: "card-meta" }, `${clock(fault.time)} · seed ${data.seed}`)));
+  while (list.children.length > MAX_MARKERS) list.lastElementChild.remove();
+  const key = `${data.run}/${data.kind}/${data.target}`;
+  if (healed) {
+    activeFaults.get(key)?.setAttribute("data-state", "over");
+    activeFaults.delete(key);
+  } else if (fault.valid) {
+    activeFaults.set(key, list.firstElementChild);
+  }
+  $('[data-figure="active-faults"]', section).textContent = String(activeFaults.size);
+  if (data.run) $('[data-figure="chaos-run"]', section).textContent = data.run;
+}
+
 // ---- the live feed -----------------------------------------------------------------------
 
 function setConnection(state, text) {
@@ -246,6 +278,7 @@ function listen() {
   source.addEventListener("hello", (event) => onHello(JSON.parse(event.data)));
   source.addEventListener("entry", (event) => onEntry(JSON.parse(event.data)));
   source.addEventListener("dead-letter", (event) => onDeadLetter(JSON.parse(event.data)));
+  source.addEventListener("fault", (event) => onFault(JSON.parse(event.data)));
   source.addEventListener("progress", (event) => onProgress(JSON.parse(event.data)));
   source.addEventListener("unavailable", (event) => {
     setConnection("reconnecting", "Redis unavailable, reconnecting…");
