@@ -16,7 +16,7 @@ NEED_REDIS = @command -v redis-server >/dev/null || { \
 	echo "redis-server is not installed; on Debian/Ubuntu:  sudo apt-get install -y redis-server"; \
 	exit 1; }
 
-.PHONY: help install test test-quick soak lint format schemas run demo up down bench
+.PHONY: help install test test-quick soak lint format schemas run demo up down bench chaos chaos-all
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,23 @@ bench: | $(UV) ## measure the system beside same-run baselines (needs redis-serv
 	$(NEED_REDIS)
 	$(UV) sync --locked --all-packages --group bench
 	$(PY) -m bench $(BENCH_ARGS)
+
+# A chaos run (docs/chaos.md): the system under concurrent clients while a nemesis drawn from
+# SEED injects faults for DURATION seconds; then every fault healed, every process stopped, the
+# history checked. Fails on any anomaly. ARGS=--cluster: on the local six-node Redis Cluster.
+SEED ?= 1
+DURATION ?= 60
+chaos: install ## randomized faults under load, then a checker (SEED=1 DURATION=60 ARGS=--cluster)
+	$(NEED_REDIS)
+	$(PY) -m chaos run --seed $(SEED) --duration $(DURATION) $(ARGS)
+
+# The matrix: SEEDS x {standalone, cluster}, MATRIX_DURATION seconds each; a table for docs/chaos.md.
+SEEDS ?= 1-20
+MATRIX_DURATION ?= 30
+MATRIX_RATE ?= 0.25
+chaos-all: install ## chaos runs over SEEDS (1-20) x {standalone, cluster}; results in .chaos/matrix-<time>/matrix.md
+	$(NEED_REDIS)
+	$(PY) -m chaos matrix --seeds $(SEEDS) --duration $(MATRIX_DURATION) --rate $(MATRIX_RATE)
 
 up: ## docker compose up --build (needs a Docker engine)
 	docker compose up --build
