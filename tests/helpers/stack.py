@@ -58,7 +58,10 @@ class Stack(SystemClient):
             **FAST_CONSUMERS,
             "OPERATOR_TOKEN": OPERATOR_TOKEN,
             "STREAM_PARTITIONS": str(partitions),
-            **({"REDIS_MODE": "cluster"} if cluster else {}),
+            # A replica on two busy cores can take longer than the 100 ms a deployment waits
+            # for it (a 503 then, which a client retries); the tests' flows wait up to 2 s.
+            # Tests of the 503 itself set their own (tests/faults/test_dependencies_down.py).
+            **({"REDIS_MODE": "cluster", "REDIS_WAIT_MS": "2000"} if cluster else {}),
             **(env or {}),
         }
         self.services: dict[str, ServiceProcess] = {}
