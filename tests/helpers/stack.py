@@ -7,22 +7,8 @@ from pathlib import Path
 from contracts.payments import event_stream
 from eventkit.partitions import Partitions
 
-from harness import Admin, RedisCluster, RedisServer, ServiceProcess, eventually
+from harness import FAST_CONSUMERS, Admin, RedisCluster, RedisServer, ServiceProcess, eventually
 from tests.helpers.client import OPERATOR_TOKEN, SystemClient
-
-# Quick recovery under test; the defaults (30 s idle before a claim…) suit production.
-FAST_CONSUMERS = {
-    "CONSUMER_BLOCK_MS": "200",
-    "CLAIM_IDLE_MS": "3000",
-    "CLAIM_EVERY_S": "0.5",
-    "RETRY_DELAY_S": "0.2",
-    "CALLBACK_TIMEOUT_S": "1.0",
-    # Mail: a dead worker's messages return after 3 s; retries from 0.2 s, at most 1 s apart.
-    "MAIL_VISIBILITY_TIMEOUT_S": "3",
-    "MAIL_RETRY_BASE_S": "0.2",
-    "MAIL_RETRY_CAP_S": "1",
-    "SMTP_TIMEOUT_S": "2",
-}
 
 
 def last(service: str) -> bool:
