@@ -72,10 +72,10 @@ run: install ## run Redis (unless REDIS_URL answers) and the services as local p
 demo: install ## walk through the three patterns against a running system (make run first)
 	$(PY) scripts/demo.py
 
-bench: | $(UV) ## measure the system beside same-run baselines (needs redis-server and wrk); writes bench/results.json
+bench: | $(UV) ## measure the system beside same-run baselines (needs redis-server and wrk); writes bench/results.json; BENCH_ARGS="--figures growth" for the growth curves
 	$(NEED_REDIS)
 	$(UV) sync --locked --all-packages --group bench
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # A chaos run (docs/chaos.md): the system under concurrent clients while a nemesis drawn from
 # SEED injects faults for DURATION seconds; then every fault healed, every process stopped, the

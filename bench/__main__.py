@@ -3,6 +3,7 @@
 python -m bench                  # every figure, 3 repetitions (about 8 minutes on 2 cores)
 python -m bench --quick          # smaller N, 1 repetition: a smoke run
 python -m bench --figures post,e2e --reps 5
+python -m bench --figures growth   # how cost grows with the data: curves and bench/plots/*.png
 python -m bench --profile orders # one figure with pyinstrument → bench/profile-orders.*
 """
 
@@ -25,9 +26,10 @@ from typing import Any
 import uvloop
 
 from bench import figures, report
-from bench.figures import FIGURES
+from bench.figures import FIGURES, OPTIONAL
 from bench.procs import stop_all
 from bench.session import Bench, Params
+from bench.table import table
 from bench.wrk import WrkMissing, wrk_binary, wrk_version
 
 HERE = Path(__file__).parent
@@ -58,8 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--e2e-rate", type=float, default=200.0, help="payments/s (200)")
     parser.add_argument(
         "--figures",
-        default=",".join(FIGURES),
-        help=f"comma-separated subset of {','.join(FIGURES)} (default: all)",
+        default=",".join(f for f in FIGURES if f not in OPTIONAL),
+        help=f"comma-separated subset of {','.join(FIGURES)} (default: all but "
+        f"{','.join(OPTIONAL)})",
     )
     parser.add_argument(
         "--keep-logs",
@@ -234,6 +237,7 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
         "elapsed_s": round(elapsed, 1),
     }
     results = report.build_results(bench.samples, dict(bench.details), bench.checks, meta)
+    results.update(bench.curves)
     report.write_json(RESULTS, results)
     git = meta["git"]
     print()
@@ -246,7 +250,7 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
         f"{load_start[0]:.2f} at the start, {meta['load_average_1m']['end']:.2f} at the end"
     )
     print()
-    print(report.table(results))
+    print(table(results))
     failed = [c for c in bench.checks if not c["ok"]]
     print()
     print(

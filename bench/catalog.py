@@ -25,12 +25,18 @@ RATIOS = (
     # The POST baseline storing its answer with one SET, over the baseline: the most
     # post_ratio can be for a POST that writes to Redis at all.
     Ratio("post_one_write_ratio", "baseline_post_one_write_rps", "baseline_post_rps", None),
-    Ratio("post_over_one_write", "post_payments_rps", "baseline_post_one_write_rps", None),
+    # Issue 27's goals: against the floors of the work and against a peer given the same work.
+    Ratio("post_over_one_write", "post_payments_rps", "baseline_post_one_write_rps", 0.8),
     # The required work (validation and the apply script) done by a bare loop, over the raw
     # loop: the most orders_ratio can be while that work stays, done one batch after another.
     Ratio("required_work_ratio", "baseline_required_eps", "baseline_raw_eps", None),
-    Ratio("orders_over_required", "orders_projection_eps", "baseline_required_eps", None),
-    Ratio("rebuild_over_required", "rebuild_eps", "baseline_required_eps", None),
+    Ratio("orders_over_required", "orders_projection_eps", "baseline_required_eps", 0.8),
+    Ratio("rebuild_over_required", "rebuild_eps", "baseline_required_eps", 1.0),
+    Ratio("peer_equal_work_speedup", "orders_projection_eps", "peer_equal_work_eps", 1.0),
+    # What the features cost: the defaults over the same code with metrics, tracing hooks and
+    # partitions switched off (bench/features_off.py).
+    Ratio("post_features_ratio", "post_payments_rps", "post_features_off_rps", 0.9),
+    Ratio("orders_features_ratio", "orders_projection_eps", "orders_features_off_eps", 0.9),
     Ratio("orders_consumer_only_ratio", "orders_consumer_only_eps", "baseline_raw_eps", None),
     Ratio("post_two_processes_ratio", "post_two_processes_rps", "post_payments_rps", None),
     Ratio("orders_two_replicas_ratio", "orders_two_replicas_eps", "orders_projection_eps", None),
@@ -43,9 +49,9 @@ RATIOS = (
     # Tracing exported (OTLP to a local sink) over not traced, same run (issue 10: >= 0.8).
     Ratio("post_tracing_ratio", "post_traced_rps", "post_payments_rps", 0.8),
     Ratio("orders_tracing_ratio", "orders_traced_eps", "orders_projection_eps", 0.8),
-    Ratio("post_sampled_tracing_ratio", "post_traced_sampled_rps", "post_payments_rps", None),
+    Ratio("post_sampled_tracing_ratio", "post_traced_sampled_rps", "post_payments_rps", 0.8),
     Ratio(
-        "orders_sampled_tracing_ratio", "orders_traced_sampled_eps", "orders_projection_eps", None
+        "orders_sampled_tracing_ratio", "orders_traced_sampled_eps", "orders_projection_eps", 0.8
     ),
     # Redis Cluster (P = 3) over one Redis, and WAIT's share: for reading.
     Ratio("cluster_post_ratio", "cluster_post_rps", "post_payments_rps", None),
@@ -63,16 +69,21 @@ RATIOS = (
     Ratio("snapshot_speedup", "read_10k_full_ms", "read_10k_snapshot_ms", 10.0),
     Ratio("range_speedup", "range_full_ms", "range_tail_ms", 10.0),
 )
-# Absolute targets: the figure's median must be at most this.
-AT_MOST = {"e2e_p99_ms": 10.0}
+# Absolute targets: the figure's median must be at most this (none left: issue 27 restated the
+# end-to-end one against its floor, below).
+AT_MOST: dict[str, float] = {}
+# Targets against a floor of the same run: the figure's median at most the floor's median plus
+# this many ms (issue 27: sent → paid p99 within 5 ms of the bare consumer's).
+AT_MOST_OVER = {"e2e_p99_ms": ("baseline_e2e_p99_ms", 5.0)}
 
 _RPS = ("post_payments_rps", "baseline_post_rps", "baseline_post_one_write_rps",
         "post_two_processes_rps", "post_traced_rps", "post_traced_sampled_rps",
-        "cluster_post_rps", "cluster_post_nowait_rps")  # fmt: skip
+        "cluster_post_rps", "cluster_post_nowait_rps", "post_features_off_rps")  # fmt: skip
 _EPS = ("orders_projection_eps", "orders_consumer_only_eps", "orders_two_replicas_eps",
         "orders_traced_eps", "orders_traced_sampled_eps", "cluster_orders_eps",
         "peer_consumer_eps", "peer_batch_consumer_eps", "notifications_eps",
-        "notifications_two_replicas_eps", "rebuild_eps")  # fmt: skip
+        "notifications_two_replicas_eps", "rebuild_eps", "peer_equal_work_eps",
+        "orders_features_off_eps")  # fmt: skip
 UNITS = {
     **dict.fromkeys(_RPS, "req/s"),
     **dict.fromkeys(_EPS, "events/s"),
@@ -92,6 +103,7 @@ ROWS = (
      "post_over_one_write"),
     ("  two payments processes", "post_two_processes_rps", "post_payments_rps",
      "post_two_processes_ratio"),
+    ("  features off", "post_payments_rps", "post_features_off_rps", "post_features_ratio"),
     ("  traced (OTLP export)", "post_traced_rps", "post_payments_rps", "post_tracing_ratio"),
     ("  traced, 10 % sampled", "post_traced_sampled_rps", "post_payments_rps",
      "post_sampled_tracing_ratio"),
@@ -107,6 +119,8 @@ ROWS = (
      "required_work_ratio"),
     ("  orders ÷ required work", "orders_projection_eps", "baseline_required_eps",
      "orders_over_required"),
+    ("  features off", "orders_projection_eps", "orders_features_off_eps",
+     "orders_features_ratio"),
     ("  two replicas", "orders_two_replicas_eps", "orders_projection_eps",
      "orders_two_replicas_ratio"),
     ("  traced (OTLP export)", "orders_traced_eps", "orders_projection_eps",
@@ -118,6 +132,8 @@ ROWS = (
      "peer_speedup"),
     ("orders vs FastStream batch (ev/s)", "orders_projection_eps", "peer_batch_consumer_eps",
      "peer_batch_speedup"),
+    ("orders vs FastStream, same work", "orders_projection_eps", "peer_equal_work_eps",
+     "peer_equal_work_speedup"),
     ("notifications + call back (ev/s)", "notifications_eps", "baseline_http_cps",
      "notifications_ratio"),
     ("  two replicas", "notifications_two_replicas_eps", "notifications_eps",
@@ -143,6 +159,13 @@ BASELINES = (
     ("baseline_required_eps", "the same loop + envelope and snapshot validation + one apply call"),
     ("peer_consumer_eps", "FastStream StreamSub subscriber, same PaymentCache.apply per message"),
     ("peer_batch_consumer_eps", "FastStream batch subscriber (100), same apply per batch"),
+    (
+        "peer_equal_work_eps",
+        "the same batch subscriber given orders' work: envelopes validated, "
+        "same apply, the revenue projection beside it",
+    ),
+    ("post_features_off_rps", "payments with metrics, tracing hooks and partitions off"),
+    ("orders_features_off_eps", "orders with metrics, tracing hooks and partitions off"),
     ("baseline_http_cps", "sequential GET /payments/{id}, one shared httpx.AsyncClient"),
     ("baseline_e2e_p50_ms", "bare consumer process: XREADGROUP BLOCK + SET + XACK, same path"),
     ("read_10k_full_ms", "the payment folded whole, no snapshot: XRANGE - + and 10,000 steps"),

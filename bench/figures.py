@@ -4,12 +4,14 @@ they share is bench/session.py's Bench, which imports none of them)."""
 from __future__ import annotations
 
 from bench.session import Bench
-from bench.stages import cluster, e2e, notifications, peer, post, snapshots, state
+from bench.stages import cluster, e2e, growth, notifications, peer, post, snapshots, state
 
 FIGURES = (
     "post", "orders", "peer", "notifications", "e2e", "rebuild", "snapshots",
-    "replicas", "tracing", "cluster",
+    "replicas", "tracing", "features", "cluster", "growth",
 )  # fmt: skip
+# Run only when named (--figures growth): minutes of backlogs, not a ratio of the same run.
+OPTIONAL = ("growth",)
 
 
 async def run(bench: Bench) -> None:
@@ -28,3 +30,5 @@ async def run(bench: Bench) -> None:
         await snapshots.run(bench)
     if bench.wants("cluster"):
         await cluster.run(bench)
+    if bench.wants("growth"):
+        await growth.run(bench)

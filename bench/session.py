@@ -55,6 +55,7 @@ class Bench:
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.details: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.checks: list[dict[str, Any]] = []
+        self.curves: dict[str, dict[str, Any]] = {}  # growth_*: each figure a curve
         self.server = RedisProc(log_dir)
         self._payments: Proc | None = None
         self._redis: Redis | None = None

@@ -8,8 +8,10 @@ from harness.polling import eventually, eventually_async
 from harness.processes import ROOT, ServiceProcess, free_port
 from harness.redis_cluster import Admin, RedisCluster
 from harness.redis_server import RedisServer
+from harness.settings import FAST_CONSUMERS
 
 __all__ = [
+    "FAST_CONSUMERS",
     "ROOT",
     "Admin",
     "RedisCluster",

@@ -177,6 +177,21 @@ class RedisCluster:
 
         eventually(promoted, timeout=30, interval=0.5, what=f"{replica.port} to take over")
         eventually(self.healthy, timeout=30, what="the cluster to be ok after the failover")
+        # The nodes learn of the promotion by gossip: until each says so, a client that reads
+        # the layout from a node that has not heard yet gets MOVED on its first command.
+        eventually(self.agreed, timeout=30, what="every node to name the new primary")
+
+    def agreed(self) -> bool:
+        """Every running node gives the same layout (CLUSTER SLOTS: each range's primary)."""
+        layouts = set()
+        for node in self.running():
+            client = node.client()
+            try:
+                slots = client.execute_command("CLUSTER", "SLOTS")
+            finally:
+                client.close()
+            layouts.add(frozenset((int(r[0]), int(r[1]), int(r[2][1])) for r in slots))
+        return len(layouts) == 1
 
     def kill(self, node: RedisServer) -> None:
         node.kill(signal.SIGKILL)

@@ -1,6 +1,8 @@
 """Figure 3: the same projection under FastStream (bench/peer.py), with its default subscriber
-(one message at a time) and with its batch subscriber (100 at a time, its best configuration
-here), each timed from the moment its group appears, over a backlog written before it started.
+(one message at a time), with its batch subscriber (100 at a time, its best configuration
+here), and with that batch subscriber given orders' work (envelopes validated, the revenue
+projection beside it, over orders' own entries: ``peer_equal_work_eps``), each timed from the
+moment its group appears, over a backlog written before it started.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from contracts.payments import STATE_STREAM
 from orders.adapters import cached_key
+from orders.projections import revenue
 
 from bench import workloads
 from bench.drains import time_drain
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
 PEERS = (
     ("peer_consumer_eps", (), "default subscriber"),
     ("peer_batch_consumer_eps", ("--batch",), "batch subscriber"),
+    ("peer_equal_work_eps", ("--equal-work",), "batch subscriber, orders' work"),
 )
 
 
@@ -29,7 +33,10 @@ async def run(bench: Bench) -> None:
         line = f"peer {bench.rep_label(rep)}: FastStream"
         for figure, args, what in PEERS:
             await bench.flush()
-            last_id = await workloads.peer_backlog(bench.redis, n)
+            if figure == "peer_equal_work_eps":  # orders' own entries: the envelope as fields
+                [last_id] = (await workloads.state_backlog(bench.redis, n)).values()
+            else:
+                last_id = await workloads.peer_backlog(bench.redis, n)
             peer = bench.service("peer", "bench.peer", {}, port=False, args=args)
             try:
                 drain = await time_drain(
@@ -49,5 +56,13 @@ async def run(bench: Bench) -> None:
                 cached == n,
                 f"{cached} copies of {n}",
             )
+            if figure == "peer_equal_work_eps":
+                # The projection ran beside it (it is not waited for, as orders' is not).
+                checkpoint = await bench.redis.get(revenue.keys(revenue.NAME)[0])
+                bench.check(
+                    f"peer {what} {bench.rep_label(rep)}: the revenue projection ran",
+                    checkpoint is not None,
+                    f"revenue checkpoint {checkpoint!r}",
+                )
             line += f" | {what} {drain.rate:,.0f} ev/s ({drain.seconds:.2f} s)"
         bench.progress(line)

@@ -1,7 +1,8 @@
 """Figure 1, POST /payments against the FastAPI baseline (and against the baseline storing its
 answer with one Redis write: the ceiling of post_ratio for a POST that keeps what it made); with
-``replicas`` also two payments processes beside one, and with ``tracing`` also payments
-exporting its traces beside it not.
+``features`` also payments with its metrics, tracing hooks and partitions off
+(bench/features_off.py); with ``replicas`` also two payments processes beside one, and with
+``tracing`` also payments exporting its traces beside it not.
 
 - Two processes: the way to use a second core for HTTP here is a second replica (one process
   per container, docs/scaling.md), not uvicorn workers (each would keep its own Prometheus
@@ -76,6 +77,12 @@ async def run(bench: Bench) -> None:
             "baseline": [baseline],
             "baseline, one write": [one_write],
         }
+        if bench.wants("features"):
+            off = bench.service(
+                "payments-features-off", "bench.features_off", {}, args=("payments",)
+            )
+            started.append(off)
+            targets["payments, features off"] = [off]
         if bench.wants("replicas"):
             second = bench.service("payments-2", "payments", {})
             started.append(second)
@@ -127,6 +134,9 @@ def _record(bench: Bench, rep: int, results: dict[str, WrkResult]) -> None:
     one_write = results["baseline, one write"]
     bench.record("baseline_post_one_write_rps", one_write.rps)
     line += f" | baseline + one write {one_write.rps:,.0f} req/s"
+    if (off := results.get("payments, features off")) is not None:
+        bench.record("post_features_off_rps", off.rps)
+        line += f" | features off {off.rps:,.0f} req/s"
     if (two := results.get("two payments processes")) is not None:
         bench.record("post_two_processes_rps", two.rps)
         line += f" | two processes {two.rps:,.0f} req/s"

@@ -1,5 +1,6 @@
 """Figures 2 and 6: orders draining a backlog of state events, and the rebuild of its cache,
 against the raw consumer and against a bare loop doing the work that may not be skipped; with
+``features`` also orders with its metrics, tracing hooks and partitions off; with
 ``replicas`` also orders with two replicas (and one replica without the revenue projection),
 with ``tracing`` also orders exporting its traces.
 
@@ -39,6 +40,7 @@ async def drain_orders(
     env: dict[str, str] | None = None,
     partitions: Partitions = Partitions(),
     name: str = "orders",
+    features_off: bool = False,
 ) -> Drain:
     """Start ``replicas`` orders processes, write the backlog while they are paused, time the
     drain. Only the first replica runs the revenue projection (RUN_PROJECTIONS=false on the
@@ -51,7 +53,11 @@ async def drain_orders(
             own = {"CONSUMER_NAME": consumer, **(env or {})}
             if i > 0:
                 own["RUN_PROJECTIONS"] = "false"
-            procs.append(bench.service(name if i == 0 else f"{name}-{i + 1}", "orders", own))
+            proc_name = name if i == 0 else f"{name}-{i + 1}"
+            if features_off:
+                procs.append(bench.service(proc_name, "bench.features_off", own, args=("orders",)))
+            else:
+                procs.append(bench.service(proc_name, "orders", own))
         streams = [partitions.key(contract.NAMESPACE, p, contract.STATE) for p in partitions]
         return await paused_drain(
             redis,
@@ -101,6 +107,8 @@ async def run(bench: Bench) -> None:
             line += f" raw consumer {raw:,.0f} ev/s | required work {required:,.0f} ev/s"
             if bench.wants("rebuild"):
                 line += await _rebuild(bench, rep)
+            if bench.wants("orders") and bench.wants("features"):
+                line += await _features_off(bench, rep)
             if bench.wants("orders") and bench.wants("replicas"):
                 line += await _replicas(bench, rep)
             if bench.wants("orders") and receiver is not None:
@@ -125,6 +133,16 @@ async def _traced(bench: Bench, rep: int, receiver: Receiver) -> str:
         )
         line += f" | {what} {drain.rate:,.0f} ev/s"
     return line
+
+
+async def _features_off(bench: Bench, rep: int) -> str:
+    await bench.flush()
+    drain = await drain_orders(bench, bench.redis, name="orders-features-off", features_off=True)
+    bench.record("orders_features_off_eps", drain.rate)
+    await check_copies(
+        bench, bench.redis, f"orders features off {bench.rep_label(rep)}", ["{orders}"]
+    )
+    return f" | features off {drain.rate:,.0f} ev/s"
 
 
 async def _replicas(bench: Bench, rep: int) -> str:

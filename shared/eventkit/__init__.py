@@ -13,6 +13,7 @@ import-linter can keep it out of the pattern code.
 """
 
 from eventkit import metrics, tracing
+from eventkit.batches import events_of, parse_many
 from eventkit.connection import Client, connect, misconfigured, read_secret, unavailable
 from eventkit.consumer import Consumer, ConsumerOptions
 from eventkit.consumer_outcomes import ConsumerStats
@@ -119,11 +120,13 @@ __all__ = [
     "connect",
     "dead_letter_stream",
     "each",
+    "events_of",
     "handler_for",
     "list_dead_letters",
     "metrics",
     "misconfigured",
     "parse_data",
+    "parse_many",
     "read_from_snapshot",
     "read_secret",
     "read_stream",

@@ -44,6 +44,7 @@ from redis import exceptions as redis_errors
 from eventkit import metrics, tracing
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
+from eventkit.batches import events_of
 from eventkit.connection import Client, kind_of, misconfigured, unavailable
 from eventkit.consumer_outcomes import ConsumerStats, Decoded, Outcomes
 from eventkit.deadletter import dead_letter_stream
@@ -53,9 +54,10 @@ from eventkit.dispatch import (
     handler_for,
     runs,
 )
-from eventkit.envelope import Event, InvalidEvent
+from eventkit.envelope import InvalidEvent
 from eventkit.partitions import check_one_slot
 from eventkit.pending import leased, uncount
+from eventkit.projection import Read
 from eventkit.replication import NotReplicated
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,10 @@ class Consumer:
     # Waits until the handlers' effects so far are as durable as required (raises
     # NotReplicated if they are not): called before every XACK. None: nothing to wait for.
     confirm_effects: Callable[[], Awaitable[None]] | None = None
+    # Handed every read of new entries (``>``), decoded, before the handlers run: a catch-up
+    # projection of the same stream follows these instead of reading and decoding the stream a
+    # second time (eventkit.projection_feed). Must not block.
+    feeds: list[Callable[[list[Read]], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.dead_letters = dead_letter_stream(self.stream, self.group)
@@ -203,7 +209,7 @@ class Consumer:
             block=self.options.block_ms,
         )
         for _stream, entries in reply:
-            await self._handle_batch(entries)
+            await self._handle_batch(entries, fresh=True)
 
     async def _drain_own_pending(self) -> None:
         """Re-read the entries delivered to this consumer and not acked (each read counts)."""
@@ -236,25 +242,39 @@ class Consumer:
             if cursor in (b"0-0", "0-0"):
                 return
 
-    async def _handle_batch(self, entries: Sequence[Entry]) -> None:
+    async def _handle_batch(self, entries: Sequence[Entry], fresh: bool = False) -> None:
+        """``fresh``: new entries (``>``), consecutive in the stream: what the feeds get."""
         in_hand = [entry_id for entry_id, _ in entries]
         outcome = Outcome()
         async with leased(
             self.redis, self.stream, self.group, self.name, in_hand, self.options.claim_idle_ms
         ):
             decoded: list[Decoded] = []
+            present = []
             for entry_id, fields in entries:
-                if not fields:  # an entry always has fields: this one was trimmed while pending
+                if fields:
+                    present.append((entry_id, fields))
+                else:  # an entry always has fields: this one was trimmed while pending
                     self.outcomes.lost(entry_id)
                     outcome.acks.append(entry_id)
+            # The envelopes validated in one call (eventkit.batches), each entry's own verdict.
+            events = events_of([fields for _, fields in present])
+            ids = [entry_id for entry_id, _ in present]
+            read: list[Read] = list(zip(ids, events, strict=True))
+            for (entry_id, fields), event in zip(present, events, strict=True):
+                # Retrying cannot fix a malformed entry, nor one of a type with no handler.
+                if isinstance(event, InvalidEvent):
+                    await self.outcomes.dead_letter(entry_id, fields, event)
                     continue
                 try:
-                    event = Event.from_fields(fields)
                     decoded.append(
                         Decoded(entry_id, fields, event, handler_for(self.handlers, event))
                     )
-                except InvalidEvent as exc:  # retrying cannot fix a malformed or unknown entry
+                except InvalidEvent as exc:
                     await self.outcomes.dead_letter(entry_id, fields, exc)
+            if fresh and read:
+                for feed in self.feeds:
+                    feed(read)
             try:
                 for run in runs(decoded, lambda item: item.handler):
                     if self._stopping.is_set():  # not acked: handled after a restart or by a peer

@@ -29,19 +29,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from redis import exceptions as redis_errors
 
 from eventkit.background import in_background
 from eventkit.backoff import Backoff
+from eventkit.batches import events_of
 from eventkit.connection import Client, kind_of, misconfigured, unavailable
 from eventkit.envelope import Event, InvalidEvent
 
+if TYPE_CHECKING:
+    from eventkit.projection_feed import Feed
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# An entry as read: its id, and the event it holds or why it holds none.
+Read = tuple[bytes, Event | InvalidEvent]
 BEGINNING = "0-0"  # the checkpoint of a projection that applied nothing yet
 
 # How every projection's commit script begins and ends: KEYS[1] is the checkpoint, ARGV[1] the
@@ -132,47 +138,56 @@ class ProjectionRunner(Generic[T]):
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
+        self.feed: Feed | None = None  # set by eventkit.projection_feed.Feed
 
     async def catch_up(self) -> int:
         """Apply everything up to the end of the stream as it is now; return how many events."""
         before = self.stats.applied
         self.stats.checkpoint = await self.projection.checkpoint()
-        while await self._step(block_ms=None):
+        while await self.step(block_ms=None):
             pass
         return self.stats.applied - before
 
-    async def _step(self, block_ms: int | None) -> bool:
-        """Read one batch after the checkpoint and commit it; False when there was none."""
+    async def step(self, block_ms: int | None) -> int:
+        """Read one batch after the checkpoint and commit it; how many entries it read."""
         cursor = self.stats.checkpoint or BEGINNING
         reply = await self.redis.xread(
             {self.projection.stream: cursor}, count=self.batch_size, block=block_ms
         )
         entries = reply[0][1] if reply else []
-        if not entries:
-            return False
-        batch = self._decode(cursor, entries)
+        if entries:
+            events = events_of([fields for _, fields in entries])
+            ids = [entry_id for entry_id, _ in entries]
+            await self.apply(cursor, list(zip(ids, events, strict=True)))
+        return len(entries)
+
+    async def apply(self, cursor: str, events: Sequence[Read]) -> None:
+        """Commit the entries that follow ``cursor`` in the stream, each read as an event (or
+        as why it is not one): read by this runner, or fed to it (eventkit.projection_feed)."""
+        batch = self._decode(cursor, events)
         refused = await self._commit(batch)
         if refused is None:  # another runner committed this batch first: go on from there
             self.stats.lost_races += 1
             self.stats.checkpoint = await self.projection.checkpoint()
-            return True
+            return
         for entry_id, reason in refused:
             log.warning("%s: skipped %s: %s", self.projection.name, entry_id, reason)
         self.stats.applied += len(batch.items) - len(refused)
         self.stats.skipped += len(batch.skipped) + len(refused)
         self.stats.checkpoint = batch.through
-        return True
 
-    def _decode(self, cursor: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Batch[T]:
+    def _decode(self, cursor: str, events: Sequence[Read]) -> Batch[T]:
         items, skipped = [], []
-        for raw_id, fields in entries:
+        for raw_id, event in events:
             entry_id = raw_id.decode()
             try:
-                items.append((entry_id, self.projection.decode(Event.from_fields(fields))))
+                if isinstance(event, InvalidEvent):
+                    raise event
+                items.append((entry_id, self.projection.decode(event)))
             except InvalidEvent as exc:
                 skipped.append((entry_id, str(exc)))
                 log.warning("%s: skipped %s: %s", self.projection.name, entry_id, exc)
-        return Batch(cursor, entries[-1][0].decode(), items, skipped)
+        return Batch(cursor, events[-1][0].decode(), items, skipped)
 
     async def _commit(self, batch: Batch[T]) -> list[tuple[str, str]] | None:
         """Commit ``batch``; if the commit fails for a reason of its own (not Redis being away
@@ -216,7 +231,10 @@ class ProjectionRunner(Generic[T]):
             try:
                 self.stats.checkpoint = await self.projection.checkpoint()
                 while not self._stopping.is_set():
-                    await self._step(block_ms=self.block_ms)
+                    if self.feed is not None:  # a consumer's reads, while at the head
+                        await self.feed.step(self.block_ms)
+                    else:
+                        await self.step(block_ms=self.block_ms)
                     if self.stats.state != "running":  # recovered: nothing is wrong any more
                         self.stats.state, self.stats.last_error = "running", None
                     self.backoff.reset()

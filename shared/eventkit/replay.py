@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eventkit.batches import events_of
 from eventkit.connection import Client
 from eventkit.dispatch import Handler, HandlerTable, handler_for, runs
 from eventkit.envelope import Event, InvalidEvent
@@ -82,9 +83,12 @@ def _decode(
     entries: Entries, handlers: HandlerTable, result: Replayed
 ) -> list[tuple[Event, Handler]]:
     decoded: list[tuple[Event, Handler]] = []
-    for entry_id, fields in entries:
+    # The envelopes validated in one call (eventkit.batches), each entry's own verdict.
+    events = events_of([fields for _, fields in entries])
+    for (entry_id, _), event in zip(entries, events, strict=True):
         try:
-            event = Event.from_fields(fields)
+            if isinstance(event, InvalidEvent):
+                raise event
             decoded.append((event, handler_for(handlers, event)))
         except InvalidEvent as exc:
             result.skipped += 1

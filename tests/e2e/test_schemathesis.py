@@ -47,9 +47,9 @@ from notifications.bootstrap import create_app as notifications_app
 from orders.bootstrap import create_app as orders_app
 from payments.bootstrap import create_app as payments_app
 
+from harness import FAST_CONSUMERS
 from tests.helpers import RedisServer, ServiceProcess, free_port
 from tests.helpers.client import OPERATOR, OPERATOR_TOKEN
-from tests.helpers.stack import FAST_CONSUMERS
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason='schemathesis is not installed: the dev group needs "schemathesis>=4.32"'

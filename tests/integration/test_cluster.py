@@ -198,15 +198,6 @@ async def test_appends_carry_on_across_a_manual_failover(
             try:
                 await store.append(stream, [fact(uid)], 1)
             except Exception as exc:
-                print(
-                    "DEBUG",
-                    type(exc),
-                    getattr(exc, "status_code", "-"),
-                    exc.args,
-                    exc.__cause__,
-                    exc.__context__,
-                    flush=True,
-                )
                 if not unavailable(exc):  # only what a failover may cause is counted
                     raise
                 refused.append(exc)

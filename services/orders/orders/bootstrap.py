@@ -20,6 +20,7 @@ from contracts import payments as contract
 from contracts.payments import PaymentState, event_stream
 from eventkit import Consumer, ProjectionRunner, ReplicatedWrites
 from eventkit.partitions import Partitions
+from eventkit.projection_feed import feeding
 from fastapi import FastAPI
 from servicekit import ConsumerOverrides, fail_fast, operator_router, service_app
 
@@ -60,13 +61,16 @@ def create_app(
             )
             for p in partitions
         ]
-        # The same streams, read a second way: not in the group, each from its own checkpoint.
+        # The same streams, kept a second way: not in the group, each from its own checkpoint.
         revenues = revenue.per_partition(redis, partitions)
         runners = [
             ProjectionRunner(redis, r, block_ms=settings.consumer_block_ms) for r in revenues
         ]
         # RUN_PROJECTIONS=false: another process keeps the revenue; this one only reads it.
         projecting = runners if settings.run_projections else []
+        # Here each runner takes its consumer's reads while it is at the head: one read and
+        # one decode of each entry for both (eventkit.projection_feed).
+        feeding(consumers[: len(projecting)], projecting)
         try:
             async with AsyncExitStack() as started:
                 for consumer in consumers:

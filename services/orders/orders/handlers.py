@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contracts.payments import PAYMENT_RECEIVED, PAYMENT_REFUNDED, PaymentState
-from eventkit import Event, HandlerTable, parse_data
+from eventkit import Event, HandlerTable, parse_many
 
 from orders.ports import PaymentCache
 
@@ -16,7 +16,7 @@ def build_handlers(cache: PaymentCache) -> HandlerTable:
 
         All copies of a run in one round trip; each only if newer than the one cached.
         """
-        await cache.apply([parse_data(PaymentState, event) for event in events])
+        await cache.apply(parse_many(PaymentState, events))  # one validation call for the run
 
     return {
         PAYMENT_RECEIVED: keep_copies,
