@@ -11,7 +11,7 @@ an event stays pending; and what FastStream's publisher writes is not an event (
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pytest
 from contracts import payments as public
 from contracts.payments import PaymentNotice, PaymentState
-from eventkit import Event, InvalidEvent, Publisher, RedisEventStore, connect
+from eventkit import Event, InvalidEvent, Publisher, RedisEventStore
 from eventkit.faststream import Envelope, parse
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisStreamMessage
@@ -40,18 +40,12 @@ TRACE_ID, SPAN_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of the test's own: the public streams hold only what the test writes."""
-    redis_server = RedisServer(tmp_path).start()
-    yield redis_server
-    redis_server.stop()
-
-
-@pytest.fixture
-async def redis(server: RedisServer) -> AsyncIterator[Redis]:
-    client = connect(server.url)
-    yield client
-    await client.aclose()
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own (conftest's ``redis`` connects to it): the public streams hold
+    only what the test writes."""
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
 
 
 async def payments_write(redis: Redis, after: str | None = None) -> dict[str, dict[str, Event]]:
@@ -143,14 +137,14 @@ async def acknowledged(redis: Redis, written: dict[str, dict[str, Event]]) -> bo
 
 
 async def test_a_faststream_subscriber_reads_both_streams_typed_with_the_envelope_intact(
-    server: RedisServer, redis: Redis
+    redis_server: RedisServer, redis: Redis
 ) -> None:
     written = await payments_write(redis)
     spans = InMemorySpanExporter()
     tracing = TracerProvider()
     tracing.add_span_processor(SimpleSpanProcessor(spans))
     broker = RedisBroker(
-        server.url, middlewares=[RedisTelemetryMiddleware(tracer_provider=tracing)]
+        redis_server.url, middlewares=[RedisTelemetryMiddleware(tracer_provider=tracing)]
     )
     seen = subscribe(broker)
     async with broker:
@@ -191,11 +185,11 @@ async def test_a_faststream_subscriber_reads_both_streams_typed_with_the_envelop
 
 
 async def test_without_the_adapter_faststream_keeps_the_data_and_drops_the_envelope(
-    server: RedisServer, redis: Redis
+    redis_server: RedisServer, redis: Redis
 ) -> None:
     """Why the adapter exists: FastStream reads the entry as its own legacy envelope."""
     written = await payments_write(redis)
-    broker = RedisBroker(server.url)
+    broker = RedisBroker(redis_server.url)
     got: list[tuple[PaymentNotice, dict[str, Any], str]] = []
 
     @broker.subscriber(
@@ -217,13 +211,13 @@ async def test_without_the_adapter_faststream_keeps_the_data_and_drops_the_envel
 
 
 async def test_an_entry_that_is_not_an_event_stays_pending(
-    server: RedisServer, redis: Redis
+    redis_server: RedisServer, redis: Redis
 ) -> None:
     """FastStream has no dead-letter stream: the adapter's InvalidEvent leaves the entry in the
     group's pending list for an operator, and the entries after it are read on."""
     bad = (await redis.xadd(public.NOTIFICATION_STREAM, {"data": "{}"})).decode()
     written = await payments_write(redis, after=bad)
-    broker = RedisBroker(server.url)
+    broker = RedisBroker(redis_server.url)
     notices = subscribe(broker)[public.NOTIFICATION_STREAM]
     async with broker:
         await broker.start()
@@ -238,13 +232,13 @@ async def test_an_entry_that_is_not_an_event_stays_pending(
 
 
 async def test_what_faststream_publishes_is_not_an_event_but_publisher_writes_one(
-    server: RedisServer, redis: Redis
+    redis_server: RedisServer, redis: Redis
 ) -> None:
     """The other direction (docs/interop.md): ``broker.publish`` writes FastStream's own format,
     one ``__data__`` field, which this project's consumers dead-letter; an event written with
     eventkit.Publisher (on any redis-py client, the one FastStream hands a handler included) is
     read like payments' own."""
-    broker = RedisBroker(server.url)
+    broker = RedisBroker(redis_server.url)
     async with broker:
         await broker.start()
         await broker.publish(PaymentNotice(payment_id="p-1"), stream="{peer}:published")
