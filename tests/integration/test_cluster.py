@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
@@ -177,12 +178,13 @@ async def test_without_replicas_to_wait_for_an_append_does_not_wait(
     await store.aclose()
 
 
-async def test_appends_carry_on_across_a_manual_failover(
+@asynccontextmanager
+async def failed_over(
     payments: AsyncRedisCluster, redis_cluster: RedisCluster, uid: str
-) -> None:
-    """CLUSTER FAILOVER moves the slot to the replica: the store's node connection gets MOVED
-    (a 503 for one request at most), relearns the layout, reloads its script on the new primary
-    (NOSCRIPT) and appends there, confirmed by the old primary, now a replica."""
+) -> AsyncIterator[tuple[RedisEventStore, str, RedisServer]]:
+    """A replicated store with one event in a stream of its own, whose primary has just been
+    failed over to its replica (yielded with the store and the stream). Afterwards the cluster
+    is failed back, as the other tests expect it, and the store closed."""
     store = RedisEventStore(
         payments, "payments", partitions=PARTITIONS, replication=Replication(replicas=1)
     )
@@ -192,25 +194,46 @@ async def test_appends_carry_on_across_a_manual_failover(
     replica = redis_cluster.replica_of(primary)
     redis_cluster.failover(replica)
     try:
-        refused: list[BaseException] = []
+        yield store, stream, replica
+    finally:
+        redis_cluster.failover(primary)
+        await store.aclose()
 
-        async def appended() -> bool:
-            try:
-                await store.append(stream, [fact(uid)], 1)
-            except Exception as exc:
-                if not unavailable(exc):  # only what a failover may cause is counted
-                    raise
-                refused.append(exc)
-                return False
-            return True
 
-        await eventually_async(appended, timeout=20, what="an append after the failover")
+async def refused_until_done(
+    attempt: Callable[[], Awaitable[object]], what: str
+) -> list[Exception]:
+    """``attempt`` until it succeeds; what it raised meanwhile, each only what a failover may
+    cause (anything else fails the test)."""
+    refused: list[Exception] = []
+
+    async def done() -> bool:
+        try:
+            await attempt()
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            refused.append(exc)
+            return False
+        return True
+
+    await eventually_async(done, timeout=20, what=what)
+    return refused
+
+
+async def test_appends_carry_on_across_a_manual_failover(
+    payments: AsyncRedisCluster, redis_cluster: RedisCluster, uid: str
+) -> None:
+    """CLUSTER FAILOVER moves the slot to the replica: the store's node connection gets MOVED
+    (a 503 for one request at most), relearns the layout, reloads its script on the new primary
+    (NOSCRIPT) and appends there, confirmed by the old primary, now a replica."""
+    async with failed_over(payments, redis_cluster, uid) as (store, stream, replica):
+        refused = await refused_until_done(
+            lambda: store.append(stream, [fact(uid)], 1), "an append after the failover"
+        )
         assert len(refused) <= 1, refused
         assert [s.version for s in await store.read(stream)] == [1, 2]
         assert redis_cluster.primary_of(store.key(stream)).port == replica.port
-    finally:
-        redis_cluster.failover(primary)  # leave the cluster as the other tests expect it
-        await store.aclose()
 
 
 async def test_a_confirmation_carries_on_across_a_manual_failover(
@@ -220,32 +243,11 @@ async def test_a_confirmation_carries_on_across_a_manual_failover(
     the service's user may only INCRBY. After a failover the node connection gets MOVED and
     the client relearns the layout without a command on that key. Failed before (found by
     make chaos): the relearning ran EXISTS on it, refused by the ACL: a 500, not a 503."""
-    store = RedisEventStore(
-        payments, "payments", partitions=PARTITIONS, replication=Replication(replicas=1)
-    )
-    stream = f"payment-{uid}"
-    await store.append(stream, [fact(uid)], 0)
-    primary = redis_cluster.primary_of(store.key(stream))
-    replica = redis_cluster.replica_of(primary)
-    redis_cluster.failover(replica)
-    try:
-        refused: list[BaseException] = []
-
-        async def confirmed() -> bool:
-            try:
-                await store.confirm(stream)
-            except Exception as exc:
-                if not unavailable(exc):  # only what a failover may cause is counted
-                    raise
-                refused.append(exc)
-                return False
-            return True
-
-        await eventually_async(confirmed, timeout=20, what="a confirmation after the failover")
+    async with failed_over(payments, redis_cluster, uid) as (store, stream, _):
+        refused = await refused_until_done(
+            lambda: store.confirm(stream), "a confirmation after the failover"
+        )
         assert len(refused) <= 1, refused
-    finally:
-        redis_cluster.failover(primary)  # leave the cluster as the other tests expect it
-        await store.aclose()
 
 
 async def test_replicas_listed_after_the_first_write_are_waited_for_once_seen(
