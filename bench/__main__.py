@@ -174,6 +174,9 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
         profile_in_process=in_process,
     )
     overrides = env_overrides()
+    # The tree as the run found it: read before the run draws its plots (bench/plots/*.png,
+    # committed), which would otherwise count as uncommitted changes of the tree measured.
+    git = report.git_facts()
     load_start = os.getloadavg()
     cores = os.cpu_count() or 1
     if load_start[0] > 0.5 * cores:
@@ -217,7 +220,7 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
 
     meta: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": report.git_facts(),
+        "git": git,
         "machine": report.machine_facts(redis_info, wrk),
         "params": {
             "reps": params.reps,
@@ -239,7 +242,6 @@ async def amain(args: argparse.Namespace, log_dir: Path) -> int:
     results = report.build_results(bench.samples, dict(bench.details), bench.checks, meta)
     results.update(bench.curves)
     report.write_json(RESULTS, results)
-    git = meta["git"]
     print()
     print(
         f"measured {meta['measured_at']} at {git['short']}"
