@@ -2,6 +2,7 @@
 
 python -m chaos run --seed 1 --duration 60            # standalone Redis (exit 1 on any anomaly)
 python -m chaos run --seed 3 --cluster                # the six-node Redis Cluster
+python -m chaos run --seed 2 --compose                # the Docker stack (docker-compose.yml)
 python -m chaos check --self-test                     # the checker must catch planted anomalies
 python -m chaos check .chaos/<run>                    # judge a run's saved history and state again
 python -m chaos matrix --seeds 1-20 --duration 30     # seeds x {standalone, cluster}: a table
@@ -35,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--rate", type=float, default=0.25, help="faults per second, on average")
     go.add_argument("--clients", type=int, default=6)
     go.add_argument("--cluster", action="store_true", help="on the local six-node Redis Cluster")
-    go.add_argument("--compose", action="store_true", help="on the Docker stack (not yet)")
+    go.add_argument(
+        "--compose",
+        action="store_true",
+        help="on the Docker stack (docker-compose.yml; needs a Docker engine): the engine's "
+        "faults on its containers",
+    )
     go.add_argument("--out", type=Path, default=Path(".chaos"))
     go.add_argument("--kinds", help="only these fault kinds, e.g. drop,cut (docs/chaos.md)")
     go.add_argument("--settle", type=float, default=90.0, help="seconds to settle at the end")
@@ -73,11 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     table.add_argument("--out", type=Path, default=Path(".chaos"))
     args = parser.parse_args(argv)
     if args.command == "run":
-        if args.compose:
-            parser.error("--compose: the Docker stack path does not exist yet")
+        if args.compose and (args.cluster or args.console or args.no_aof):
+            parser.error(
+                "--compose: the stack as docker-compose.yml says (no --cluster, "
+                "--console or --no-aof)"
+            )
         options = Options(
             args.seed, args.duration, args.rate, args.clients, args.cluster, args.out, args.console
         )
+        options.compose = args.compose
         if args.kinds:
             options.kinds = set(args.kinds.split(","))
         options.settle, options.aof = args.settle, not args.no_aof

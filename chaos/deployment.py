@@ -93,6 +93,14 @@ class Deployment(Supervisor):
         if self.cluster:
             self.announce(node)
 
+    def alive(self) -> dict[str, dict[str, bool]]:
+        """Which processes run now: the services and each Redis node (a Redis the nemesis
+        killed must be back too)."""
+        alive = {name: {"alive": not p.exited} for name, p in self.processes.items()}
+        for node in self.nodes:
+            alive[self.node_name(node)] = {"alive": _running(node)}
+        return alive
+
     # ---- start and stop --------------------------------------------------------------------
 
     def start(self) -> Deployment:

@@ -13,6 +13,7 @@ from typing import Any
 
 from eventkit import Event
 
+from chaos.compose import ComposeDeployment
 from chaos.deployment import Deployment
 from chaos.history import Clock, Recorder
 from chaos.layout import is_role_target, node_for
@@ -35,7 +36,7 @@ class Announcer:
     """Publishes fault events from a thread of its own: the fault may be that Redis is down or
     unreachable, so an event waits (in order) until it can be written."""
 
-    def __init__(self, deployment: Deployment, run: str, seed: int) -> None:
+    def __init__(self, deployment: Deployment | ComposeDeployment, run: str, seed: int) -> None:
         self.deployment, self.run, self.seed = deployment, run, seed
         self.events: queue.Queue[Event | None] = queue.Queue()
         self.published = 0
@@ -66,7 +67,13 @@ class Announcer:
 
 
 class Faults:
-    def __init__(self, deployment: Deployment, log: Recorder, clock: Clock, tell: Announcer):
+    def __init__(
+        self,
+        deployment: Deployment | ComposeDeployment,
+        log: Recorder,
+        clock: Clock,
+        tell: Announcer,
+    ):
         self.deployment, self.log, self.clock, self.tell = deployment, log, clock, tell
         self.active: dict[int, tuple[Fault, str, float]] = {}  # id(fault) -> (it, target, start)
         self._dropped: dict[int, int] = {}  # id(fault) -> its proxy's lost replies before it
@@ -74,7 +81,8 @@ class Faults:
 
     def apply(self, fault: Fault) -> None:
         target = fault.target
-        if is_role_target(target):  # "primary:payments": whichever node that is now
+        if isinstance(self.deployment, Deployment) and is_role_target(target):
+            # "primary:payments": whichever node that is now
             target = self.deployment.node_name(node_for(self.deployment, target))
         proxy = self.deployment.net.proxies.get(target)
         self._dropped[id(fault)] = proxy.dropped if proxy is not None else 0
@@ -112,6 +120,9 @@ class Faults:
 
     def _apply(self, fault: Fault, target: str) -> tuple[str, dict[str, Any]]:
         d, kind = self.deployment, fault.kind
+        if isinstance(d, ComposeDeployment):  # the engine's faults (chaos.compose)
+            d.inflict(kind, target)
+            return target, {}
         if kind == "kill":
             d.kill(target)
         elif kind == "pause":
@@ -144,6 +155,9 @@ class Faults:
 
     def _heal(self, fault: Fault, target: str) -> None:
         d, kind = self.deployment, fault.kind
+        if isinstance(d, ComposeDeployment):
+            d.heal(kind, target)
+            return
         if kind == "kill":
             d.restart(target)
         elif kind == "pause":
@@ -161,6 +175,7 @@ class Faults:
 
     def _failover(self, primary: RedisServer) -> RedisServer:
         """Promote ``primary``'s replica (CLUSTER FAILOVER on it); the old primary follows."""
+        assert isinstance(self.deployment, Deployment)
         backend = self.deployment.backend
         assert isinstance(backend, RedisCluster)
         own = primary.client(decode_responses=True)

@@ -15,8 +15,8 @@ from harness import free_port
 
 
 class Mailbox:
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host, self.port = host, free_port()
         self.received: Counter[str] = Counter()  # Message-ID -> times accepted
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -29,7 +29,7 @@ class Mailbox:
 
     def up(self) -> None:
         if self._controller is None:
-            controller = Controller(self, hostname="127.0.0.1", port=self.port)
+            controller = Controller(self, hostname=self.host, port=self.port)
             controller.start()
             self._controller = controller
 

@@ -66,8 +66,8 @@ def one(seed: int, deployment: str, plan: Plan, out: Path) -> dict[str, Any]:
         "--out",
         str(directory),
     ]
-    if deployment == "cluster":
-        command.append("--cluster")
+    if deployment in ("cluster", "compose"):
+        command.append(f"--{deployment}")
     started = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=plan.duration + 400)

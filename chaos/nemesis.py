@@ -43,6 +43,17 @@ CLUSTER = {
     "smtp-down": 1,
     "slow-callback": 1,
 }
+# The Docker stack (chaos.compose): the engine's faults on its containers; a partition cuts
+# one service's container off the project network.
+COMPOSE = {
+    "kill": 3,
+    "pause": 2,
+    "redis-kill": 2,
+    "redis-pause": 1,
+    "partition": 2,
+    "smtp-down": 1,
+}
+COMPOSE_SERVICES = ("payments", "orders", "notifications")
 INSTANT = {"cut", "failover"}
 ON_REDIS = {"redis-kill", "redis-pause", "primary-kill", "failover", "node-pause"}
 TAGS = ("payments", "orders", "notifications")  # the services' hash tags (their keys' slots)
@@ -65,12 +76,19 @@ class Fault:
 
 
 def schedule(
-    seed: int, duration: float, rate: float, *, cluster: bool, only: set[str] | None = None
+    seed: int,
+    duration: float,
+    rate: float,
+    *,
+    cluster: bool,
+    only: set[str] | None = None,
+    compose: bool = False,
 ) -> list[Fault]:
     """Faults starting from 2 s in, about ``rate`` per second (exponential gaps), each healed
-    no later than 3 s before the end of the workload; ``only``: of these kinds alone."""
+    no later than 3 s before the end of the workload; ``only``: of these kinds alone;
+    ``compose``: the Docker stack's kinds and containers."""
     rng = random.Random(seed)
-    every = CLUSTER if cluster else STANDALONE
+    every = COMPOSE if compose else CLUSTER if cluster else STANDALONE
     kinds = {k: w for k, w in every.items() if only is None or k in only}
     if not kinds:
         raise ValueError(f"no fault kind of {sorted(only or ())} on this deployment")
@@ -84,7 +102,8 @@ def schedule(
         kind = rng.choices(names, weights)[0]
         length = 0.0 if kind in INSTANT else round(rng.uniform(2.0, 8.0), 2)
         length = round(min(length, max(0.0, duration - 3 - at)), 2)
-        fault = Fault(round(at, 2), kind, _target(rng, kind, cluster), length, _params(rng, kind))
+        target = _compose_target(rng, kind) if compose else _target(rng, kind, cluster)
+        fault = Fault(round(at, 2), kind, target, length, _params(rng, kind))
         if _fits(fault, faults):
             faults.append(fault)
 
@@ -103,6 +122,14 @@ def _target(rng: random.Random, kind: str, cluster: bool) -> str:
     if cluster:  # a node holding a service's keys, as every client reaches it (its proxy)
         return f"{'primary' if rng.random() < 0.75 else 'replica'}:{rng.choice(TAGS)}"
     return f"redis:{rng.choice(REDIS_USERS)}"  # one service's link to Redis
+
+
+def _compose_target(rng: random.Random, kind: str) -> str:
+    if kind in ("redis-kill", "redis-pause"):
+        return "redis"
+    if kind == "smtp-down":
+        return "smtp"
+    return rng.choice(COMPOSE_SERVICES)  # kill, pause, partition: a service's container
 
 
 def _params(rng: random.Random, kind: str) -> dict[str, Any]:

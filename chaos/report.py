@@ -55,6 +55,10 @@ def unknown_writes(history: list[dict[str, Any]], state: dict[str, Any]) -> tupl
     return len(unknown), sum(intent in stored for intent in unknown)
 
 
+def deployment_name(options: Any) -> str:
+    return "compose" if options.compose else "cluster" if options.cluster else "standalone"
+
+
 def summarise(
     name: str,
     options: Any,
@@ -76,7 +80,7 @@ def summarise(
     summary = {
         "run": name,
         "seed": options.seed,
-        "deployment": "cluster" if options.cluster else "standalone",
+        "deployment": deployment_name(options),
         "duration_s": options.duration,
         "ops": len(history),
         "ops_per_s": round(len(history) / span, 1),

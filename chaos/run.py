@@ -18,6 +18,7 @@ from typing import Any
 
 from chaos import report
 from chaos.checker import check
+from chaos.compose import ComposeDeployment
 from chaos.deployment import Deployment
 from chaos.faults import Announcer, Faults
 from chaos.history import Clock, Recorder
@@ -39,11 +40,11 @@ class Options:
     kinds: set[str] | None = None  # only these kinds of fault (default: every kind)
     settle: float = 90.0  # after the faults healed: how long the system gets to settle
     aof: bool = True  # False: Redis without its append-only file (loses writes when killed)
+    compose: bool = False  # on the Docker stack (chaos.compose) instead of processes
 
 
 def run_id(options: Options) -> str:
-    kind = "cluster" if options.cluster else "standalone"
-    return f"{time.strftime('%Y%m%dT%H%M%S')}-seed{options.seed}-{kind}"
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-seed{options.seed}-{report.deployment_name(options)}"
 
 
 async def run(options: Options) -> dict[str, Any]:
@@ -52,15 +53,24 @@ async def run(options: Options) -> dict[str, Any]:
     directory = options.out.resolve() / name
     directory.mkdir(parents=True, exist_ok=True)
     plan = schedule(
-        options.seed, options.duration, options.rate, cluster=options.cluster, only=options.kinds
+        options.seed,
+        options.duration,
+        options.rate,
+        cluster=options.cluster,
+        only=options.kinds,
+        compose=options.compose,
     )
     (directory / "schedule.json").write_text(json.dumps([f.to_dict() for f in plan], indent=1))
-    deployment = Deployment(
-        directory / "system",
-        cluster=options.cluster,
-        seed=options.seed,
-        console=options.console,
-        aof=options.aof,
+    deployment: Deployment | ComposeDeployment = (
+        ComposeDeployment(directory / "system", seed=options.seed)
+        if options.compose
+        else Deployment(
+            directory / "system",
+            cluster=options.cluster,
+            seed=options.seed,
+            console=options.console,
+            aof=options.aof,
+        )
     )
     history = Recorder(directory / "history.jsonl")
     fault_log = Recorder(directory / "faults.jsonl")
@@ -114,7 +124,7 @@ def _cancel(task: asyncio.Task[Any]) -> None:
 async def _load(
     options: Options,
     name: str,
-    deployment: Deployment,
+    deployment: Deployment | ComposeDeployment,
     history: Recorder,
     clock: Clock,
     faults: Faults,
@@ -154,7 +164,9 @@ async def _fault(fault: Fault, faults: Faults, clock: Clock) -> None:
         await asyncio.to_thread(faults.heal, fault)
 
 
-async def _supervise(deployment: Deployment, clock: Clock, history: Recorder) -> None:
+async def _supervise(
+    deployment: Deployment | ComposeDeployment, clock: Clock, history: Recorder
+) -> None:
     while True:
         for name in await asyncio.to_thread(deployment.supervise, clock.now()):
             print(f"chaos: {name} exited by itself; restarted (see its log)", flush=True)
@@ -162,7 +174,7 @@ async def _supervise(deployment: Deployment, clock: Clock, history: Recorder) ->
 
 
 async def _quiesce(
-    deployment: Deployment, history: list[dict[str, Any]], settle: float
+    deployment: Deployment | ComposeDeployment, history: list[dict[str, Any]], settle: float
 ) -> tuple[Any, Any]:
     """Read and check the state until it is clean or ``settle`` s passed: consumers, mail and
     projections catch up after the last fault; what is still wrong then is an anomaly."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from chaos.compose import ComposeDeployment
 from chaos.deployment import Deployment
 from chaos.settings import OPERATOR_TOKEN
 
@@ -66,7 +67,9 @@ def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
 
 
 async def read_services(
-    deployment: Deployment, history: list[dict[str, Any]], payment_ids: list[str]
+    deployment: Deployment | ComposeDeployment,
+    history: list[dict[str, Any]],
+    payment_ids: list[str],
 ) -> dict[str, Any]:
     orders_url, notes_url = deployment.url("orders"), deployment.url("notifications")
     order_ids = sorted(_order_ids(history))
@@ -127,7 +130,9 @@ def _order_ids(history: list[dict[str, Any]]) -> set[str]:
     return ids
 
 
-async def read_state(deployment: Deployment, history: list[dict[str, Any]]) -> dict[str, Any]:
+async def read_state(
+    deployment: Deployment | ComposeDeployment, history: list[dict[str, Any]]
+) -> dict[str, Any]:
     admin = deployment.admin()
     try:
         state = await asyncio.to_thread(read_redis, admin)
@@ -135,10 +140,7 @@ async def read_state(deployment: Deployment, history: list[dict[str, Any]]) -> d
         admin.close()
     state |= await read_services(deployment, history, sorted(state["facts"]))
     state["mails"] = deployment.mailbox.message_ids()
-    state["processes"] = {name: {"alive": not p.exited} for name, p in deployment.processes.items()}
-    for node in deployment.nodes:  # a Redis the nemesis killed must be back too
-        running = node.process is not None and node.process.poll() is None
-        state["processes"][deployment.node_name(node)] = {"alive": running}
+    state["processes"] = await asyncio.to_thread(deployment.alive)
     state["healthy"] = await asyncio.to_thread(deployment.healthy)
     state["exits"] = list(deployment.exits)
     return state

