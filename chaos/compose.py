@@ -21,6 +21,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,6 @@ class NoProxies:
 
 class ComposeDeployment:
     cluster = False
-    # What the nemesis may target: the containers by service name.
-    services = ("payments", "orders", "notifications")
 
     def __init__(self, directory: Path, *, seed: int = 0) -> None:
         self.directory, self.seed = directory, seed
@@ -74,7 +73,7 @@ class ComposeDeployment:
             **{f"{u.upper()}_REDIS_PASSWORD": p for u, p in self.passwords.items()},
         }
         result = subprocess.run(
-            [*command.split(), *args], capture_output=True, text=True, env=env, timeout=timeout
+            [*shlex.split(command), *args], capture_output=True, text=True, env=env, timeout=timeout
         )
         if result.returncode != 0:
             raise RuntimeError(f"compose {' '.join(args)}: {result.stderr[-2000:]}")

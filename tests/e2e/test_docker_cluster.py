@@ -22,6 +22,7 @@ from harness.compose import compose_command
 from tests.helpers.compose import CLUSTER_FILE, COMPOSE_FILE, USER_SETTINGS
 from tests.helpers.docker import (
     DockerStack,
+    anonymous_volumes,
     free_ports,
     left_behind,
     ports_override,
@@ -76,6 +77,8 @@ def test_six_nodes_form_three_primaries_each_with_a_replica(cluster_stack: Docke
     replicas = [link for link in links if "role:slave" in link]
     assert len(replicas) == 3, links
     assert all("master_link_status:up" in link for link in replicas), replicas
+    # Every container, the exited one-shots too, mounts only the project's named volumes.
+    assert anonymous_volumes(cluster_stack.project) == {}
 
 
 def test_the_readme_walkthrough_on_the_cluster(cluster_stack: DockerStack, uid: str) -> None:

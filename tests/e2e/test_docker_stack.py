@@ -31,6 +31,7 @@ from tests.helpers.compose import COMPOSE_FILE, SCALE_FILE, USER_SETTINGS, merge
 from tests.helpers.docker import (
     CORE,
     DockerStack,
+    anonymous_volumes,
     docker,
     free_ports,
     left_behind,
@@ -303,6 +304,8 @@ def test_three_notifications_replicas_notify_each_payment_exactly_once(
 
 def test_down_v_leaves_no_container_volume_network_or_image_behind(stack: DockerStack) -> None:
     assert left_behind(stack.project)["images"], "the run's images exist before"
+    # Nor does a plain `down` (no volume of a container but the project's own named ones).
+    assert anonymous_volumes(stack.project) == {}
     stack.run("down -v --rmi local")
     assert left_behind(stack.project) == {
         "containers": [],

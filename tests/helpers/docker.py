@@ -129,6 +129,22 @@ def docker(*args: str) -> str:
     return result.stdout
 
 
+def anonymous_volumes(project: str) -> dict[str, list[str]]:
+    """Per container of the project (exited one-shots too), the volumes it mounts that are not
+    the project's named ones: an image's VOLUME nobody mounted over. Each container made
+    leaves such a volume behind after a `down` without -v."""
+    label = f"label=com.docker.compose.project={project}"
+    found = {}
+    for container in docker("ps", "-aq", "--filter", label).split():
+        name, mounts = json.loads(
+            docker("inspect", "--format", "[{{json .Name}}, {{json .Mounts}}]", container)
+        )
+        names = [m["Name"] for m in mounts if m["Type"] == "volume"]
+        if strays := [n for n in names if not n.startswith(f"{project}_")]:
+            found[name.lstrip("/")] = strays
+    return found
+
+
 def left_behind(project: str) -> dict[str, list[str]]:
     """Every container, volume, network and image the project left on the engine."""
     label = f"label=com.docker.compose.project={project}"
