@@ -15,10 +15,11 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import redis
 
+from chaos.compose import ComposeDeployment
 from chaos.mailbox import Mailbox
 from chaos.network import Network, Proxy
 from chaos.settings import APIS, ENV, SERVICES
@@ -196,3 +197,9 @@ class Deployment(Supervisor):
 
 def _running(node: RedisServer) -> bool:
     return node.process is not None and node.process.poll() is None
+
+
+# What a run attacks: processes on one Redis or a Redis Cluster (above), or the Docker stack
+# (chaos.compose). The run, the checker's reads and the announcer use what both offer; only
+# the faults differ by kind of deployment (chaos.faults).
+AnyDeployment: TypeAlias = Deployment | ComposeDeployment

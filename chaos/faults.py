@@ -14,7 +14,7 @@ from typing import Any
 from eventkit import Event
 
 from chaos.compose import ComposeDeployment
-from chaos.deployment import Deployment
+from chaos.deployment import AnyDeployment, Deployment
 from chaos.history import Clock, Recorder
 from chaos.layout import is_role_target, node_for
 from chaos.nemesis import Fault
@@ -36,7 +36,7 @@ class Announcer:
     """Publishes fault events from a thread of its own: the fault may be that Redis is down or
     unreachable, so an event waits (in order) until it can be written."""
 
-    def __init__(self, deployment: Deployment | ComposeDeployment, run: str, seed: int) -> None:
+    def __init__(self, deployment: AnyDeployment, run: str, seed: int) -> None:
         self.deployment, self.run, self.seed = deployment, run, seed
         self.events: queue.Queue[Event | None] = queue.Queue()
         self.published = 0
@@ -69,7 +69,7 @@ class Announcer:
 class Faults:
     def __init__(
         self,
-        deployment: Deployment | ComposeDeployment,
+        deployment: AnyDeployment,
         log: Recorder,
         clock: Clock,
         tell: Announcer,

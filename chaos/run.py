@@ -19,7 +19,7 @@ from typing import Any
 from chaos import report
 from chaos.checker import check
 from chaos.compose import ComposeDeployment
-from chaos.deployment import Deployment
+from chaos.deployment import AnyDeployment, Deployment
 from chaos.faults import Announcer, Faults
 from chaos.history import Clock, Recorder
 from chaos.nemesis import Fault, schedule
@@ -61,7 +61,7 @@ async def run(options: Options) -> dict[str, Any]:
         compose=options.compose,
     )
     (directory / "schedule.json").write_text(json.dumps([f.to_dict() for f in plan], indent=1))
-    deployment: Deployment | ComposeDeployment = (
+    deployment: AnyDeployment = (
         ComposeDeployment(directory / "system", seed=options.seed)
         if options.compose
         else Deployment(
@@ -124,7 +124,7 @@ def _cancel(task: asyncio.Task[Any]) -> None:
 async def _load(
     options: Options,
     name: str,
-    deployment: Deployment | ComposeDeployment,
+    deployment: AnyDeployment,
     history: Recorder,
     clock: Clock,
     faults: Faults,
@@ -164,9 +164,7 @@ async def _fault(fault: Fault, faults: Faults, clock: Clock) -> None:
         await asyncio.to_thread(faults.heal, fault)
 
 
-async def _supervise(
-    deployment: Deployment | ComposeDeployment, clock: Clock, history: Recorder
-) -> None:
+async def _supervise(deployment: AnyDeployment, clock: Clock, history: Recorder) -> None:
     while True:
         for name in await asyncio.to_thread(deployment.supervise, clock.now()):
             print(f"chaos: {name} exited by itself; restarted (see its log)", flush=True)
@@ -174,7 +172,7 @@ async def _supervise(
 
 
 async def _quiesce(
-    deployment: Deployment | ComposeDeployment, history: list[dict[str, Any]], settle: float
+    deployment: AnyDeployment, history: list[dict[str, Any]], settle: float
 ) -> tuple[Any, Any]:
     """Read and check the state until it is clean or ``settle`` s passed: consumers, mail and
     projections catch up after the last fault; what is still wrong then is an anomaly."""

@@ -14,8 +14,7 @@ from typing import Any
 
 import httpx
 
-from chaos.compose import ComposeDeployment
-from chaos.deployment import Deployment
+from chaos.deployment import AnyDeployment
 from chaos.settings import OPERATOR_TOKEN
 
 STORE_PREFIX = "{payments}:payment-"
@@ -67,7 +66,7 @@ def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
 
 
 async def read_services(
-    deployment: Deployment | ComposeDeployment,
+    deployment: AnyDeployment,
     history: list[dict[str, Any]],
     payment_ids: list[str],
 ) -> dict[str, Any]:
@@ -130,9 +129,7 @@ def _order_ids(history: list[dict[str, Any]]) -> set[str]:
     return ids
 
 
-async def read_state(
-    deployment: Deployment | ComposeDeployment, history: list[dict[str, Any]]
-) -> dict[str, Any]:
+async def read_state(deployment: AnyDeployment, history: list[dict[str, Any]]) -> dict[str, Any]:
     admin = deployment.admin()
     try:
         state = await asyncio.to_thread(read_redis, admin)
