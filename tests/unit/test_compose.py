@@ -441,7 +441,7 @@ def test_redis_is_pinned_durable_private_and_checked() -> None:
     assert pinned.groups()[:2] == version.groups()
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
-    assert "--appendfsync everysec" in command
+    assert "--appendfsync always" in command  # fsynced before the answer: the system of record
     source = mounts("redis")["/data"]
     assert source in load(COMPOSE_FILE)["volumes"], "a named volume, kept across `down`"
     assert "redis-cli --user admin" in " ".join(redis["healthcheck"]["test"])
@@ -951,7 +951,7 @@ def test_cluster_node_is_the_base_redis_in_cluster_mode(name: str) -> None:
     assert args["--cluster-enabled"] == "yes"
     assert args["--cluster-config-file"] == "/data/nodes.conf", "on the node's own volume"
     assert 1000 <= int(args["--cluster-node-timeout"]) <= 15000
-    assert (args["--appendonly"], args["--appendfsync"]) == ("yes", "everysec"), "as the base"
+    assert (args["--appendonly"], args["--appendfsync"]) == ("yes", "always"), "as the base"
     assert args["--dir"] == "/data"
     # Clients are told the node's name, which Docker's DNS resolves: its service name.
     assert args["--cluster-announce-hostname"] == '"$$NODE_NAME"'
