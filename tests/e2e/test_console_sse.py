@@ -184,8 +184,9 @@ async def test_a_hundred_pages_share_one_reader_per_stream_and_leave_nothing_beh
             asyncio.gather(*(read_until(sse.events(r), entry) for r in responses)), timeout=30
         )
         assert (await stats(client, url))["readers"][0]["last_id"] == str(entry)
-    # The pages went away: their queues went with them, at once.
-    await eventually_async(lambda: subscribers(client, url, 0), timeout=5, what="no page")
+    # The pages went away: their queues went with them (a loaded machine may take seconds to
+    # see a hundred connections close).
+    await eventually_async(lambda: subscribers(client, url, 0), timeout=20, what="no page")
     assert sorted(c["name"] for c in readers()) == expected_readers
 
 
