@@ -32,7 +32,7 @@ import redis
 from chaos.mailbox import Mailbox
 from chaos.settings import ENV
 from harness import ROOT, free_port
-from harness.compose import compose_command
+from harness.compose import compose_command, docker, left_behind
 
 CORE = ("redis", "payments", "orders", "notifications")
 PORTS = {"payments": 8001, "orders": 8002, "notifications": 8003}
@@ -100,6 +100,9 @@ class ComposeDeployment:
                 step()
             except Exception as exc:  # stopping must go on: report, never leave anything
                 print(f"chaos: while stopping: {type(exc).__name__}: {exc}")
+        # A run that leaves anything of its project on the engine fails, whatever it found.
+        if any((left := left_behind(self.project)).values()):
+            raise RuntimeError(f"compose project {self.project} left behind: {left}")
 
     def _save_logs(self) -> None:
         if self.ids:  # started: there are containers whose logs say what they did
@@ -196,13 +199,6 @@ class ComposeDeployment:
     @property
     def network(self) -> str:
         return f"{self.project}_default"
-
-
-def docker(*args: str) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
 
 
 def bridge_gateway() -> str:

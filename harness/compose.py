@@ -1,5 +1,6 @@
-"""The Compose binary that reads the project's files, for the container tests and for
-``python -m chaos run --compose``."""
+"""Compose and the engine, for the container tests and for ``python -m chaos run --compose``:
+the Compose binary that reads the project's files, plain `docker` commands, and what a compose
+project left on the engine."""
 
 from __future__ import annotations
 
@@ -21,3 +22,27 @@ def compose_command() -> str:
 
         binary = shlex.quote(str(Path(compose.__file__).parent / "docker-compose"))
     return f"{binary} --env-file {os.devnull}"
+
+
+def docker(*args: str) -> str:
+    """A plain `docker` command's output (for what compose does not say: inspect, images,
+    volumes, the engine's own faults); an error says which command failed and why."""
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def left_behind(project: str) -> dict[str, list[str]]:
+    """Every container, volume, network and image the project left on the engine."""
+    label = f"label=com.docker.compose.project={project}"
+    return {
+        "containers": docker("ps", "-aq", "--filter", label).split(),
+        "volumes": docker("volume", "ls", "-q", "--filter", label).split(),
+        "networks": docker("network", "ls", "-q", "--filter", label).split(),
+        "images": [
+            name
+            for name in docker("images", "--format", "{{.Repository}}").split()
+            if name.startswith(f"{project}-")
+        ],
+    }

@@ -38,15 +38,15 @@ def alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_short_seeded_run_finds_no_anomaly_and_leaves_nothing_running(tmp_path: Path) -> None:
-    # Seed 8: a slow call back, the mail worker and orders killed, replies lost on
-    # notifications' link, a Redis SIGKILL and restart (chaos.nemesis.schedule(8, 25, 0.4)).
-    run = chaos(tmp_path, "--seed", "8", "--duration", "25", "--rate", "0.4")
+    # Seed 8: a slow call back, the mail worker killed, replies lost on notifications' link,
+    # a Redis SIGKILL and restart (chaos.nemesis.schedule(8, 20, 0.4)).
+    run = chaos(tmp_path, "--seed", "8", "--duration", "20", "--rate", "0.4")
     output, _ = run.communicate(timeout=280)
     assert run.returncode == 0, output
     directory = the_run(tmp_path)
     summary = json.loads((directory / "summary.json").read_text())
     assert summary["anomalies"] == 0, output
-    assert summary["faults"] == len(schedule(8, 25, 0.4, cluster=False)), summary
+    assert summary["faults"] == len(schedule(8, 20, 0.4, cluster=False)), summary
     assert summary["faults_by_kind"]["redis-kill"] == 1, summary
     assert summary["ops"] > 100, summary
     # FaultInjected and FaultHealed of each, on {chaos}:faults (the console's fault lane)

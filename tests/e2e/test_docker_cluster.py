@@ -18,13 +18,12 @@ from contracts.payments import event_stream
 from eventkit.partitions import Partitions
 from pytest_docker.plugin import get_docker_services
 
-from harness.compose import compose_command
+from harness.compose import compose_command, left_behind
 from tests.helpers.compose import CLUSTER_FILE, COMPOSE_FILE, USER_SETTINGS
 from tests.helpers.docker import (
     DockerStack,
     anonymous_volumes,
     free_ports,
-    left_behind,
     ports_override,
     require_engine,
     walk_through,

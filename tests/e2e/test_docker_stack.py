@@ -26,15 +26,13 @@ import pytest
 from pytest_docker.plugin import Services
 
 from harness import ROOT, eventually
-from harness.compose import compose_command
+from harness.compose import compose_command, docker, left_behind
 from tests.helpers.compose import COMPOSE_FILE, SCALE_FILE, USER_SETTINGS, merged
 from tests.helpers.docker import (
     CORE,
     DockerStack,
     anonymous_volumes,
-    docker,
     free_ports,
-    left_behind,
     ports_override,
     require_engine,
     walk_through,

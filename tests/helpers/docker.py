@@ -22,6 +22,7 @@ import pytest
 from pytest_docker.plugin import DockerComposeExecutor
 
 from harness import eventually, free_port
+from harness.compose import docker
 from tests.helpers.client import SystemClient
 
 # The core: what must run, healthy, with none of the extras (Mailpit, the observability stack).
@@ -122,13 +123,6 @@ class DockerStack(SystemClient):
         return {path.split("/")[3]: password for path, password in found.items()}
 
 
-def docker(*args: str) -> str:
-    """A plain `docker` command (for what compose does not say: inspect, images, volumes)."""
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr}"
-    return result.stdout
-
-
 def anonymous_volumes(project: str) -> dict[str, list[str]]:
     """Per container of the project (exited one-shots too), the volumes it mounts that are not
     the project's named ones: an image's VOLUME nobody mounted over. Each container made
@@ -143,21 +137,6 @@ def anonymous_volumes(project: str) -> dict[str, list[str]]:
         if strays := [n for n in names if not n.startswith(f"{project}_")]:
             found[name.lstrip("/")] = strays
     return found
-
-
-def left_behind(project: str) -> dict[str, list[str]]:
-    """Every container, volume, network and image the project left on the engine."""
-    label = f"label=com.docker.compose.project={project}"
-    return {
-        "containers": docker("ps", "-aq", "--filter", label).split(),
-        "volumes": docker("volume", "ls", "-q", "--filter", label).split(),
-        "networks": docker("network", "ls", "-q", "--filter", label).split(),
-        "images": [
-            name
-            for name in docker("images", "--format", "{{.Repository}}").split()
-            if name.startswith(f"{project}-")
-        ],
-    }
 
 
 def walk_through(system: SystemClient, uid: str) -> dict[str, Any]:
