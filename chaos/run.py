@@ -110,10 +110,12 @@ async def run(options: Options) -> dict[str, Any]:
             faults.heal_all()
         if announcer is not None:
             announcer.close(timeout=5)
-        deployment.stop()
-        (directory / "pids.json").write_text(json.dumps(sorted(deployment.started)))
-        history.close()
-        fault_log.close()
+        try:
+            deployment.stop()  # on the Docker stack it fails if the project left anything
+        finally:
+            (directory / "pids.json").write_text(json.dumps(sorted(deployment.started)))
+            history.close()
+            fault_log.close()
 
 
 def _cancel(task: asyncio.Task[Any]) -> None:
