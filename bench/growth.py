@@ -8,8 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from eventkit import ProjectionRunner, RedisEventStore, RedisSnapshotStore
 from orders.projections.cache_rebuild import rebuild
@@ -20,7 +19,7 @@ from payments.history import stream_of
 from redis.asyncio import Redis
 
 from bench import workloads
-from bench.event_store import EVERY, TAIL, fact
+from bench.event_store import EVERY, TAIL, fact, median_ms
 
 __all__ = ["EVERY", "TAIL"]  # the snapshot cadence the curves are measured with
 
@@ -45,15 +44,6 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float]:
 def flatness(ys: Sequence[float]) -> float:
     """The last point over the first: about 1 for a cost that stays flat as the data grows."""
     return ys[-1] / ys[0] if ys[0] > 0 else float("nan")
-
-
-async def median_ms(action: Callable[[], Awaitable[Any]], times: int = READS) -> float:
-    samples = []
-    for _ in range(times):
-        started = time.perf_counter()
-        await action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 async def payment_of(redis: Redis, n: int, snapshots: bool) -> tuple[str, Payments]:
@@ -81,8 +71,8 @@ async def payment_point(redis: Redis, n: int, snapshots: bool) -> dict[str, floa
     """The median read (``get``) and next command (a refund of 1: load, fold, decide, append)
     of an ``n``-event payment, in ms."""
     pid, payments = await payment_of(redis, n, snapshots)
-    read = await median_ms(lambda: payments.get(pid))
-    command = await median_ms(lambda: payments.refund(RefundPayment(pid, 1)))
+    read = await median_ms(lambda: payments.get(pid), READS)
+    command = await median_ms(lambda: payments.refund(RefundPayment(pid, 1)), READS)
     return {"read_ms": read, "command_ms": command}
 
 
