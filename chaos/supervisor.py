@@ -83,15 +83,20 @@ class Supervisor:
                 if process.exited:
                     return False
                 continue
-            try:
-                if httpx.get(f"{process.url}/health", timeout=2).status_code != 200:
-                    return False
-            except httpx.HTTPError:
+            if not answers_health(process.url):
                 return False
         return True
 
     def url(self, service: str) -> str:
         return self.processes[service].url
+
+
+def answers_health(url: str) -> bool:
+    """Whether the service at ``url`` answers ``GET /health`` with 200 (within 2 s)."""
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def wait(check: Callable[[], bool], timeout: float) -> bool:
