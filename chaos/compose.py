@@ -29,6 +29,7 @@ from typing import Any
 import redis
 
 from chaos.mailbox import Mailbox
+from chaos.nemesis import Fault
 from chaos.settings import ENV
 from chaos.supervisor import answers_health
 from harness import ROOT, free_port
@@ -162,10 +163,14 @@ class ComposeDeployment:
 
     # ---- faults ----------------------------------------------------------------------------
 
-    def inflict(self, kind: str, target: str) -> None:
+    def resolve(self, target: str) -> str:
+        return target  # a service or Redis: no cluster roles here
+
+    def inflict(self, fault: Fault, target: str) -> dict[str, Any]:
+        kind = fault.kind
         if kind == "smtp-down":
             self.mailbox.down()
-            return
+            return {}
         container = self.ids[target]
         if kind in ("kill", "redis-kill"):
             self.down.add(target)
@@ -176,8 +181,10 @@ class ComposeDeployment:
             docker("network", "disconnect", self.network, container)
         else:
             raise ValueError(f"{kind}: not a fault of the compose deployment")
+        return {}
 
-    def heal(self, kind: str, target: str) -> None:
+    def heal(self, fault: Fault, target: str) -> None:
+        kind = fault.kind
         if kind == "smtp-down":
             self.mailbox.up()
             return

@@ -19,8 +19,10 @@ from typing import Any, TypeAlias
 
 import redis
 
+from chaos import process_faults
 from chaos.compose import ComposeDeployment
 from chaos.mailbox import Mailbox
+from chaos.nemesis import Fault
 from chaos.network import Network, Proxy
 from chaos.settings import APIS, ENV, SERVICES
 from chaos.supervisor import Supervisor
@@ -101,6 +103,17 @@ class Deployment(Supervisor):
         for node in self.nodes:
             alive[self.node_name(node)] = {"alive": _running(node)}
         return alive
+
+    # ---- faults: what each kind does here is chaos.process_faults ------------------------
+
+    def resolve(self, target: str) -> str:
+        return process_faults.resolve(self, target)
+
+    def inflict(self, fault: Fault, target: str) -> dict[str, Any]:
+        return process_faults.inflict(self, fault, target)
+
+    def heal(self, fault: Fault, target: str) -> None:
+        process_faults.heal(self, fault, target)
 
     # ---- start and stop --------------------------------------------------------------------
 
@@ -200,6 +213,6 @@ def _running(node: RedisServer) -> bool:
 
 
 # What a run attacks: processes on one Redis or a Redis Cluster (above), or the Docker stack
-# (chaos.compose). The run, the checker's reads and the announcer use what both offer; only
-# the faults differ by kind of deployment (chaos.faults).
+# (chaos.compose). The run, the checker's reads, the announcer and the faults (chaos.faults) use
+# what both offer.
 AnyDeployment: TypeAlias = Deployment | ComposeDeployment

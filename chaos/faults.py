@@ -7,18 +7,14 @@ seed, kind, target, detail}``), which the console can show as they happen.
 from __future__ import annotations
 
 import queue
-import signal
 import threading
 from typing import Any
 
 from eventkit import Event
 
-from chaos.compose import ComposeDeployment
-from chaos.deployment import AnyDeployment, Deployment
+from chaos.deployment import AnyDeployment
 from chaos.history import Clock, Recorder
-from chaos.layout import is_role_target, node_for
 from chaos.nemesis import Fault
-from harness import RedisCluster, RedisServer
 
 FAULTS_STREAM = "{chaos}:faults"
 INJECTED, HEALED = "FaultInjected", "FaultHealed"
@@ -67,6 +63,9 @@ class Announcer:
 
 
 class Faults:
+    """Applies and heals faults, and records each: what a kind of fault does is the
+    deployment's (``inflict``/``heal``: chaos.process_faults, chaos.compose)."""
+
     def __init__(
         self,
         deployment: AnyDeployment,
@@ -80,14 +79,11 @@ class Faults:
         self._lock = threading.Lock()
 
     def apply(self, fault: Fault) -> None:
-        target = fault.target
-        if isinstance(self.deployment, Deployment) and is_role_target(target):
-            # "primary:payments": whichever node that is now
-            target = self.deployment.node_name(node_for(self.deployment, target))
+        target = self.deployment.resolve(fault.target)  # "primary:payments": that node now
         proxy = self.deployment.net.proxies.get(target)
         self._dropped[id(fault)] = proxy.dropped if proxy is not None else 0
         now = self.clock.now()  # a failover takes seconds: its band starts as it is asked for
-        target, detail = self._apply(fault, target)
+        detail = self.deployment.inflict(fault, target)
         with self._lock:
             self.active[id(fault)] = (fault, target, now)
         self.tell.tell(INJECTED, fault, target, detail | fault.params)
@@ -99,7 +95,7 @@ class Faults:
             if id(fault) not in self.active:
                 return
             _, target, start = self.active.pop(id(fault))
-        self._heal(fault, target)
+        self.deployment.heal(fault, target)
         end = self.clock.now()
         detail: dict[str, Any] = {"seconds": round(end - start, 3)}
         if fault.kind == "drop":  # how many replies the servers sent went nowhere
@@ -115,90 +111,3 @@ class Faults:
                 self.heal(fault)
             except Exception as exc:  # the others must heal all the same
                 print(f"chaos: healing {fault.kind} failed: {type(exc).__name__}: {exc}")
-
-    # ---- what each kind does ---------------------------------------------------------------
-
-    def _apply(self, fault: Fault, target: str) -> tuple[str, dict[str, Any]]:
-        d, kind = self.deployment, fault.kind
-        if isinstance(d, ComposeDeployment):  # the engine's faults (chaos.compose)
-            d.inflict(kind, target)
-            return target, {}
-        if kind == "kill":
-            d.kill(target)
-        elif kind == "pause":
-            d.processes[target].signal(signal.SIGSTOP)
-        elif kind == "redis-kill":
-            d.nodes[0].kill(signal.SIGKILL)
-        elif kind in ("redis-pause", "node-pause"):
-            d.node(_node_name(target)).pause()
-        elif kind in ("primary-kill", "failover"):
-            primary = d.node(target)
-            if kind == "primary-kill":
-                primary.kill(signal.SIGKILL)
-            else:
-                return target, {"promoted": d.node_name(self._failover(primary))}
-        elif kind == "smtp-down":
-            d.mailbox.down()
-        else:
-            proxy = d.net.proxies[target]
-            if kind == "partition":
-                proxy.blackhole()
-            elif kind == "partition-refuse":
-                proxy.refuse()
-            elif kind in ("latency", "slow-callback"):
-                proxy.set_delay(fault.params["delay_s"])
-            elif kind == "drop":
-                proxy.set_drop(fault.params["probability"])
-            elif kind == "cut":
-                proxy.cut()
-        return target, {}
-
-    def _heal(self, fault: Fault, target: str) -> None:
-        d, kind = self.deployment, fault.kind
-        if isinstance(d, ComposeDeployment):
-            d.heal(kind, target)
-            return
-        if kind == "kill":
-            d.restart(target)
-        elif kind == "pause":
-            d.processes[target].signal(signal.SIGCONT)
-        elif kind == "redis-kill":
-            d.restart_node(d.nodes[0])
-        elif kind in ("redis-pause", "node-pause"):
-            d.node(_node_name(target)).resume()
-        elif kind == "primary-kill":
-            d.restart_node(d.node(target))
-        elif kind == "smtp-down":
-            d.mailbox.up()
-        elif target in d.net.proxies:  # partition, latency, drop, slow call back
-            d.net.proxies[target].heal()
-
-    def _failover(self, primary: RedisServer) -> RedisServer:
-        """Promote ``primary``'s replica (CLUSTER FAILOVER on it); the old primary follows."""
-        assert isinstance(self.deployment, Deployment)
-        backend = self.deployment.backend
-        assert isinstance(backend, RedisCluster)
-        own = primary.client(decode_responses=True)
-        try:
-            node_id = own.execute_command("CLUSTER", "MYID")
-        finally:
-            own.close()
-        replica = next(
-            n for n in backend.running() if backend.role(n) == "slave" and _primary_id(n) == node_id
-        )
-        backend.failover(replica)
-        return replica
-
-
-def _node_name(target: str) -> str:
-    return target if target.startswith("redis") else f"redis-{target}"
-
-
-def _primary_id(node: RedisServer) -> str:
-    client = node.client(decode_responses=True)
-    try:
-        info = str(client.execute_command("CLUSTER", "NODES"))
-    finally:
-        client.close()
-    mine = next(line for line in info.splitlines() if "myself" in line)
-    return mine.split()[3]

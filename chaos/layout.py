@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import RedisServer
+from harness import RedisCluster, RedisServer
 
 ROLES = ("primary", "replica")
 
@@ -50,3 +50,21 @@ def serves(ranges: list[str], slot: int) -> bool:
         if int(low) <= slot <= int(high or low):
             return True
     return False
+
+
+def replica_of(cluster: RedisCluster, primary: RedisServer) -> RedisServer:
+    """A running replica of ``primary`` (by its node id)."""
+    node_id = _myself(primary)[0]
+    return next(
+        n for n in cluster.running() if cluster.role(n) == "slave" and _myself(n)[3] == node_id
+    )
+
+
+def _myself(node: RedisServer) -> list[str]:
+    """The node's own line of ``CLUSTER NODES``: id, address, flags, its primary's id, …"""
+    client = node.client(decode_responses=True)
+    try:
+        text = str(client.execute_command("CLUSTER", "NODES"))
+    finally:
+        client.close()
+    return next(line for line in text.splitlines() if "myself" in line).split()

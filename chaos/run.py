@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
+from redis.exceptions import RedisClusterException
+
 from chaos import report
 from chaos.checker import check
 from chaos.compose import ComposeDeployment
@@ -23,7 +26,7 @@ from chaos.deployment import AnyDeployment, Deployment
 from chaos.faults import Announcer, Faults
 from chaos.history import Clock, Recorder
 from chaos.nemesis import Fault, schedule
-from chaos.state import read_state
+from chaos.state import in_motion, read_state
 from chaos.supervisor import wait
 from chaos.workload import Client, Urls
 
@@ -173,6 +176,19 @@ async def _supervise(deployment: AnyDeployment, clock: Clock, history: Recorder)
         await asyncio.sleep(0.5)
 
 
+def _at_rest(deployment: AnyDeployment) -> bool:
+    """Nothing left in motion. A Redis that cannot be read is not at rest yet: the full read
+    after the wait reports what is wrong."""
+    try:
+        admin = deployment.admin()
+        try:
+            return in_motion(admin) == 0
+        finally:
+            admin.close()
+    except (redis.RedisError, RedisClusterException):
+        return False
+
+
 async def _quiesce(
     deployment: AnyDeployment, history: list[dict[str, Any]], settle: float
 ) -> tuple[Any, Any]:
@@ -181,6 +197,9 @@ async def _quiesce(
     deadline = time.monotonic() + settle
     await asyncio.to_thread(wait, deployment.healthy, settle / 2)
     while True:
+        # The full read costs seconds (an HTTP read per payment): first let what is still in
+        # motion (unread or pending entries, unsent mail) come to rest, which is cheap to see.
+        await asyncio.to_thread(wait, lambda: _at_rest(deployment), deadline - time.monotonic())
         await asyncio.to_thread(deployment.supervise, -1.0)
         state = await read_state(deployment, history)
         anomalies = check(history, state)

@@ -20,6 +20,7 @@ from chaos.settings import OPERATOR_TOKEN
 STORE_PREFIX = "{payments}:payment-"
 PUBLIC = {"notifications": "{payments}:notifications", "state": "{payments}:state"}
 GROUPS = {"orders": PUBLIC["state"], "notifications": PUBLIC["notifications"]}
+MAIL = "{notifications}:mail"  # notifications' mail queue (eventkit.queue_redis's keys)
 
 
 def read_redis(admin: Any) -> dict[str, Any]:
@@ -31,6 +32,13 @@ def read_redis(admin: Any) -> dict[str, Any]:
         name: [_event(entry_id, f) for entry_id, f in admin.xrange(stream)]
         for name, stream in PUBLIC.items()
     }
+    groups = read_groups(admin)
+    dead = {f"{s}:dead-letters:{g}": admin.xlen(f"{s}:dead-letters:{g}") for g, s in GROUPS.items()}
+    return {"facts": facts, "published": published, "groups": groups, "dead_letters": dead}
+
+
+def read_groups(admin: Any) -> list[dict[str, Any]]:
+    """Each consumer group's progress: entries pending, and whether it is behind its stream."""
     groups = []
     for group, stream in GROUPS.items():
         if not admin.exists(stream):
@@ -38,16 +46,20 @@ def read_redis(admin: Any) -> dict[str, Any]:
         newest = admin.xinfo_stream(stream)["last-generated-id"]
         for info in admin.xinfo_groups(stream):
             if info["name"].decode() == group:
+                behind = info["last-delivered-id"] != newest
                 groups.append(
-                    {
-                        "stream": stream,
-                        "group": group,
-                        "pending": info["pending"],
-                        "behind": info["last-delivered-id"] != newest,
-                    }
+                    {"stream": stream, "group": group, "pending": info["pending"], "behind": behind}
                 )
-    dead = {f"{s}:dead-letters:{g}": admin.xlen(f"{s}:dead-letters:{g}") for g, s in GROUPS.items()}
-    return {"facts": facts, "published": published, "groups": groups, "dead_letters": dead}
+    return groups
+
+
+def in_motion(admin: Any) -> int:
+    """How much the system still has to do: entries a group has not read or not acknowledged,
+    and mail not yet sent (ready, waiting for a retry, or held by a worker). Cheap to read,
+    unlike the whole state: a run waits for it to reach 0 before each full read."""
+    count = sum(g["pending"] + g["behind"] for g in read_groups(admin))
+    count += admin.llen(f"{MAIL}:queue") + admin.zcard(f"{MAIL}:delayed")
+    return count + sum(admin.llen(key) for key in admin.scan_iter(match=f"{MAIL}:processing:*"))
 
 
 def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
