@@ -1,8 +1,11 @@
 """`make demo`: the three patterns, step by step, the mail that notifications sends through its
 work queue, then the event store's features (scripts/event_store_demo.py), against a running
-system (`make run` or `docker compose up`). Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL,
-CONSOLE_URL, REDIS_URL, MAILPIT_URL to point elsewhere than the local defaults (scripts/local.py
-says where make run's Redis is).
+system: `make run`'s. From step 4 on it reads Redis as admin (and writes there in steps 11 and
+13), where scripts/local.py says make run's Redis is, or at REDIS_URL. The compose stack and
+Kubernetes do not publish Redis: publish it to this machine and set REDIS_URL to its admin user
+first (docs/containers.md, docs/kubernetes.md). The client is a single-node one: not for a Redis
+Cluster. Set PAYMENTS_URL, ORDERS_URL, NOTIFICATIONS_URL, CONSOLE_URL, MAILPIT_URL to point
+elsewhere than the local defaults.
 """
 
 from __future__ import annotations
