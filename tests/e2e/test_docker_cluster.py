@@ -80,7 +80,7 @@ def test_six_nodes_form_three_primaries_each_with_a_replica(cluster_stack: Docke
     assert anonymous_volumes(cluster_stack.project) == {}
 
 
-def test_the_readme_walkthrough_on_the_cluster(cluster_stack: DockerStack, uid: str) -> None:
+def test_the_walkthrough_on_the_cluster(cluster_stack: DockerStack, uid: str) -> None:
     walk_through(cluster_stack, uid)
 
 

@@ -184,9 +184,9 @@ def test_the_images_hold_the_code_of_the_tree_they_were_built_from(stack: Docker
         assert found.strip() == expected, service
 
 
-def test_the_readme_walkthrough_and_the_wire(stack: DockerStack, uid: str) -> None:
+def test_the_walkthrough_and_the_wire(stack: DockerStack, uid: str) -> None:
     payment = walk_through(stack, uid)
-    # Watch the wire from inside the stack, as the README says (payments may XREAD its own
+    # Watch the wire from inside the stack, as docs/walkthrough.md says (payments may XREAD its own
     # streams): both events of the payment, without a consumer group.
     tail = stack.exec(
         "payments",

@@ -140,9 +140,10 @@ def anonymous_volumes(project: str) -> dict[str, list[str]]:
 
 
 def walk_through(system: SystemClient, uid: str) -> dict[str, Any]:
-    """The README's walkthrough, checked: a contact, an order, a payment that pays the order
-    from orders' own copy and is notified after a call back, a refund that reaches both, a
-    refund of too much refused, and the payment at its first version. Returns the payment."""
+    """The walkthrough (docs/walkthrough.md), checked: a contact, an order, a payment that
+    pays the order from orders' own copy and is notified after a call back, a refund that
+    reaches both, a refund of too much refused, and the payment at its first version. Returns
+    the payment."""
     customer = f"cust-{uid}"
     assert system.set_contact(customer, f"{customer}@example.com").status_code == 200
     order = system.place_order(customer, 2500)
