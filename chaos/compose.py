@@ -12,7 +12,7 @@ restart), ``docker pause``/``unpause`` (the freezer: SIGSTOP for every process o
 container), the same for Redis (its append-only file in its volume), and a **partition**:
 the container disconnected from the project network — from Redis, from the service that calls
 it, and from its published port — and connected again. What needs the run's TCP proxies
-(latency, dropped replies, cut connections) is for the process deployments (chaos.network).
+(latency, dropped replies, cut connections) is for the process deployments (harness.network).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Standalone: one redis-server (AOF, ``appendfsync always``, the project's ACL) and each service
 as a real process (``python -m <service>``) whose Redis connection goes through a proxy of the
-run's own (chaos.network), so that the network between a service and Redis can fail on its
+run's own (harness.network), so that the network between a service and Redis can fail on its
 own; notifications' call back to payments goes through one too. ``--cluster``: the local
 six-node Redis Cluster (harness.RedisCluster); every node announces a proxy's port
 (``cluster-announce-port``), so every client's connection to a node goes through that node's
@@ -23,10 +23,10 @@ from chaos import process_faults
 from chaos.compose import ComposeDeployment
 from chaos.mailbox import Mailbox
 from chaos.nemesis import Fault
-from chaos.network import Network, Proxy
 from chaos.settings import APIS, ENV, SERVICES
 from chaos.supervisor import Supervisor
 from harness import RedisCluster, RedisServer, ServiceProcess, eventually
+from harness.network import Network, Proxy
 
 
 class Deployment(Supervisor):

@@ -1,6 +1,6 @@
 """What each fault does to the process deployments (chaos.deployment), and how it heals: a
 service process or a Redis node signalled, killed and started again, a cluster primary failed
-over, the run's SMTP server stopped, or one of the run's proxies (chaos.network) told to hold,
+over, the run's SMTP server stopped, or one of the run's proxies (harness.network) told to hold,
 refuse, delay, drop or cut. The Docker stack's faults are the engine's (chaos.compose).
 """
 

@@ -13,8 +13,8 @@ from eventkit import Event
 
 from chaos.faults import FAULTS_STREAM, HEALED, INJECTED, Announcer
 from chaos.nemesis import Fault
-from chaos.network import Network, Proxy
 from harness import RedisServer, eventually
+from harness.network import Network, Proxy
 
 
 @pytest.fixture

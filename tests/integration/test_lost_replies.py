@@ -1,4 +1,4 @@
-"""Replies lost on the way back (harness.proxy): the server did the work, the client never heard.
+"""Replies lost on the way back (harness.network): the server did the work, the client never heard.
 
 A client that re-sends such a command blindly does the work twice: a second BLMOVE takes a
 second message while the first sits in the worker's processing list, never handled and never
@@ -16,20 +16,20 @@ from eventkit import Message, QueueWorker, RedisWorkQueue, WorkerOptions, connec
 from redis.asyncio import Redis
 
 from harness import RedisServer, eventually_async
-from harness.proxy import TcpProxy
+from harness.network import Network, Proxy
 
 OPTIONS = WorkerOptions(visibility_timeout_s=30, block_s=0.2, maintain_every_s=0.1)
 
 
 @pytest.fixture
-def proxy(redis_server: RedisServer) -> Iterator[TcpProxy]:
-    running = TcpProxy(redis_server.port).start()
-    yield running
-    running.stop()
+def proxy(redis_server: RedisServer) -> Iterator[Proxy]:
+    net = Network()
+    yield net.proxy("redis", redis_server.port)
+    net.close()
 
 
 async def test_a_take_whose_reply_is_lost_strands_no_message_in_a_live_worker(
-    proxy: TcpProxy, redis: Redis, uid: str
+    proxy: Proxy, redis: Redis, uid: str
 ) -> None:
     """Failed before: redis-py re-sent the BLMOVE; the first message stayed in the live
     worker's processing list for good (its heartbeat kept the reaper away)."""
@@ -51,7 +51,7 @@ async def test_a_take_whose_reply_is_lost_strands_no_message_in_a_live_worker(
             )
     finally:
         await through_proxy.aclose()
-    assert proxy.replies_lost == 1
+    assert proxy.dropped == 1
     assert sorted(handled) == sorted([first.id, second.id])  # each once
     assert await redis.llen(queue.processing_key(worker.name)) == 0
     assert await redis.llen(queue.queue_key) == 0

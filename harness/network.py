@@ -1,12 +1,14 @@
-"""The run's own TCP proxies: every connection a service makes to Redis (or notifications'
-call back to payments) goes through one, so the nemesis can make the network misbehave.
-``tc netem`` is not in this kernel; a proxy of our own is also precise about what it breaks.
+"""TCP proxies of the run's own between clients and a server, that misbehave on request: a
+chaos run puts one on every connection a service makes to Redis (and on notifications' call
+back to payments), a test puts one where it wants a precise fault. ``tc netem`` is not in this
+kernel; a proxy of our own is also precise about what it breaks.
 
-A proxy can add latency to every chunk (both ways), lose replies (the server ran the command;
-the client never hears back and its connection is cut), cut every connection once, or
-partition: ``blackhole`` holds every byte until healed (a silent network: clients time out),
-``refuse`` closes every connection at once (a fast failure). All proxies share one event loop
-in one thread; the nemesis changes a proxy's mode from any thread.
+A proxy can add latency to every chunk (both ways), lose replies — at random, or the reply to
+the next command that contains some bytes (either way the server ran the command; the client
+never hears back and its connection is cut) — cut every connection once, or partition:
+``blackhole`` holds every byte until healed (a silent network: clients time out), ``refuse``
+closes every connection at once (a fast failure). All proxies of a ``Network`` share one event
+loop in one thread; their faults are set from any thread.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from harness import free_port
+from harness.processes import free_port
 
 CHUNK = 65536
 
@@ -35,6 +37,7 @@ class Network:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
 
     def proxy(self, name: str, target_port: int, seed: int = 0) -> Proxy:
+        """A proxy on a free loopback port to ``target_port``; ``seed`` draws its random drops."""
         proxy = Proxy(self, name, target_port, random.Random(f"{seed}:{name}"))
         self.run(proxy.listen())
         self.proxies[name] = proxy
@@ -54,6 +57,7 @@ class Proxy:
         self.port = free_port()
         self.delay_s = 0.0
         self.drop = 0.0  # probability that a reply chunk is lost (and its connection cut)
+        self.lose_after: bytes | None = None  # the reply to the next command with these bytes
         self.refusing = False
         self.open = asyncio.Event()  # cleared: blackholed
         self.open.set()
@@ -80,6 +84,12 @@ class Proxy:
 
     def set_drop(self, probability: float) -> None:
         self._call(setattr, self, "drop", probability)
+
+    def lose_reply_to(self, command: bytes) -> None:
+        """The next time a client sends bytes containing ``command`` (e.g. ``b"BLMOVE"``), the
+        server gets them and answers; that answer is lost and its connection cut. Set at once,
+        not scheduled: the command the caller sends next must find it armed."""
+        self.lose_after = command
 
     def blackhole(self) -> None:
         self._call(self.open.clear)
@@ -114,9 +124,10 @@ class Proxy:
             client_w.close()  # the server is down: so is the connection through us
             return
         self._writers |= {client_w, server_w}
+        armed = asyncio.Event()  # this connection's next reply is to be lost
         await asyncio.gather(
-            self._pipe(client_r, server_w, reply=False),
-            self._pipe(server_r, client_w, reply=True),
+            self._pipe(client_r, server_w, armed, reply=False),
+            self._pipe(server_r, client_w, armed, reply=True),
             return_exceptions=True,
         )
         for writer in (client_w, server_w):
@@ -124,16 +135,24 @@ class Proxy:
             writer.close()
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, reply: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        armed: asyncio.Event,
+        *,
+        reply: bool,
     ) -> None:
         try:
             while data := await reader.read(CHUNK):
                 await self.open.wait()  # a partition holds the bytes until it heals
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
-                if reply and self.drop and self.rng.random() < self.drop:
+                if reply and (armed.is_set() or (self.drop and self.rng.random() < self.drop)):
                     self.dropped += 1
                     break  # the reply goes nowhere, and the connection with it
+                if not reply and self.lose_after is not None and self.lose_after in data:
+                    self.lose_after = None
+                    armed.set()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
