@@ -39,6 +39,9 @@ RATIOS = (
     Ratio("orders_features_ratio", "orders_projection_eps", "orders_features_off_eps", 0.9),
     Ratio("orders_consumer_only_ratio", "orders_consumer_only_eps", "baseline_raw_eps", None),
     Ratio("post_two_processes_ratio", "post_two_processes_rps", "post_payments_rps", None),
+    # What durability costs: payments on a Redis that fsyncs its AOF before every reply (as
+    # compose and Kubernetes run it) over payments on the bench's Redis, which keeps nothing.
+    Ratio("post_durable_ratio", "post_durable_rps", "post_payments_rps", None),
     Ratio("orders_two_replicas_ratio", "orders_two_replicas_eps", "orders_projection_eps", None),
     Ratio(
         "notifications_two_replicas_ratio",
@@ -78,7 +81,8 @@ AT_MOST_OVER = {"e2e_p99_ms": ("baseline_e2e_p99_ms", 5.0)}
 
 _RPS = ("post_payments_rps", "baseline_post_rps", "baseline_post_one_write_rps",
         "post_two_processes_rps", "post_traced_rps", "post_traced_sampled_rps",
-        "cluster_post_rps", "cluster_post_nowait_rps", "post_features_off_rps")  # fmt: skip
+        "cluster_post_rps", "cluster_post_nowait_rps", "post_features_off_rps",
+        "post_durable_rps")  # fmt: skip
 _EPS = ("orders_projection_eps", "orders_consumer_only_eps", "orders_two_replicas_eps",
         "orders_traced_eps", "orders_traced_sampled_eps", "cluster_orders_eps",
         "peer_consumer_eps", "peer_batch_consumer_eps", "notifications_eps",
@@ -104,6 +108,8 @@ ROWS = (
     ("  two payments processes", "post_two_processes_rps", "post_payments_rps",
      "post_two_processes_ratio"),
     ("  features off", "post_payments_rps", "post_features_off_rps", "post_features_ratio"),
+    ("  AOF fsynced before each reply", "post_durable_rps", "post_payments_rps",
+     "post_durable_ratio"),
     ("  traced (OTLP export)", "post_traced_rps", "post_payments_rps", "post_tracing_ratio"),
     ("  traced, 10 % sampled", "post_traced_sampled_rps", "post_payments_rps",
      "post_sampled_tracing_ratio"),

@@ -8,7 +8,7 @@ from bench.stages import cluster, e2e, growth, notifications, peer, post, snapsh
 
 FIGURES = (
     "post", "orders", "peer", "notifications", "e2e", "rebuild", "snapshots",
-    "replicas", "tracing", "features", "cluster", "growth",
+    "replicas", "tracing", "features", "durability", "cluster", "growth",
 )  # fmt: skip
 # Run only when named (--figures growth): minutes of backlogs, not a ratio of the same run.
 OPTIONAL = ("growth",)

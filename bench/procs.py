@@ -122,10 +122,16 @@ def python_module(module: str, *args: str, wrap: Sequence[str] = ()) -> list[str
 
 
 class RedisProc(Proc):
-    """A private, non-persistent redis-server on a free loopback port."""
+    """A private redis-server on a free loopback port: non-persistent, or with ``durable`` its
+    append-only file fsynced before every reply (``appendfsync always``, as compose and
+    Kubernetes run it), in a directory of its own."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, durable: bool = False) -> None:
         port = free_port()
+        name = "redis-server-durable" if durable else "redis-server"
+        directory = log_dir / name if durable else log_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else []
         argv = [
             "redis-server",
             "--port",
@@ -134,14 +140,13 @@ class RedisProc(Proc):
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *(persistence or ["--appendonly", "no"]),
             "--dir",
-            str(log_dir),
+            str(directory),
             "--daemonize",
             "no",
         ]
-        super().__init__("redis-server", argv, log_dir=log_dir, port=port)
+        super().__init__(name, argv, log_dir=log_dir, port=port)
 
     @property
     def redis_url(self) -> str:

@@ -2,7 +2,9 @@
 answer with one Redis write: the ceiling of post_ratio for a POST that keeps what it made); with
 ``features`` also payments with its metrics, tracing hooks and partitions off
 (bench/features_off.py); with ``replicas`` also two payments processes beside one, and with
-``tracing`` also payments exporting its traces beside it not.
+``tracing`` also payments exporting its traces beside it not; with ``durability`` also payments
+on a Redis of its own that fsyncs its append-only file before every reply (``appendfsync
+always``, what compose and Kubernetes run; the bench's own Redis keeps nothing).
 
 - Two processes: the way to use a second core for HTTP here is a second replica (one process
   per container, docs/scaling.md), not uvicorn workers (each would keep its own Prometheus
@@ -18,7 +20,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from bench.procs import Proc, wait_healthy
+from redis.asyncio import Redis
+
+from bench.procs import Proc, RedisProc, wait_healthy
 from bench.wrk import CONNECTIONS, WrkResult, run_wrk
 from harness.otlp import Receiver
 
@@ -68,6 +72,7 @@ async def run(bench: Bench) -> None:
     payments = await bench.payments()
     started: list[Proc] = []
     receiver = Receiver(keep=False).start() if bench.wants("tracing") else None
+    durable = RedisProc(bench.log_dir, durable=True) if bench.wants("durability") else None
     try:
         baseline = bench.service("baseline-app", "bench.baseline_app", {})
         one_write = bench.service("baseline-one-write", "bench.baseline_app", {"ONE_WRITE": "true"})
@@ -87,6 +92,13 @@ async def run(bench: Bench) -> None:
             second = bench.service("payments-2", "payments", {})
             started.append(second)
             targets["two payments processes"] = [payments, second]
+        if durable is not None:
+            durable.start()
+            await durable.wait_ready()
+            env = {"REDIS_URL": durable.redis_url}
+            on_disk = bench.service("payments-durable", "payments", env)
+            started.append(on_disk)
+            targets["payments, AOF fsynced"] = [on_disk]
         if receiver is not None:
             traced = bench.service("payments-traced", "payments", tracing_env(receiver))
             sampled = bench.service("payments-sampled", "payments", sampled_env(receiver))
@@ -101,6 +113,8 @@ async def run(bench: Bench) -> None:
             await load(procs, p.wrk_warmup_secs)
         for rep in range(p.reps):
             await bench.flush()
+            if durable is not None:  # each repetition's payments on an empty Redis, as above
+                await flush(durable)
             results = {}
             for name, procs in targets.items():
                 result = await load(procs, p.wrk_secs)
@@ -115,9 +129,19 @@ async def run(bench: Bench) -> None:
     finally:
         for proc in started:
             await bench.stop(proc)
+        if durable is not None:
+            await asyncio.to_thread(durable.stop)
         if receiver is not None:
             bench.details["tracing_receiver"].append({"export_requests": receiver.requests})
             receiver.stop()
+
+
+async def flush(server: RedisProc) -> None:
+    client = Redis.from_url(server.redis_url)
+    try:
+        await client.flushall()
+    finally:
+        await client.aclose()
 
 
 def _record(bench: Bench, rep: int, results: dict[str, WrkResult]) -> None:
@@ -144,6 +168,10 @@ def _record(bench: Bench, rep: int, results: dict[str, WrkResult]) -> None:
         bench.record("post_traced_rps", traced.rps)
         bench.record("post_traced_p99_ms", traced.p99_ms)
         line += f" | traced {traced.rps:,.0f} req/s (p99 {traced.p99_ms:.2f} ms)"
+    if (on_disk := results.get("payments, AOF fsynced")) is not None:
+        bench.record("post_durable_rps", on_disk.rps)
+        bench.record("post_durable_p99_ms", on_disk.p99_ms)
+        line += f" | AOF fsynced {on_disk.rps:,.0f} req/s (p99 {on_disk.p99_ms:.2f} ms)"
     if (sampled := results.get("payments traced, 10 % sampled")) is not None:
         bench.record("post_traced_sampled_rps", sampled.rps)
         line += f" | 10 % sampled {sampled.rps:,.0f} req/s"
