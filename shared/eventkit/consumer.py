@@ -5,9 +5,11 @@ a crash between the effect and the ack delivers it again. Handlers must be idemp
 
 One pass of the loop::
 
-    own pending (XREADGROUP … 0)   ← after a start, and again after a handler failed
+    own pending (XREADGROUP … 0)   ← after a start, after a handler failed, after a pause
     claim       (XAUTOCLAIM)       ← every ``claim_every_s``: entries idle ``claim_idle_ms``
-                                     in another consumer (one that died or hangs)
+                                     in another consumer (one that died, froze or lost Redis:
+                                     a live one renews the lease on what it holds, so a
+                                     handler stuck in it is bounded by its own timeouts)
     new entries (XREADGROUP … >)   ← blocks up to ``block_ms``
     handle the batch, then one XACK for all that succeeded
 
@@ -15,7 +17,15 @@ Handlers take a list of events (see eventkit.dispatch): the consumer hands each 
 consecutive entries that go to the same handler over at once, in stream order, so that a handler
 can write all their effects in one round trip. If a run fails, its entries are handled again one
 by one, to find the one at fault: the others go on, and the rest of that one's subject (the
-same payment) waits with it for the retry, without being charged a delivery for waiting.
+same payment) in the run waits with it for the retry, without being charged a delivery for
+waiting. Later batches are not held back: a subject's newer event may be handled before an
+older one that is being retried, so handlers must not rely on order across a retry (orders
+keeps a copy only if it is newer; notifications reads the payment as it is now).
+
+Redis counts a delivery at every read of an entry. Only an entry's own failures should bring
+it to ``max_deliveries`` and its dead letter, so the consumer gives back the delivery of every
+read that did not end in one: entries never handed to their handler, and every entry in hand
+when Redis went away or the effects were not confirmed (after the pause, before the re-read).
 
 Redis errors (see eventkit.connection): one that passes is waited out with backoff; one that
 needs an operator (NOPERM, wrong credentials) stops the loop, and ``running(on_failure=…)``
@@ -82,10 +92,13 @@ class ConsumerOptions:
 
 @dataclass
 class Outcome:
-    """What became of a batch's entries: acked at the end, or read but never attempted."""
+    """What became of a batch's entries: acked at the end, read but never attempted, or
+    settled otherwise (dead-lettered, or failed and charged a delivery for it)."""
 
     acks: list[bytes] = field(default_factory=list)
     unattempted: list[bytes] = field(default_factory=list)
+    settled: list[bytes] = field(default_factory=list)
+    acked: bool = False
 
 
 @dataclass
@@ -115,6 +128,7 @@ class Consumer:
         )
         self._stopping = asyncio.Event()
         self._drain_at: float | None = 0.0  # when to re-read own pending; None: nothing to do
+        self._owed: list[bytes] = []  # deliveries to give back before that re-read
         self._claim_at = 0.0
 
     def stop(self) -> None:
@@ -213,6 +227,9 @@ class Consumer:
 
     async def _drain_own_pending(self) -> None:
         """Re-read the entries delivered to this consumer and not acked (each read counts)."""
+        if self._owed:  # the reads of a batch that Redis cut short: not the entries' fault
+            await uncount(self.redis, self.stream, self.group, self.name, self._owed)
+            self._owed = []
         cursor: bytes | str = "0"
         while not self._stopping.is_set():
             reply = await self.redis.xreadgroup(
@@ -246,6 +263,21 @@ class Consumer:
         """``fresh``: new entries (``>``), consecutive in the stream: what the feeds get."""
         in_hand = [entry_id for entry_id, _ in entries]
         outcome = Outcome()
+        try:
+            await self._handle_leased(entries, in_hand, outcome, fresh)
+        except BaseException:
+            # Redis went away or the effects were not confirmed: no entry in hand was at fault.
+            # Each one's delivery is given back (Redis counted this read) once Redis answers
+            # again, before the re-read after the pause: only an entry's own failures count.
+            done = set(outcome.settled) | (set(outcome.acks) if outcome.acked else set())
+            self._owed += [entry_id for entry_id in in_hand if entry_id not in done]
+            raise
+        if outcome.unattempted:  # read, never handed to their handler: that read did not count
+            await uncount(self.redis, self.stream, self.group, self.name, outcome.unattempted)
+
+    async def _handle_leased(
+        self, entries: Sequence[Entry], in_hand: list[bytes], outcome: Outcome, fresh: bool
+    ) -> None:
         async with leased(
             self.redis, self.stream, self.group, self.name, in_hand, self.options.claim_idle_ms
         ):
@@ -265,6 +297,7 @@ class Consumer:
                 # Retrying cannot fix a malformed entry, nor one of a type with no handler.
                 if isinstance(event, InvalidEvent):
                     await self.outcomes.dead_letter(entry_id, fields, event)
+                    outcome.settled.append(entry_id)
                     continue
                 try:
                     decoded.append(
@@ -272,6 +305,7 @@ class Consumer:
                     )
                 except InvalidEvent as exc:
                     await self.outcomes.dead_letter(entry_id, fields, exc)
+                    outcome.settled.append(entry_id)
             if fresh and read:
                 for feed in self.feeds:
                     feed(read)
@@ -284,8 +318,7 @@ class Consumer:
             finally:  # also when Redis went away halfway: ack what succeeded, if we can
                 if outcome.acks:
                     await self._ack(outcome.acks)
-        if outcome.unattempted:  # read, never handed to their handler: that read did not count
-            await uncount(self.redis, self.stream, self.group, self.name, outcome.unattempted)
+                    outcome.acked = True
 
     async def _ack(self, entry_ids: list[bytes]) -> None:
         """Acknowledge entries whose effects are written: once they are durable."""
@@ -306,6 +339,7 @@ class Consumer:
             self._raise_if_not_the_events_fault(exc)
             if len(run) == 1:
                 await self._failed(run[0], exc)
+                outcome.settled.append(run[0].entry_id)
                 return
         held: set[str] = set()  # subjects whose earlier entry failed: keep their order
         for item in run:
@@ -319,6 +353,7 @@ class Consumer:
                     outcome.unattempted.append(item.entry_id)
             except Exception as exc:
                 self._raise_if_not_the_events_fault(exc)
+                outcome.settled.append(item.entry_id)
                 if not await self._failed(item, exc):
                     held.add(item.event.subject)
 

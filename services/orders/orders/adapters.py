@@ -56,7 +56,10 @@ def cached_key(generation: int, tag: str = TAG) -> str:
     return f"{cache_prefix(generation, tag)}cached"  # set: every payment id in the generation
 
 
-# The generation a script works on: ARGV[1] if given (a rebuild's), else the one in use.
+# The generation a script works on: ARGV[1] if given (a rebuild's), else the one in use. Its
+# keys' prefix is KEYS[1] (generation_key: "<tag>:cache:generation") without its last ten
+# characters ("generation"), then the generation: the scripts build the keys they touch from
+# it, which Redis Cluster allows because every one shares KEYS[1]'s hash tag (one slot).
 _GENERATION = """
 local generation = ARGV[1]
 if generation == '' then generation = redis.call('GET', KEYS[1]) or '0' end

@@ -18,8 +18,8 @@ from contracts.payments import PaymentState
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"  # nothing paid yet
     PARTIALLY_PAID = "partially_paid"  # some paid, less than the total, nothing refunded
-    PAID = "paid"  # paid at least the total (refunds since then keep it below "paid")
-    PARTIALLY_REFUNDED = "partially_refunded"  # some refunded, some still paid
+    PAID = "paid"  # what is still paid (received - refunded) is at least the total
+    PARTIALLY_REFUNDED = "partially_refunded"  # some refunded; still paid: above 0, below total
     REFUNDED = "refunded"  # everything that was paid was refunded
 
 

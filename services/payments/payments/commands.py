@@ -109,7 +109,10 @@ class Payments:
         for event in events:
             state = domain.evolve(state, event)
             conversation = facts[0].id if facts else None  # the decision's first fact's
-            fact = fact_of(event, state.payment_id, origin, event_id, conversation)
+            # The id derived from an Idempotency-Key names the decision: its first fact carries
+            # it (an event id is unique in its stream; the idempotency lookup finds that one).
+            keyed = event_id if not facts else None
+            fact = fact_of(event, state.payment_id, origin, keyed, conversation)
             facts.append(fact)
             publish += publications(fact, state)
         assert state is not None, "a decision returns at least one event"

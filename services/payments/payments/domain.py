@@ -4,7 +4,9 @@ Event sourcing in three parts:
 
 - **events** are what the event store keeps: the facts, in the past tense, never changed;
 - **state** is not stored: it is rebuilt by folding the events from the left (:func:`fold`);
-- **decisions** (:func:`receive`, :func:`refund`) look at the state and return new events.
+- **decisions** (:func:`receive`, :func:`refund`) return new events: a refund looks at the
+  state; a receipt needs none (that a payment is received once is the append's: it expects
+  version 0).
 
 The events here are the newest version of each (payments.history.upcasters brings older
 stored ones up to date before they get here), and the state can be written down as a snapshot
