@@ -20,7 +20,7 @@ QUICK = ConsumerOptions(
 )
 
 
-async def times_delivered(redis: Redis, stream: str, entry_id: bytes) -> int:
+async def times_delivered(redis: Redis, stream: str, entry_id: str) -> int:
     (info,) = await redis.xpending_range(stream, "g", min=entry_id, max=entry_id, count=1)
     return int(info["times_delivered"])
 
