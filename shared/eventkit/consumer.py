@@ -265,6 +265,8 @@ class Consumer:
         outcome = Outcome()
         try:
             await self._handle_leased(entries, in_hand, outcome, fresh)
+            if outcome.unattempted:  # read, never handed to their handler: the read is given back
+                await uncount(self.redis, self.stream, self.group, self.name, outcome.unattempted)
         except BaseException:
             # Redis went away or the effects were not confirmed: no entry in hand was at fault.
             # Each one's delivery is given back (Redis counted this read) once Redis answers
@@ -272,8 +274,6 @@ class Consumer:
             done = set(outcome.settled) | (set(outcome.acks) if outcome.acked else set())
             self._owed += [entry_id for entry_id in in_hand if entry_id not in done]
             raise
-        if outcome.unattempted:  # read, never handed to their handler: that read did not count
-            await uncount(self.redis, self.stream, self.group, self.name, outcome.unattempted)
 
     async def _handle_leased(
         self, entries: Sequence[Entry], in_hand: list[bytes], outcome: Outcome, fresh: bool
