@@ -32,6 +32,7 @@ from console.lanes.reader import StreamReader
 from console.lanes.streams import followed, groups
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 7.0  # a reader's blocked read (BLOCK_MS, 5 s) and some
 
 
 def reader_name(stream: str) -> str:
@@ -102,9 +103,14 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                 }
             finally:
                 hub.close_all()
+                for reader in readers.values():
+                    reader.stop()
                 for task in tasks:
                     task.cancel()  # each reader's connection is closed right after, never reused
-                await asyncio.gather(*tasks, return_exceptions=True)
+                # Bounded: a reader whose cancellation was lost ends at its next turn (stop).
+                late = (await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S))[1]
+                for task in late:
+                    log.warning("%s did not stop within %g s", task.get_name(), STOP_TIMEOUT_S)
 
     app = service_app(
         title="console",

@@ -75,9 +75,16 @@ class StreamReader:
         self.last_id: EntryId | None = None
         self.state = "starting"  # starting | following | reconnecting
         self.entries = 0  # handed to the hub since the start
+        self.stopping = False
+
+    def stop(self) -> None:
+        """End the loop at its next turn (within one blocked read): the shutdown also cancels
+        it, but a cancellation that lands inside a blocking read can be lost in the client
+        (redis/redis-py#2028), and the loop would go on for ever."""
+        self.stopping = True
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 if self.last_id is None:
                     await self._start_at_the_newest_entry()
