@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from contracts.payments import event_stream
@@ -155,9 +156,17 @@ class Stack(SystemClient):
         return self.services[name]
 
     def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
-        self.backend.stop()
+        """Stop every service, then Redis: each even if an earlier one failed to stop (one
+        that had to be killed), whose error is raised after all (it fails its test)."""
+        errors: list[Exception] = []
+        steps: list[Callable[[], object]] = [s.stop for s in self.services.values()]
+        for step in [*steps, self.backend.stop]:
+            try:
+                step()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def url(self, service: str) -> str:
         return self[service].url
