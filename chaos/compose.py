@@ -33,10 +33,10 @@ from chaos.nemesis import Fault
 from chaos.settings import ENV
 from chaos.supervisor import answers_health
 from harness import ROOT, free_port
-from harness.compose import compose_command, docker, left_behind
+from harness.compose import SERVICE_PORTS, compose_command, docker, left_behind, write_override
 
 CORE = ("redis", "payments", "orders", "notifications")
-PORTS = {"payments": 8001, "orders": 8002, "notifications": 8003}
+PORTS = {s: SERVICE_PORTS[s] for s in ("payments", "orders", "notifications")}
 USERS = ("admin", "payments", "orders", "notifications", "console")
 
 
@@ -121,11 +121,7 @@ class ComposeDeployment:
             for name, port in PORTS.items()
         }
         services["redis"] = {"ports": [f"127.0.0.1:{self.ports['redis']}:6379"]}
-        # JSON is YAML; `!override` (replace the base file's ports, not add to them) is not
-        # JSON, so it is put in as text.
-        text = json.dumps({"services": services}, indent=1)
-        text = text.replace('"ports": [', '"ports": !override [')
-        (self.directory / "chaos.override.yml").write_text(text)
+        write_override(self.directory / "chaos.override.yml", services)
 
     # ---- what the run and the checker read -----------------------------------------------
 

@@ -4,10 +4,16 @@ project left on the engine."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+# Each service's port in docker-compose.yml: inside its container, and on the host by default.
+SERVICE_PORTS = {"payments": 8001, "orders": 8002, "notifications": 8003, "console": 8004}
 
 
 def compose_command() -> str:
@@ -46,3 +52,12 @@ def left_behind(project: str) -> dict[str, list[str]]:
             if name.startswith(f"{project}-")
         ],
     }
+
+
+def write_override(path: Path, services: Mapping[str, Mapping[str, Any]]) -> Path:
+    """A compose file of ``services``' settings over the project's files, whose ``ports``
+    replace the base file's (``!override``) instead of adding to them."""
+    # JSON is YAML; `!override` is not JSON, so it is put in as text.
+    text = json.dumps({"services": services}, indent=1)
+    path.write_text(text.replace('"ports": [', '"ports": !override [') + "\n")
+    return path

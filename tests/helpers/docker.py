@@ -22,12 +22,11 @@ import pytest
 from pytest_docker.plugin import DockerComposeExecutor
 
 from harness import eventually, free_port
-from harness.compose import docker
+from harness.compose import SERVICE_PORTS, docker, write_override
 from tests.helpers.client import SystemClient
 
 # The core: what must run, healthy, with none of the extras (Mailpit, the observability stack).
 CORE = ("redis", "payments", "orders", "notifications", "console")
-SERVICES = {"payments": 8001, "orders": 8002, "notifications": 8003, "console": 8004}
 
 
 def engine_error() -> str | None:
@@ -60,18 +59,12 @@ def require_engine() -> list[pytest.MarkDecorator]:
 
 def ports_override(path: Path, ports: Mapping[str, int]) -> Path:
     """A compose file that publishes each of ``ports``' services on its free loopback port
-    instead of the fixed one (``!override`` replaces the list rather than adding to it)."""
-    lines = ["services:"]
-    for service, host_port in ports.items():
-        lines += [
-            f"  {service}:",
-            f'    ports: !override ["127.0.0.1:{host_port}:{SERVICES[service]}"]',
-        ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    instead of the fixed one."""
+    published = {s: {"ports": [f"127.0.0.1:{p}:{SERVICE_PORTS[s]}"]} for s, p in ports.items()}
+    return write_override(path, published)
 
 
-def free_ports(services: Sequence[str] = tuple(SERVICES)) -> dict[str, int]:
+def free_ports(services: Sequence[str] = tuple(SERVICE_PORTS)) -> dict[str, int]:
     return {service: free_port() for service in services}
 
 
@@ -128,11 +121,13 @@ def anonymous_volumes(project: str) -> dict[str, list[str]]:
     the project's named ones: an image's VOLUME nobody mounted over. Each container made
     leaves such a volume behind after a `down` without -v."""
     label = f"label=com.docker.compose.project={project}"
+    containers = docker("ps", "-aq", "--filter", label).split()
+    if not containers:
+        return {}
     found = {}
-    for container in docker("ps", "-aq", "--filter", label).split():
-        name, mounts = json.loads(
-            docker("inspect", "--format", "[{{json .Name}}, {{json .Mounts}}]", container)
-        )
+    mounts_of = docker("inspect", "--format", "[{{json .Name}}, {{json .Mounts}}]", *containers)
+    for line in mounts_of.splitlines():  # one line a container
+        name, mounts = json.loads(line)
         names = [m["Name"] for m in mounts if m["Type"] == "volume"]
         if strays := [n for n in names if not n.startswith(f"{project}_")]:
             found[name.lstrip("/")] = strays
