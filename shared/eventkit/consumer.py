@@ -92,13 +92,12 @@ class ConsumerOptions:
 
 @dataclass
 class Outcome:
-    """What became of a batch's entries: acked at the end, read but never attempted, or
-    settled otherwise (dead-lettered, or failed and charged a delivery for it)."""
+    """What became of a batch's entries: to be acked at the end, read but never attempted,
+    or settled (acked, dead-lettered, or failed and charged a delivery for it)."""
 
     acks: list[bytes] = field(default_factory=list)
     unattempted: list[bytes] = field(default_factory=list)
     settled: list[bytes] = field(default_factory=list)
-    acked: bool = False
 
 
 @dataclass
@@ -271,8 +270,8 @@ class Consumer:
             # Redis went away or the effects were not confirmed: no entry in hand was at fault.
             # Each one's delivery is given back (Redis counted this read) once Redis answers
             # again, before the re-read after the pause: only an entry's own failures count.
-            done = set(outcome.settled) | (set(outcome.acks) if outcome.acked else set())
-            self._owed += [entry_id for entry_id in in_hand if entry_id not in done]
+            settled = set(outcome.settled)
+            self._owed += [entry_id for entry_id in in_hand if entry_id not in settled]
             raise
 
     async def _handle_leased(
@@ -318,7 +317,7 @@ class Consumer:
             finally:  # also when Redis went away halfway: ack what succeeded, if we can
                 if outcome.acks:
                     await self._ack(outcome.acks)
-                    outcome.acked = True
+                    outcome.settled += outcome.acks
 
     async def _ack(self, entry_ids: list[bytes]) -> None:
         """Acknowledge entries whose effects are written: once they are durable."""
