@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,10 +18,36 @@ from harness.polling import eventually
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Ports for servers the harness starts: below the kernel's range for the local ports of
+# outgoing connections (ip_local_port_range, 32768-60999 by default). A port from bind(0) comes
+# from that range, and a client connecting meanwhile could be given it before the server binds
+# it (seen: a service that failed to start with "address already in use").
+LISTEN_PORTS = range(20000, 32768)
+
+
+def _ports() -> Iterator[int]:
+    """This process's ports, in turn: under pytest-xdist each worker has a block of its own, so
+    no two workers hand out one port; a port comes round again only after the whole block."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), worker + 1)
+    size = len(LISTEN_PORTS) // count
+    block = LISTEN_PORTS[worker * size : (worker + 1) * size]
+    return itertools.cycle(block)
+
+
+_next_ports = _ports()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that is free now, for a server to bind soon (see LISTEN_PORTS)."""
+    for port in _next_ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use: the next one
+                continue
+            return port
+    raise AssertionError("unreachable: the ports cycle")
 
 
 # How long a service may take to answer /health after its start (see wait_health).
